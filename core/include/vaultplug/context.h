@@ -1,0 +1,147 @@
+/*
+ * vaultplug/context.h - the library context: configuration, providers, logging.
+ *
+ * A vp_ctx owns everything: the loaded providers, the HTTP connection cache, the secure memory
+ * of secrets it fetched. It is thread-safe: any number of threads may use one context at once.
+ * Create one per application (or per isolated tenant) with vp_ctx_new().
+ */
+#ifndef VAULTPLUG_CONTEXT_H
+#define VAULTPLUG_CONTEXT_H
+
+#include "vaultplug/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vp_ctx vp_ctx;
+
+/* Log levels (same values as the plugin SDK's vp_log_level). */
+#define VP_LEVEL_ERROR 0
+#define VP_LEVEL_WARN  1
+#define VP_LEVEL_INFO  2
+#define VP_LEVEL_DEBUG 3
+#define VP_LEVEL_TRACE 4
+
+/*
+ * Log callback. `message` has already passed the redactor: every masked value and every secret
+ * header or body is replaced by "[REDACTED]". `source` is "core" or a provider's name. Called
+ * from any thread; must not call back into the context.
+ */
+typedef void (*vp_log_fn)(void *ud, int level, const char *source, const char *message);
+
+/* Injectable clocks (tests, deterministic signing). Return milliseconds. */
+typedef int64_t (*vp_clock_fn)(void *ud);
+
+/* Open a URL in the user's browser (interactive sign-in). Return 0 if it was handed to a
+ * browser, VP_ENOTSUP otherwise. */
+typedef int (*vp_open_url_fn)(void *ud, const char *url);
+/* Show a message to the user (sign-in instructions). */
+typedef void (*vp_notify_fn)(void *ud, const char *message);
+
+/*
+ * Options for vp_ctx_new(). Zero-initialise (or use vp_options_init) and set what you need;
+ * every zero field means "the default". `size` must be sizeof(vp_options) so that a program
+ * built against an older header keeps working with a newer library.
+ */
+typedef struct vp_options {
+    size_t size;
+
+    /* Provider plugins. The search path is: plugin_dirs (in order), then the directories in
+     * VAULTPLUG_PLUGIN_PATH (colon-separated; ignored in setuid/setgid processes and when
+     * ignore_env_plugin_path is set), then the compiled-in ${libdir}/vaultplug/providers-1. */
+    const char *const *plugin_dirs; /* NULL-terminated, or NULL */
+    int ignore_env_plugin_path;
+    int no_default_plugin_dir;
+    /* Only these providers are loaded (NULL-terminated names). NULL = every provider found. */
+    const char *const *enabled_providers;
+
+    /* Logging: messages at or below log_level go to log_fn. Default level VP_LEVEL_WARN. */
+    vp_log_fn log_fn;
+    void *log_ud;
+    int log_level;
+
+    /* HTTP defaults for all providers. */
+    const char *ca_file;            /* PEM bundle replacing the system trust store */
+    const char *ca_path;            /* directory of hashed CA certificates */
+    const char *proxy;              /* proxy URL; NULL = the standard *_proxy variables */
+    uint32_t http_timeout_ms;       /* per-request default when the call has no deadline;
+                                       default 30000 */
+    size_t http_max_response;       /* response body cap; default 1 MiB */
+    uint32_t http_connect_timeout_ms; /* default 10000 */
+
+    /* Clocks (NULL = the system's). */
+    vp_clock_fn wall_clock_ms;
+    vp_clock_fn monotonic_clock_ms;
+    void *clock_ud;
+
+    /* Interactive sign-in hooks. */
+    vp_open_url_fn open_url;
+    vp_notify_fn notify;
+    void *ui_ud;
+
+    /* Testing: make the Nth (1-based) allocation through the host table fail. 0 = off. */
+    uint64_t fail_alloc_after;
+} vp_options;
+
+/* Fill *opts with defaults (all zero, size set). */
+VP_EXPORT void vp_options_init(vp_options *opts) VP_NONNULL(1);
+
+/*
+ * Create a context: initialise libsodium and libcurl once per process, build the host services,
+ * find and load the enabled providers. A provider that fails to load does not fail this call:
+ * it is registered as failed and any use of it returns VP_EUNAVAIL with the reason.
+ * Returns 0, VP_EINVAL (bad options), VP_ENOMEM, VP_EINTERNAL (libsodium/libcurl init).
+ */
+VP_EXPORT VP_NODISCARD int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
+    VP_NONNULL(2);
+
+/* Tear down providers, wipe every secret the context holds and release it. NULL-safe.
+ * No other thread may be using the context. */
+VP_EXPORT void vp_ctx_free(vp_ctx *ctx);
+
+/* Load state of a provider. */
+typedef enum vp_provider_state {
+    VP_PROVIDER_LOADED = 0,   /* ready */
+    VP_PROVIDER_FAILED = 1,   /* found and enabled, but refused or broken: see reason */
+    VP_PROVIDER_DISABLED = 2  /* found, not in the enabled list: not loaded */
+} vp_provider_state;
+
+/* What vp_providers_list() reports about one provider. Strings are owned by the context. */
+typedef struct vp_provider_info {
+    const char *name;        /* file base name */
+    const char *path;        /* full path of the .so */
+    const char *version;     /* provider's version, or "" if never read */
+    const char *description; /* or "" */
+    const char *schemes;     /* comma-separated, or "" */
+    uint16_t abi_major, abi_minor; /* from the provider's table header (0 if unknown) */
+    uint32_t caps;
+    vp_provider_state state;
+    int status;              /* VP_OK, or why it failed */
+    const char *reason;      /* "" or the precise failure reason */
+} vp_provider_info;
+
+/* Number of providers the context knows (loaded, failed or disabled). */
+VP_EXPORT size_t vp_providers_count(const vp_ctx *ctx) VP_NONNULL(1);
+/* Info of provider i (0 <= i < count), sorted by name; NULL if out of range. Valid until
+ * vp_ctx_free. */
+VP_EXPORT const vp_provider_info *vp_providers_get(const vp_ctx *ctx, size_t i) VP_NONNULL(1);
+
+/*
+ * Check that `scheme` (e.g. "aws") is served by a loaded provider. Returns 0, VP_ENOTFOUND (no
+ * provider has that scheme; the message lists the known ones) or VP_EUNAVAIL (the provider
+ * failed to load; the message carries the load error).
+ */
+VP_EXPORT VP_NODISCARD int vp_provider_check(vp_ctx *ctx, const char *scheme, vp_error *err)
+    VP_NONNULL(1, 2);
+
+/*
+ * Register a value that must never appear in logs or error messages (in addition to what the
+ * library masks by itself). Values shorter than 4 bytes are ignored.
+ */
+VP_EXPORT void vp_mask(vp_ctx *ctx, const void *value, size_t len) VP_NONNULL(1);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VAULTPLUG_CONTEXT_H */

@@ -1,0 +1,12 @@
+/*
+ * vaultplug/vaultplug.h - umbrella header of libvaultplug.
+ */
+#ifndef VAULTPLUG_VAULTPLUG_H
+#define VAULTPLUG_VAULTPLUG_H
+
+#include "vaultplug/common.h"
+#include "vaultplug/error.h"
+#include "vaultplug/context.h"
+#include "vaultplug/fetch.h"
+
+#endif /* VAULTPLUG_VAULTPLUG_H */

@@ -1,0 +1,24 @@
+/*
+ * buf - helpers for vp_buf (public type in vaultplug/common.h).
+ * A buffer is "secure" once created with VP__BUF_SECURE: its storage then lives in the secure
+ * arena and every reallocation wipes the old block.
+ */
+#ifndef VP_BUF_H
+#define VP_BUF_H
+
+#include "vaultplug/common.h"
+
+#define VP__BUF_SECURE 1u
+
+/* Make sure cap >= len + extra + 1; secure decides the allocator on first allocation.
+ * 0 or VP_ENOMEM (the buffer is untouched on failure). */
+int vp__buf_reserve(vp_buf *b, size_t extra, int secure);
+int vp__buf_append(vp_buf *b, const void *data, size_t n);
+int vp__buf_append_str(vp_buf *b, const char *s);
+int vp__buf_printf(vp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replace the contents with a copy of data in secure memory. */
+int vp__buf_set_secure(vp_buf *b, const void *data, size_t n);
+/* Truncate to zero length, wiping the old contents, keeping the storage. */
+void vp__buf_reset(vp_buf *b);
+
+#endif
