@@ -1,0 +1,724 @@
+/*
+ * template - the public template API (vaultplug/template.h): environments, parse, the two-phase
+ * render (evaluate + collect references, resolve in one batch, splice), reference listing, and
+ * the default resolver (sequential vp_fetch) used until the resolver module exists.
+ *
+ * Error messages are built from template text only; on the way out they are scrubbed of every
+ * secret value this render saw (local vault and resolved values) and passed through the
+ * context's redactor.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "buf.h"
+#include "ctx.h"
+#include "errint.h"
+#include "ref.h"
+#include "secmem.h"
+#include "tmpl_int.h"
+#include "vaultplug/fetch.h"
+
+#define ENV_MAX_DEPTH 64
+#define ENV_MAX_BYTES (64u * 1024 * 1024)
+
+/* ---- environments --------------------------------------------------------------------------- */
+
+struct vp_env {
+    json_object *root; /* merged object */
+};
+
+int vp_env_new(vp_env **out)
+{
+    if (out == NULL)
+        return VP_EINVAL;
+    *out = NULL;
+    vp_env *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return VP_ENOMEM;
+    e->root = json_object_new_object();
+    if (e->root == NULL) {
+        free(e);
+        return VP_ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
+
+void vp_env_free(vp_env *env)
+{
+    if (env == NULL)
+        return;
+    json_object_put(env->root);
+    free(env);
+}
+
+/* Deep merge src into dst (later wins; objects merge, everything else replaces). */
+static int merge(json_object *dst, json_object *src, int depth)
+{
+    if (depth > ENV_MAX_DEPTH)
+        return VP_ELIMIT;
+    json_object_object_foreach(src, key, val)
+    {
+        json_object *cur = NULL;
+        if (json_object_get_type(val) == json_type_object &&
+            json_object_object_get_ex(dst, key, &cur) &&
+            json_object_get_type(cur) == json_type_object) {
+            int rc = merge(cur, val, depth + 1);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        if (json_object_object_add(dst, key, json_object_get(val)) != 0)
+            return VP_ENOMEM;
+    }
+    return 0;
+}
+
+int vp_env_add_json(vp_env *env, const char *json, size_t len, vp_error *err)
+{
+    if (env == NULL || (json == NULL && len > 0))
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_env_add_json: invalid argument");
+    if (len > ENV_MAX_BYTES)
+        return vp__err_set(err, NULL, VP_ELIMIT, "environment larger than %u bytes", ENV_MAX_BYTES);
+    json_tokener *tk = json_tokener_new_ex(ENV_MAX_DEPTH);
+    if (tk == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    json_object *obj = json_tokener_parse_ex(tk, json, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tk);
+    size_t used = json_tokener_get_parse_end(tk);
+    json_tokener_free(tk);
+    if (obj == NULL || jerr != json_tokener_success) {
+        json_object_put(obj);
+        if (jerr == json_tokener_error_depth)
+            return vp__err_set(err, NULL, VP_ELIMIT, "environment nested deeper than %d",
+                               ENV_MAX_DEPTH);
+        /* The position only: an environment may hold values a user would rather not log. */
+        return vp__err_set(err, NULL, VP_EINVAL, "environment is not valid JSON (near byte %zu)",
+                           used);
+    }
+    for (size_t i = used; i < len; i++) {
+        if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') {
+            json_object_put(obj);
+            return vp__err_set(err, NULL, VP_EINVAL,
+                               "environment has trailing data after the JSON value (byte %zu)", i);
+        }
+    }
+    if (json_object_get_type(obj) != json_type_object) {
+        json_object_put(obj);
+        return vp__err_set(err, NULL, VP_EINVAL, "an environment must be a JSON object");
+    }
+    static const char *const reserved[] = {"vault", "__insomnia_vault"};
+    for (size_t i = 0; i < 2; i++) {
+        if (json_object_object_get_ex(obj, reserved[i], NULL)) {
+            json_object_put(obj);
+            return vp__err_set(err, NULL, VP_EINVAL,
+                               "the environment defines '%s', which is reserved for the local "
+                               "vault",
+                               reserved[i]);
+        }
+    }
+    /* Merge into a copy so a failure leaves the environment unchanged. */
+    json_object *copy = NULL;
+    if (json_object_deep_copy(env->root, &copy, NULL) != 0) {
+        json_object_put(obj);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    int rc = merge(copy, obj, 0);
+    json_object_put(obj);
+    if (rc != 0) {
+        json_object_put(copy);
+        return vp__err_set(err, NULL, rc, rc == VP_ELIMIT ? "environment nested too deeply" : NULL);
+    }
+    json_object_put(env->root);
+    env->root = copy;
+    return 0;
+}
+
+int vp_env_add_file(vp_env *env, const char *path, vp_error *err)
+{
+    if (env == NULL || path == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_env_add_file: invalid argument");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        return vp__err_set(err, NULL, e == ENOENT ? VP_ENOTFOUND : VP_EIO,
+                           "cannot open environment file '%s': %s", path, strerror(e));
+    }
+    vp_buf b = VP_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n > ENV_MAX_BYTES) {
+            rc = vp__err_set(err, NULL, VP_ELIMIT, "environment file '%s' is too large", path);
+            break;
+        }
+        if ((rc = vp__buf_append(&b, chunk, n)) != 0) {
+            rc = vp__err_set(err, NULL, rc, NULL);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = vp__err_set(err, NULL, VP_EIO, "cannot read environment file '%s'", path);
+    fclose(f);
+    sodium_memzero(chunk, sizeof(chunk));
+    if (rc == 0)
+        rc = vp_env_add_json(env, b.data ? b.data : "", b.len, err);
+    vp_buf_free(&b);
+    return rc;
+}
+
+/* ---- parse ---------------------------------------------------------------------------------- */
+
+static void limits_fill(vp_template_limits *l, const vp_template_limits *in)
+{
+    memset(l, 0, sizeof(*l));
+    if (in != NULL)
+        *l = *in;
+    if (l->max_template == 0)
+        l->max_template = VP_TMPL_DEFAULT_MAX_TEMPLATE;
+    if (l->max_depth == 0)
+        l->max_depth = VP_TMPL_DEFAULT_MAX_DEPTH;
+    if (l->max_output == 0)
+        l->max_output = VP_TMPL_DEFAULT_MAX_OUTPUT;
+    if (l->max_refs == 0)
+        l->max_refs = VP_TMPL_DEFAULT_MAX_REFS;
+    if (l->max_steps == 0)
+        l->max_steps = VP_TMPL_DEFAULT_MAX_STEPS;
+}
+
+int vp_template_parse(const char *src, size_t len, const vp_template_limits *limits,
+                      vp_template **out, vp_error *err)
+{
+    if (out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_template_parse: out is NULL");
+    *out = NULL;
+    if (src == NULL && len > 0)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_template_parse: src is NULL");
+    vp_template_limits lim;
+    limits_fill(&lim, limits);
+    if (len > lim.max_template || len > UINT32_MAX - 16)
+        return vp__err_set(err, NULL, VP_ELIMIT, "template larger than %zu bytes",
+                           lim.max_template);
+    vp_template *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    t->limits = lim;
+    t->src = malloc(len + 1);
+    if (t->src == NULL) {
+        free(t);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    if (len > 0)
+        memcpy(t->src, src, len);
+    t->src[len] = '\0';
+    t->len = len;
+    int rc = vp__tmpl_parse(t, err);
+    if (rc != 0) {
+        if (rc == VP_ENOMEM)
+            vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        vp_template_free(t);
+        return rc;
+    }
+    *out = t;
+    if (err != NULL)
+        vp_error_clear(err);
+    return 0;
+}
+
+void vp_template_free(vp_template *t)
+{
+    if (t == NULL)
+        return;
+    vp__arena_free(&t->arena);
+    free(t->src);
+    free(t);
+}
+
+/* ---- references ----------------------------------------------------------------------------- */
+
+void vp__template_ref_clear(vp_template_ref *ref)
+{
+    if (ref == NULL)
+        return;
+    free((char *)ref->id);
+    free((char *)ref->scheme);
+    free((char *)ref->credential);
+    free((char *)ref->uri);
+    free((char *)ref->config);
+    free((char *)ref->json_key);
+    memset(ref, 0, sizeof(*ref));
+}
+
+static char *xstrdup(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s);
+    char *d = malloc(n + 1);
+    if (d != NULL)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+/* The one-argument form: the URI parser (ref.c) canonicalises it. */
+int vp__tmpl_ref_uri(vp__render *r, const char *s, size_t len, vp_template_ref *ref, size_t off)
+{
+    vp__ref pr;
+    vp_error e = {0, {0}};
+    int rc = vp__ref_parse(s, len, &pr, &e);
+    if (rc != 0)
+        return vp__render_fail(r, off, rc, "invalid vault reference: %s", e.message);
+    ref->form = VP_REF_URI;
+    ref->id = xstrdup(pr.uri);
+    ref->uri = xstrdup(pr.uri);
+    ref->scheme = xstrdup(pr.scheme);
+    ref->credential = xstrdup(pr.credential);
+    ref->json_key = pr.json_key ? xstrdup(pr.json_key) : NULL;
+    int bad = ref->id == NULL || ref->uri == NULL || ref->scheme == NULL ||
+              ref->credential == NULL || (pr.json_key != NULL && ref->json_key == NULL);
+    vp__ref_free(&pr);
+    if (bad) {
+        vp__template_ref_clear(ref);
+        return VP_ENOMEM;
+    }
+    return 0;
+}
+
+static json_object *parse_json_len(const char *s, size_t n)
+{
+    json_tokener *tk = json_tokener_new_ex(ENV_MAX_DEPTH);
+    if (tk == NULL || n > INT32_MAX) {
+        if (tk != NULL)
+            json_tokener_free(tk);
+        return NULL;
+    }
+    json_object *o = json_tokener_parse_ex(tk, s, (int)n);
+    if (json_tokener_get_error(tk) != json_tokener_success) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tk);
+    return o;
+}
+
+static int pct_append(vp_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (; *s && rc == 0; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            rc = vp__buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            rc = vp__buf_append(b, e, 3);
+        }
+    }
+    return rc;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Insomnia's three-argument form: provider, credential name, config (JSON or base64 JSON). */
+int vp__tmpl_ref_tag3(vp__render *r, const tv *args, vp_template_ref *ref, size_t off)
+{
+    char scheme[64], cred[VP__CRED_NAME_MAX + 1];
+    if (args[0].len == 0 || args[0].len >= sizeof(scheme))
+        return vp__render_fail(r, off, VP_EINVAL, "vault tag: invalid provider name");
+    for (size_t i = 0; i < args[0].len; i++) {
+        char c = args[0].u.s[i];
+        scheme[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    scheme[args[0].len] = '\0';
+    if (!vp__scheme_valid(scheme))
+        return vp__render_fail(r, off, VP_EINVAL, "vault tag: invalid provider name");
+    if (args[1].len > VP__CRED_NAME_MAX)
+        return vp__render_fail(r, off, VP_EINVAL, "vault tag: invalid credential name");
+    memcpy(cred, args[1].u.s, args[1].len);
+    cred[args[1].len] = '\0';
+    if (cred[0] != '\0' && !vp__cred_name_valid(cred))
+        return vp__render_fail(r, off, VP_EINVAL, "vault tag: invalid credential name");
+
+    /* config: JSON object, or base64 of one */
+    const char *cs = args[2].u.s;
+    size_t cl = args[2].len, a = 0;
+    while (a < cl && (cs[a] == ' ' || cs[a] == '\n' || cs[a] == '\r' || cs[a] == '\t'))
+        a++;
+    vp_buf dec = VP_BUF_INIT;
+    json_object *cfg = NULL;
+    int rc = 0;
+    if (a < cl && cs[a] == '{') {
+        cfg = parse_json_len(cs, cl);
+    } else {
+        if ((rc = vp__buf_reserve(&dec, cl, 1)) != 0)
+            return rc;
+        size_t bl = 0;
+        if (sodium_base642bin((unsigned char *)dec.data, dec.cap, cs, cl, " \n\r\t", &bl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 &&
+            sodium_base642bin((unsigned char *)dec.data, dec.cap, cs, cl, " \n\r\t", &bl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 &&
+            sodium_base642bin((unsigned char *)dec.data, dec.cap, cs, cl, " \n\r\t", &bl, NULL,
+                              sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
+            vp_buf_free(&dec);
+            return vp__render_fail(r, off, VP_EINVAL,
+                                   "vault tag: the config is neither a JSON object nor base64");
+        }
+        dec.len = bl;
+        dec.data[bl] = '\0';
+        cfg = parse_json_len(dec.data, dec.len);
+    }
+    vp_buf_free(&dec);
+    if (cfg == NULL || json_object_get_type(cfg) != json_type_object) {
+        json_object_put(cfg);
+        return vp__render_fail(r, off, VP_EINVAL, "vault tag: the config must be a JSON object");
+    }
+    size_t n = (size_t)json_object_object_length(cfg);
+    const char **keys = calloc(n ? n : 1, sizeof(char *));
+    vp_buf id = VP_BUF_INIT;
+    if (keys == NULL) {
+        json_object_put(cfg);
+        return VP_ENOMEM;
+    }
+    size_t k = 0;
+    json_object_object_foreach(cfg, key, val)
+    {
+        json_type ty = json_object_get_type(val);
+        if (ty == json_type_object || ty == json_type_array) {
+            rc = vp__render_fail(r, off, VP_EINVAL,
+                                 "vault tag: config member '%.64s' must be a string, number or "
+                                 "boolean",
+                                 key);
+            goto done;
+        }
+        keys[k++] = key;
+    }
+    qsort(keys, k, sizeof(char *), key_cmp);
+    rc = vp__buf_printf(&id, "%s://%s%s?", scheme, cred, cred[0] ? "@" : "");
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        json_object *v = NULL;
+        json_object_object_get_ex(cfg, keys[i], &v);
+        const char *vs =
+            json_object_get_type(v) == json_type_null ? "null" : json_object_get_string(v);
+        if (i > 0)
+            rc = vp__buf_append(&id, "&", 1);
+        if (rc == 0)
+            rc = pct_append(&id, keys[i]);
+        if (rc == 0)
+            rc = vp__buf_append(&id, "=", 1);
+        if (rc == 0)
+            rc = pct_append(&id, vs);
+    }
+    if (rc != 0)
+        goto done;
+    ref->form = VP_REF_TAG3;
+    ref->id = xstrdup(id.data);
+    ref->scheme = xstrdup(scheme);
+    ref->credential = xstrdup(cred);
+    ref->config = xstrdup(json_object_to_json_string_ext(cfg, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (ref->id == NULL || ref->scheme == NULL || ref->credential == NULL || ref->config == NULL) {
+        vp__template_ref_clear(ref);
+        rc = VP_ENOMEM;
+    }
+done:
+    free(keys);
+    vp_buf_free(&id);
+    json_object_put(cfg);
+    return rc;
+}
+
+/* ---- rendering ------------------------------------------------------------------------------ */
+
+static void scrub_one(vp_error *err, const char *v, size_t n)
+{
+    if (n < 4 || v == NULL)
+        return;
+    char *m = err->message;
+    size_t ml = strlen(m);
+    for (size_t i = 0; i + n <= ml;) {
+        if (memcmp(m + i, v, n) == 0) {
+            static const char red[] = "[REDACTED]";
+            size_t rl = sizeof(red) - 1;
+            if (ml - n + rl >= sizeof(err->message))
+                rl = 0;
+            memmove(m + i + rl, m + i + n, ml - i - n + 1);
+            memcpy(m + i, red, rl);
+            ml = ml - n + rl;
+            i += rl ? rl : 0;
+            if (rl == 0)
+                continue;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Defence in depth: the engine formats no values, but a message must never carry a secret the
+ * render has seen, whatever produced the text. */
+static void finish_error(vp__render *r, const vp_render_params *p, vp_ref_result *res,
+                         vp_error *err)
+{
+    if (err == NULL)
+        return;
+    for (size_t i = 0; i < r->nvc; i++)
+        if (r->vc[i].found)
+            scrub_one(err, r->vc[i].val.data, r->vc[i].val.len);
+    if (res != NULL)
+        for (size_t i = 0; i < r->nrefs; i++)
+            if (res[i].status == 0)
+                scrub_one(err, res[i].value.data, res[i].value.len);
+    if (p->ctx != NULL && p->ctx->log != NULL) {
+        char tmp[VP_ERROR_MAX];
+        vp__log_redact(p->ctx->log, err->message, strlen(err->message), tmp, sizeof(tmp));
+        memcpy(err->message, tmp, sizeof(tmp));
+        sodium_memzero(tmp, sizeof(tmp));
+    }
+}
+
+static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
+                           vp_ref_result *results)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (refs[i].form != VP_REF_URI) {
+            results[i].status = VP_ENOTSUP;
+            snprintf(results[i].message, sizeof(results[i].message),
+                     "the three-argument vault tag needs the caching resolver");
+            continue;
+        }
+        if (ctx == NULL) {
+            results[i].status = VP_EUNAVAIL;
+            snprintf(results[i].message, sizeof(results[i].message),
+                     "no library context to fetch external secrets");
+            continue;
+        }
+        vp_error e = {0, {0}};
+        results[i].status = vp_fetch(ctx, refs[i].uri, 0, &results[i].value, NULL, &e);
+        if (results[i].status != 0)
+            memcpy(results[i].message, e.message, sizeof(e.message));
+    }
+    return 0;
+}
+
+static void render_init(vp__render *r, const vp_template *t, const vp_render_params *p,
+                        vp_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->t = t;
+    r->root = p->env ? p->env->root : NULL;
+    r->vault = p->vault;
+    r->mode = p->mode;
+    r->flags = p->flags;
+    r->err = err;
+    limits_fill(&r->lim, p->limits ? p->limits : &t->limits);
+}
+
+static int check_params(const vp_render_params *p, vp_error *err)
+{
+    if (p->size < sizeof(vp_render_params))
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_render_params.size is not set");
+    if (p->mode != VP_RENDER_SEND && p->mode != VP_RENDER_PREVIEW)
+        return vp__err_set(err, NULL, VP_EINVAL, "invalid render mode");
+    return 0;
+}
+
+int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *out, vp_error *err)
+{
+    if (t == NULL || p == NULL || out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_template_render: invalid argument");
+    vp_buf_free(out);
+    int rc = check_params(p, err);
+    if (rc != 0)
+        return rc;
+    vp__render r;
+    render_init(&r, t, p, err);
+    vp_ref_result *res = NULL;
+    rc = vp__render_run(&r);
+    if (rc == VP_ENOMEM)
+        vp__err_set(err, NULL, rc, NULL);
+    if (rc != 0)
+        goto fail;
+
+    if (r.nrefs == 0) { /* common case: the phase-one output is the result */
+        *out = r.out;
+        memset(&r.out, 0, sizeof(r.out));
+        goto ok;
+    }
+    int want_values = p->mode == VP_RENDER_SEND || (p->flags & VP_TMPL_PREVIEW_RESOLVE);
+    if (want_values) {
+        res = calloc(r.nrefs, sizeof(*res));
+        if (res == NULL) {
+            rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+            goto fail;
+        }
+        if (p->resolver != NULL && p->resolver->resolve_batch != NULL)
+            rc = p->resolver->resolve_batch(p->resolver->ud, r.refs, r.nrefs, res);
+        else
+            rc = default_resolve(p->ctx, r.refs, r.nrefs, res);
+        if (rc != 0) {
+            rc = vp__err_set(err, NULL, vp_status_normalize(rc),
+                             "resolving the template's external references failed: %s",
+                             vp_strerror(rc));
+            goto fail;
+        }
+        /* first failing reference in template order */
+        for (size_t i = 0; i < r.nsp; i++) {
+            vp_ref_result *x = &res[r.sp[i].ref];
+            if (x->status != 0) {
+                const vp_template_ref *ref = &r.refs[r.sp[i].ref];
+                size_t off = r.sp[i].src_off;
+                char msg[VP_ERROR_MAX];
+                memcpy(msg, x->message, sizeof(msg));
+                msg[sizeof(msg) - 1] = '\0';
+                rc = vp__tmpl_error(err, t->src, t->len, off, vp_status_normalize(x->status),
+                                    "%.80s: %s", ref->id, msg[0] ? msg : vp_strerror(x->status));
+                goto fail;
+            }
+        }
+    }
+    /* splice */
+    size_t total = r.out.len;
+    for (size_t i = 0; i < r.nsp; i++) {
+        size_t add =
+            p->mode == VP_RENDER_PREVIEW ? sizeof(VP_TMPL_MASK) - 1 : res[r.sp[i].ref].value.len;
+        if (total + add > r.lim.max_output) {
+            rc =
+                vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes", r.lim.max_output);
+            goto fail;
+        }
+        total += add;
+    }
+    if ((rc = vp__buf_reserve(out, total, 1)) != 0) {
+        vp__err_set(err, NULL, rc, NULL);
+        goto fail;
+    }
+    size_t prev = 0;
+    for (size_t i = 0; i < r.nsp; i++) {
+        memcpy(out->data + out->len, r.out.data + prev, r.sp[i].off - prev);
+        out->len += r.sp[i].off - prev;
+        prev = r.sp[i].off;
+        if (p->mode == VP_RENDER_PREVIEW) {
+            memcpy(out->data + out->len, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
+            out->len += sizeof(VP_TMPL_MASK) - 1;
+        } else {
+            const vp_buf *v = &res[r.sp[i].ref].value;
+            if (v->len > 0)
+                memcpy(out->data + out->len, v->data, v->len);
+            out->len += v->len;
+        }
+    }
+    memcpy(out->data + out->len, r.out.data + prev, r.out.len - prev);
+    out->len += r.out.len - prev;
+    out->data[out->len] = '\0';
+ok:
+    if (res != NULL) {
+        for (size_t i = 0; i < r.nrefs; i++)
+            vp_buf_free(&res[i].value);
+        free(res);
+    }
+    vp__render_clear(&r);
+    if (err != NULL)
+        vp_error_clear(err);
+    return 0;
+fail:
+    finish_error(&r, p, res, err);
+    vp_buf_free(out);
+    if (res != NULL) {
+        for (size_t i = 0; i < r.nrefs; i++)
+            vp_buf_free(&res[i].value);
+        free(res);
+    }
+    vp__render_clear(&r);
+    return rc;
+}
+
+int vp_render(vp_ctx *ctx, const char *tmpl, size_t len, const vp_env *env, vp_render_mode mode,
+              vp_buf *out, vp_error *err)
+{
+    if (tmpl == NULL || out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_render: invalid argument");
+    vp_template *t = NULL;
+    int rc = vp_template_parse(tmpl, len, NULL, &t, err);
+    if (rc != 0)
+        return rc;
+    vp_render_params p;
+    memset(&p, 0, sizeof(p));
+    p.size = sizeof(p);
+    p.mode = mode;
+    p.env = env;
+    p.ctx = ctx;
+    rc = vp_template_render(t, &p, out, err);
+    vp_template_free(t);
+    return rc;
+}
+
+/* ---- reference listing ---------------------------------------------------------------------- */
+
+struct vp_template_refs {
+    vp_template_ref *refs;
+    size_t n;
+};
+
+int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
+                             vp_template_refs **out, vp_error *err)
+{
+    if (t == NULL || p == NULL || out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "vp_template_refs_collect: invalid argument");
+    *out = NULL;
+    int rc = check_params(p, err);
+    if (rc != 0)
+        return rc;
+    vp_template_refs *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    vp__render r;
+    render_init(&r, t, p, err);
+    rc = vp__render_run(&r);
+    if (rc != 0) {
+        if (rc == VP_ENOMEM)
+            vp__err_set(err, NULL, rc, NULL);
+        finish_error(&r, p, NULL, err);
+        vp__render_clear(&r);
+        free(l);
+        return rc;
+    }
+    l->refs = r.refs;
+    l->n = r.nrefs;
+    r.refs = NULL;
+    r.nrefs = 0;
+    vp__render_clear(&r);
+    *out = l;
+    if (err != NULL)
+        vp_error_clear(err);
+    return 0;
+}
+
+size_t vp_template_refs_count(const vp_template_refs *refs)
+{
+    return refs ? refs->n : 0;
+}
+
+const vp_template_ref *vp_template_refs_get(const vp_template_refs *refs, size_t i)
+{
+    if (refs == NULL || i >= refs->n)
+        return NULL;
+    return &refs->refs[i];
+}
+
+void vp_template_refs_free(vp_template_refs *refs)
+{
+    if (refs == NULL)
+        return;
+    for (size_t i = 0; i < refs->n; i++)
+        vp__template_ref_clear(&refs->refs[i]);
+    free(refs->refs);
+    free(refs);
+}

@@ -1,0 +1,280 @@
+/*
+ * tmpl_int - internals shared by the template engine's files: the AST (tmpl_parse.c builds it),
+ * values and their JavaScript semantics (tmpl_value.c), the renderer (tmpl_render.c) and the
+ * public API (template.c).
+ *
+ * The AST lives in one arena owned by the vp_template; text nodes are (offset, length) slices
+ * of the template's own copy of the source; names and string literals are NUL-terminated arena
+ * copies so environment lookups need no temporary strings.
+ */
+#ifndef VP_TMPL_INT_H
+#define VP_TMPL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "vaultplug/template.h"
+
+/* ---- arena -------------------------------------------------------------------------------- */
+typedef struct vp__arena_chunk vp__arena_chunk;
+typedef struct vp__arena {
+    vp__arena_chunk *head;
+    size_t used, cap; /* in head */
+    int secure;       /* chunks from the secure arena (values derived from secrets) */
+    size_t total;     /* bytes handed out in all chunks (for limits) */
+} vp__arena;
+
+void *vp__arena_alloc(vp__arena *a, size_t n);
+void vp__arena_free(vp__arena *a);
+typedef struct vp__arena_mark {
+    vp__arena_chunk *head;
+    size_t used;
+} vp__arena_mark;
+vp__arena_mark vp__arena_mark_get(const vp__arena *a);
+/* Release (and wipe) everything allocated after mark. */
+void vp__arena_release(vp__arena *a, vp__arena_mark m);
+
+/* ---- AST ----------------------------------------------------------------------------------- */
+typedef enum tx_kind {
+    TX_STR,
+    TX_NUM,
+    TX_BOOL,
+    TX_NONE,
+    TX_NAME,  /* variable or environment member; `_` and `vault` handled at eval */
+    TX_ATTR,  /* a.name */
+    TX_INDEX, /* a[expr] */
+    TX_FILTER,
+    TX_NOT,
+    TX_NEG,
+    TX_POS,
+    TX_AND,
+    TX_OR,
+    TX_CMP,   /* op = tx_op */
+    TX_IN,    /* op = 1 for `not in` */
+    TX_ARITH, /* op = tx_op */
+    TX_CONCAT
+} tx_kind;
+
+typedef enum tx_op {
+    OP_EQ,
+    OP_NE,
+    OP_SEQ,
+    OP_SNE,
+    OP_LT,
+    OP_GT,
+    OP_LE,
+    OP_GE,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_FLOORDIV,
+    OP_MOD,
+    OP_POW
+} tx_op;
+
+typedef enum tx_filter {
+    F_DEFAULT,
+    F_UPPER,
+    F_LOWER,
+    F_TRIM,
+    F_URLENCODE,
+    F_BASE64,
+    F_B64DECODE,
+    F_JSON
+} tx_filter;
+
+typedef struct tx tx;
+struct tx {
+    uint8_t kind, op;
+    uint8_t nargs;     /* filters */
+    uint32_t off, end; /* source span (for messages: the excerpt names the expression) */
+    union {
+        struct {
+            const char *s; /* NUL-terminated arena copy */
+            uint32_t len;
+        } str; /* TX_STR, TX_NAME */
+        double num;
+        int b;
+        struct {
+            tx *a, *b;
+        } bin; /* binary ops, TX_INDEX (a[b]), unary (a) */
+        struct {
+            tx *obj;
+            const char *name;
+            uint32_t len;
+        } attr;
+        struct {
+            tx *arg0;
+            tx *args[2];
+        } filt; /* op = tx_filter */
+    } u;
+};
+
+typedef enum tn_kind { TN_TEXT, TN_OUTPUT, TN_IF, TN_FOR, TN_SET, TN_VAULT } tn_kind;
+
+typedef struct tn tn;
+struct tn {
+    uint8_t kind;
+    uint32_t off; /* source offset of the tag (errors) */
+    tn *next;
+    union {
+        struct {
+            uint32_t off, len;
+        } text;
+        tx *expr;
+        struct {
+            tx *cond;
+            tn *body, *els;
+        } ifs;
+        struct {
+            const char *k, *v; /* v NULL for the one-name form */
+            tx *iter;
+            tn *body, *els;
+        } fr;
+        struct {
+            const char *name;
+            tx *val;
+        } set;
+        struct {
+            tx *args[3];
+            uint8_t nargs;
+        } vault;
+    } u;
+};
+
+struct vp_template {
+    char *src; /* own copy, NUL-terminated */
+    size_t len;
+    tn *root;
+    vp__arena arena;
+    vp_template_limits limits;
+};
+
+/* tmpl_parse.c: parse t->src into t->root. */
+int vp__tmpl_parse(vp_template *t, vp_error *err);
+
+/* Format "line L, column C: <msg>\n<excerpt>\n<caret>" for source offset off into err (NULL-
+ * safe). msg must not contain values (only template text, names, types). Returns code. */
+int vp__tmpl_error(vp_error *err, const char *src, size_t len, size_t off, int code,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- values -------------------------------------------------------------------------------- */
+typedef enum tv_kind {
+    TV_UNDEF,
+    TV_NULL,
+    TV_BOOL,
+    TV_NUM,
+    TV_STR,
+    TV_JSON,  /* array or object from the environment */
+    TV_LOOP,  /* the `loop` variable */
+    TV_VAULT, /* the `vault` object */
+    TV_ROOT   /* the `_` alias (the environment root object) */
+} tv_kind;
+
+typedef struct tmpl_loop {
+    size_t index0, length;
+} tmpl_loop;
+
+typedef struct tv {
+    uint8_t t;
+    uint8_t secret; /* derived from a local-vault value: masked in PREVIEW, kept in secure memory */
+    uint32_t len;   /* TV_STR */
+    union {
+        double n;
+        int b;
+        const char *s; /* TV_STR: not necessarily NUL-terminated */
+        json_object *j;
+        const tmpl_loop *loop;
+    } u;
+} tv;
+
+/* tmpl_value.c: JavaScript semantics */
+/* Number -> shortest round-trip string as JS's Number::toString; buf needs 32 bytes. */
+size_t vp__js_num(double d, char *buf);
+/* Convert a JSON scalar to a tv (arrays/objects: TV_JSON). NULL json -> TV_NULL. */
+tv vp__tv_from_json(json_object *j);
+int vp__tv_truthy(const tv *v);
+double vp__tv_tonumber(const tv *v);
+/* JS loose (==) or strict (===) equality. */
+int vp__tv_equal(const tv *a, const tv *b, int strict);
+/* JS relational a < b (op LT/GT/LE/GE). */
+int vp__tv_compare(const tv *a, const tv *b, int op);
+/* JS object key order of a json object: array-index keys ascending first, then the others in
+ * insertion order. Fills keys[] (capacity n = json_object_object_length). */
+void vp__json_js_keys(json_object *o, const char **keys, size_t n);
+/* Number of UTF-16 code units of a UTF-8 string (JS .length). */
+size_t vp__utf16_len(const char *s, size_t n);
+/* Length of the JS whitespace (\s) sequence at s (0 if none); trailing variant scans back. */
+size_t vp__js_space_at(const char *s, size_t n);
+size_t vp__js_space_before(const char *s, size_t n);
+
+/* ---- render state (tmpl_render.c, tmpl_filters.c, template.c) ----------------------------- */
+typedef struct tvar {
+    const char *name;
+    tv v;
+} tvar;
+
+typedef struct tvault_entry {
+    char *name; /* plain (names are not secret) */
+    vp_buf val; /* secure */
+    int found;
+} tvault_entry;
+
+typedef struct tsplice {
+    size_t off;       /* output offset where the reference's value goes */
+    uint32_t ref;     /* index into refs */
+    uint32_t src_off; /* the tag's offset in the template (error excerpts) */
+} tsplice;
+
+typedef struct vp__render {
+    const vp_template *t;
+    json_object *root; /* merged environment (may be NULL) */
+    const vp_vault_source *vault;
+    vp_render_mode mode;
+    uint32_t flags;
+    vp_template_limits lim;
+    vp_buf out;        /* secure: phase-one output without external values */
+    vp_buf tmp;        /* secure scratch for stringification */
+    vp__arena scratch; /* secure: strings made by filters and operators */
+    tvar *vars;
+    size_t nvars, capvars;
+    tvault_entry *vc;
+    size_t nvc, capvc;
+    vp_template_ref *refs;
+    size_t nrefs, caprefs;
+    uint32_t *hidx; /* open addressing over refs (index + 1; 0 = empty) */
+    size_t hcap;
+    tsplice *sp;
+    size_t nsp, capsp;
+    size_t steps;
+    vp_error *err;
+} vp__render;
+
+/* tmpl_render.c */
+int vp__render_run(vp__render *r);
+void vp__render_clear(vp__render *r);
+int vp__render_fail(vp__render *r, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Append the JS String() of v to b (bounded by max_output). */
+int vp__tv_append_string(vp__render *r, const tv *v, vp_buf *b, size_t off);
+/* Copy b's contents into scratch as a TV_STR (secret as given) and reset b. */
+int vp__tv_from_buf(vp__render *r, vp_buf *b, int secret, tv *out);
+int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len, tv *out,
+                      size_t off);
+
+/* tmpl_filters.c */
+int vp__tmpl_filter(vp__render *r, const tx *e, const tv *in, const tv *args, tv *out);
+int vp__tv_json(vp__render *r, const tv *v, const char *indent, size_t ilen, vp_buf *b, size_t off,
+                int *undefined);
+
+/* template.c */
+/* Free the strings of one reference (not the struct itself). */
+void vp__template_ref_clear(vp_template_ref *ref);
+/* Build a reference from the one-argument form (a URI) or the three-argument form. */
+int vp__tmpl_ref_uri(vp__render *r, const char *s, size_t len, vp_template_ref *ref, size_t off);
+int vp__tmpl_ref_tag3(vp__render *r, const tv *args, vp_template_ref *ref, size_t off);
+
+#endif
