@@ -8,7 +8,7 @@
 #     libc (and LIBRARIES, if a provider truly needs its own extra library);
 #   - installed into INSTALL_DIR (default: the SDK's provider directory).
 # Works in the vaultplug source tree and out of tree after find_package(vaultplug-sdk).
-set(_VP_PROVIDER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR})
+set(_VP_PROVIDER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "directory of provider.map")
 
 function(vaultplug_add_provider name)
     cmake_parse_arguments(VPP "NO_INSTALL" "OUTPUT_DIRECTORY;INSTALL_DIR" "SOURCES;LIBRARIES" ${ARGN})

@@ -10,8 +10,15 @@
 
 #define VP__BUF_SECURE 1u
 
-/* Make sure cap >= len + extra + 1; secure decides the allocator on first allocation.
- * 0 or VP_ENOMEM (the buffer is untouched on failure). */
+/* Hard maximum of a buffer's length (the NUL comes on top). */
+#define VP__BUF_MAX ((size_t)1 << 30)
+
+/* Make sure cap >= len + extra + 1; secure decides the allocator on first allocation, and a
+ * plain buffer asked to be secure moves into the arena (the old storage is wiped): once secure,
+ * always secure, also after vp__buf_reset and vp_buf_free.
+ * 0, VP_EINVAL (b NULL), VP_ELIMIT (len + extra would exceed VP__BUF_MAX) or VP_ENOMEM. The
+ * buffer is untouched on failure. Growth is geometric (x2). The functions below return the
+ * same codes; vp__buf_printf also VP_EINVAL for an encoding error from vsnprintf. */
 int vp__buf_reserve(vp_buf *b, size_t extra, int secure);
 int vp__buf_append(vp_buf *b, const void *data, size_t n);
 int vp__buf_append_str(vp_buf *b, const char *s);

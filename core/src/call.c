@@ -3,10 +3,7 @@
  */
 #include "call.h"
 
-#include <stdio.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "host.h"
 
@@ -44,14 +41,9 @@ int vp__call_failv(vp_call *call, int status, const char *fmt, va_list ap)
         status = VP_EINTERNAL; /* fail() with a non-error status is a provider bug */
     if (call == NULL)
         return status;
-    char raw[VP_ERROR_MAX];
-    if (fmt != NULL)
-        vsnprintf(raw, sizeof(raw), fmt, ap);
-    else
-        snprintf(raw, sizeof(raw), "%s", "");
-    vp__log_redact(call->hc ? call->hc->log : NULL, raw, strlen(raw), call->message,
-                   sizeof(call->message));
-    sodium_memzero(raw, sizeof(raw));
+    /* Format and redact the whole text before truncating it: a secret cut in half by a small
+     * buffer would no longer be recognised by the redactor. */
+    vp__log_vformat(call->hc ? call->hc->log : NULL, call->message, sizeof(call->message), fmt, ap);
     call->status = status;
     return status;
 }

@@ -28,7 +28,8 @@ int64_t vp__call_remaining_ms(const vp_call *call);
 int vp__call_canceled(const vp_call *call);
 void vp__call_cancel(vp_call *call);
 /* Record status + message (redacted through hc's log) and return status. */
-int vp__call_failv(vp_call *call, int status, const char *fmt, va_list ap);
+int vp__call_failv(vp_call *call, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 int vp__call_fail(vp_call *call, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

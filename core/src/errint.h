@@ -14,6 +14,7 @@
  * vp_strerror(code). */
 int vp__err_set(vp_error *err, vp__log *log, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-int vp__err_setv(vp_error *err, vp__log *log, int code, const char *fmt, va_list ap);
+int vp__err_setv(vp_error *err, vp__log *log, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 #endif

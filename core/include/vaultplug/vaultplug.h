@@ -8,5 +8,8 @@
 #include "vaultplug/error.h"
 #include "vaultplug/context.h"
 #include "vaultplug/fetch.h"
+#include "vaultplug/template.h"
+#include "vaultplug/vault.h"
+#include "vaultplug/credstore.h"
 
 #endif /* VAULTPLUG_VAULTPLUG_H */

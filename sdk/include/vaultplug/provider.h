@@ -567,6 +567,7 @@ typedef const vp_provider *(*vp_provider_entry_fn)(uint16_t host_major, uint16_t
  */
 #ifdef VP_PROVIDER_STATIC
 #define VP_PROVIDER_ENTRY(name)                                                                    \
+    const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor);  \
     const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor)   \
     {                                                                                              \
         (void)host_minor;                                                                          \

@@ -1,0 +1,269 @@
+/*
+ * cmd_providers.c - `vaultplug providers`: list the provider plugins found, their identity and
+ * load state, and why a failed one failed.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include <vaultplug/provider.h>
+
+#include "cli.h"
+
+#define PROVIDERS_MAX_DIRS 64
+
+static const char providers_help[] =
+    "Usage: vaultplug providers [--available] [--json] [--plugin-dir DIR]...\n"
+    "\n"
+    "List the provider plugins vaultplug finds, with their version, plugin ABI, URI schemes,\n"
+    "capabilities and load state:\n"
+    "  loaded    ready to serve references\n"
+    "  failed    found but refused or broken; the reason says why (permissions, ABI,\n"
+    "            name mismatch, load error...) and references to it fail with exit 6\n"
+    "  disabled  found but not enabled by the configuration; never opened\n"
+    "\n"
+    "Search path, first match of a name wins: each --plugin-dir DIR in order, the build\n"
+    "tree's provider directory when vaultplug runs from its build tree, the directories in\n"
+    "VAULTPLUG_PLUGIN_PATH, then the installed provider directory.\n"
+    "\n"
+    "Options:\n"
+    "  --available       list only the providers that loaded (usable now)\n"
+    "  --json            print one JSON object: {\"providers\": [{\"name\", \"path\", "
+    "\"version\",\n"
+    "                    \"description\", \"abi\", \"schemes\", \"caps\", \"state\", \"status\",\n"
+    "                    \"reason\"}, ...]}\n"
+    "  --plugin-dir DIR  search DIR first; may be repeated\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Examples:\n"
+    "  vaultplug providers\n"
+    "  vaultplug providers --available\n"
+    "  vaultplug providers --plugin-dir ~/src/myprovider/build/providers\n"
+    "  vaultplug providers --json | jq -r '.providers[] | select(.state == \"failed\") | "
+    ".reason'\n";
+
+static const char *state_name(vp_provider_state s)
+{
+    switch (s) {
+    case VP_PROVIDER_LOADED:
+        return "loaded";
+    case VP_PROVIDER_FAILED:
+        return "failed";
+    case VP_PROVIDER_DISABLED:
+        return "disabled";
+    }
+    return "unknown";
+}
+
+static const char *state_color(vp_provider_state s)
+{
+    return s == VP_PROVIDER_LOADED ? CLI_GREEN : s == VP_PROVIDER_FAILED ? CLI_RED : CLI_YELLOW;
+}
+
+/* "threadsafe,batch" (or "-" for none) into buf. */
+static const char *caps_string(uint32_t caps, char *buf, size_t cap)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {VP_CAP_THREADSAFE, "threadsafe"},
+        {VP_CAP_LIST, "list"},
+        {VP_CAP_BATCH, "batch"},
+        {VP_CAP_INTERACTIVE_LOGIN, "login"},
+    };
+    buf[0] = '\0';
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (caps & names[i].bit)
+            n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s", n ? "," : "",
+                                  names[i].name);
+    if (caps & ~VP_CAP_KNOWN_MASK_1_0)
+        n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s0x%x", n ? "," : "",
+                              (unsigned)(caps & ~VP_CAP_KNOWN_MASK_1_0));
+    if (n == 0)
+        snprintf(buf, cap, "-");
+    return buf;
+}
+
+static int has_abi(const vp_provider_info *p)
+{
+    return p->abi_major != 0 || p->abi_minor != 0;
+}
+
+static int print_json(vp_ctx *ctx, int available)
+{
+    json_object *root = json_object_new_object(), *arr = json_object_new_array();
+    if (root == NULL || arr == NULL) {
+        json_object_put(root);
+        json_object_put(arr);
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    json_object_object_add(root, "providers", arr);
+    for (size_t i = 0; i < vp_providers_count(ctx); i++) {
+        const vp_provider_info *p = vp_providers_get(ctx, i);
+        if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
+            continue;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(p->name));
+        json_object_object_add(o, "path", json_object_new_string(p->path));
+        json_object_object_add(o, "version", json_object_new_string(p->version));
+        json_object_object_add(o, "description", json_object_new_string(p->description));
+        char abi[16];
+        snprintf(abi, sizeof(abi), "%u.%u", (unsigned)p->abi_major, (unsigned)p->abi_minor);
+        json_object_object_add(o, "abi", has_abi(p) ? json_object_new_string(abi) : NULL);
+        json_object *schemes = json_object_new_array();
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s", p->schemes);
+        char *save = NULL;
+        for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save))
+            json_object_array_add(schemes, json_object_new_string(s));
+        json_object_object_add(o, "schemes", schemes);
+        json_object *caps = json_object_new_array();
+        char cbuf[128];
+        caps_string(p->caps, cbuf, sizeof(cbuf));
+        save = NULL;
+        for (char *s = strtok_r(cbuf, ",", &save); s; s = strtok_r(NULL, ",", &save))
+            if (strcmp(s, "-") != 0)
+                json_object_array_add(caps, json_object_new_string(s));
+        json_object_object_add(o, "caps", caps);
+        json_object_object_add(o, "state", json_object_new_string(state_name(p->state)));
+        json_object_object_add(o, "status", json_object_new_string(vp_err_name(p->status)));
+        json_object_object_add(o, "reason", json_object_new_string(p->reason));
+        json_object_array_add(arr, o);
+    }
+    const char *text = json_object_to_json_string_ext(
+        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    int rc = text != NULL && puts(text) >= 0 ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
+    json_object_put(root);
+    return rc;
+}
+
+static int width_of(const char *s, int w)
+{
+    int n = (int)strlen(s);
+    return n > w ? n : w;
+}
+
+static int print_table(vp_ctx *ctx, int available)
+{
+    size_t count = vp_providers_count(ctx), shown = 0;
+    int wn = 4, wv = 7, ws = 7; /* header widths: NAME VERSION SCHEMES */
+    for (size_t i = 0; i < count; i++) {
+        const vp_provider_info *p = vp_providers_get(ctx, i);
+        if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
+            continue;
+        wn = width_of(p->name, wn);
+        wv = width_of(p->version[0] ? p->version : "-", wv);
+        ws = width_of(p->schemes[0] ? p->schemes : "-", ws);
+        shown++;
+    }
+    if (shown == 0) {
+        cli_error(available ? "no provider loaded" : "no provider found");
+        fputs("Add a directory with --plugin-dir DIR or VAULTPLUG_PLUGIN_PATH; "
+              "'vaultplug providers --help' shows the search path.\n",
+              stderr);
+        return CLI_EXIT_OK; /* an empty list is a valid answer */
+    }
+    int color = cli_use_color(stdout);
+    cli_paint(stdout, color, CLI_BOLD, "NAME", wn + 2);
+    cli_paint(stdout, color, CLI_BOLD, "STATE", 10);
+    cli_paint(stdout, color, CLI_BOLD, "VERSION", wv + 2);
+    cli_paint(stdout, color, CLI_BOLD, "ABI", 5);
+    cli_paint(stdout, color, CLI_BOLD, "SCHEMES", ws + 2);
+    cli_paint(stdout, color, CLI_BOLD, "CAPS", 0);
+    fputc('\n', stdout);
+    for (size_t i = 0; i < count; i++) {
+        const vp_provider_info *p = vp_providers_get(ctx, i);
+        if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
+            continue;
+        char abi[16], caps[128];
+        snprintf(abi, sizeof(abi), "%u.%u", (unsigned)p->abi_major, (unsigned)p->abi_minor);
+        cli_paint(stdout, 0, NULL, p->name, wn + 2);
+        cli_paint(stdout, color, state_color(p->state), state_name(p->state), 10);
+        cli_paint(stdout, 0, NULL, p->version[0] ? p->version : "-", wv + 2);
+        cli_paint(stdout, 0, NULL, has_abi(p) ? abi : "-", 5);
+        cli_paint(stdout, 0, NULL, p->schemes[0] ? p->schemes : "-", ws + 2);
+        fputs(p->state == VP_PROVIDER_DISABLED && p->caps == 0
+                  ? "-"
+                  : caps_string(p->caps, caps, sizeof(caps)),
+              stdout);
+        fputc('\n', stdout);
+        if (p->description[0] != '\0')
+            printf("%*s%s\n", wn + 2, "", p->description);
+        if (p->state == VP_PROVIDER_FAILED)
+            printf("%*sreason: %s (%s)\n", wn + 2, "", p->reason[0] ? p->reason : "unknown",
+                   vp_err_name(p->status));
+    }
+    return CLI_EXIT_OK;
+}
+
+static int providers_run(const cli_global *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"available", no_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
+        {"plugin-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dirs[PROVIDERS_MAX_DIRS + 1];
+    size_t n_dirs = 0;
+    int available = 0, json = 0, c;
+    optind = 0; /* glibc: full re-initialisation, argv is the command's own */
+    opterr = 0; /* our own messages, with the usage hint */
+    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            available = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'd':
+            if (n_dirs >= PROVIDERS_MAX_DIRS)
+                return cli_usage_error("providers", "at most %d --plugin-dir options",
+                                       PROVIDERS_MAX_DIRS);
+            if (optarg[0] == '\0')
+                return cli_usage_error("providers", "--plugin-dir needs a directory");
+            dirs[n_dirs++] = optarg;
+            break;
+        case 'h':
+            fputs(providers_help, stdout);
+            return CLI_EXIT_OK;
+        default:
+            if (optopt == 'd' ||
+                (optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--plugin-dir") == 0))
+                return cli_usage_error("providers", "--plugin-dir needs a directory");
+            return cli_usage_error("providers", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("providers", "unexpected argument '%s'", argv[optind]);
+    dirs[n_dirs] = NULL;
+
+    /* Load failures are the listing's subject: show them in it, not also as log warnings. */
+    cli_ctx_opts o = {dirs, VP_LEVEL_ERROR};
+    vp_ctx *ctx = NULL;
+    int rc = cli_ctx_open(g, &o, &ctx);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    rc = json ? print_json(ctx, available) : print_table(ctx, available);
+    vp_ctx_free(ctx);
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write the output");
+        return CLI_EXIT_INTERNAL;
+    }
+    return rc;
+}
+
+const cli_command cli_cmd_providers = {
+    "providers",
+    "list provider plugins, their capabilities and load state",
+    providers_help,
+    providers_run,
+};

@@ -1,0 +1,205 @@
+/*
+ * main.c - the `vaultplug` command: global options, the command table, help and dispatch.
+ *
+ * Each command lives in cmd_<name>.c and is one entry of `commands` below; the global help is
+ * generated from the table, so a new command only needs its entry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vaultplug/provider.h>
+
+#include "cli.h"
+
+/* The library's version (the one actually loaded) and the plugin ABI this build speaks. */
+static void print_version(void)
+{
+    printf("vaultplug %s (plugin ABI %d.%d)\n", vp_version(), VP_ABI_MAJOR, VP_ABI_MINOR);
+}
+
+static int cmd_help_run(const cli_global *g, int argc, char **argv);
+static int cmd_version_run(const cli_global *g, int argc, char **argv);
+
+static const cli_command cli_cmd_help = {
+    "help",
+    "show help for vaultplug or one command",
+    "Usage: vaultplug help [COMMAND]\n"
+    "\n"
+    "Show the list of commands, or the full help of COMMAND (the same as\n"
+    "'vaultplug COMMAND --help').\n"
+    "\n"
+    "Examples:\n"
+    "  vaultplug help\n"
+    "  vaultplug help providers\n",
+    cmd_help_run,
+};
+
+static const cli_command cli_cmd_version = {
+    "version",
+    "print the version",
+    "Usage: vaultplug version\n"
+    "\n"
+    "Print the version of vaultplug and the plugin ABI it loads (same as --version).\n"
+    "\n"
+    "Example:\n"
+    "  vaultplug version\n",
+    cmd_version_run,
+};
+
+/* The command table: the order is the order of `vaultplug --help`. */
+static const cli_command *const commands[] = {
+    &cli_cmd_providers,
+    &cli_cmd_version,
+    &cli_cmd_help,
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+static void print_main_help(FILE *f)
+{
+    fputs("Usage: vaultplug [-v]... COMMAND [OPTIONS] [ARGS]\n"
+          "       vaultplug --version | --help | help COMMAND\n"
+          "\n"
+          "Render templates whose values come from secret stores, through provider plugins.\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+    fputs("\n"
+          "Global options:\n"
+          "  -v, --verbose  show library log lines on stderr (repeat for debug and trace)\n"
+          "  -h, --help     show this help\n"
+          "  -V, --version  print the version\n"
+          "\n"
+          "Exit status:\n"
+          "  0  success\n"
+          "  2  usage error or invalid input\n"
+          "  3  not found (secret, provider scheme, credential)\n"
+          "  4  authentication failed (missing, expired or invalid credentials)\n"
+          "  5  permission denied\n"
+          "  6  network error, service unavailable or timed out (retry later)\n"
+          "  7  rate limited\n"
+          "  8  integrity error (unexpected, corrupted or tampered data)\n"
+          "  9  internal or other error\n"
+          "\n"
+          "Environment:\n"
+          "  VAULTPLUG_PLUGIN_PATH  extra provider directories (colon-separated)\n"
+          "  NO_COLOR               disable colours (they are only used on a terminal)\n"
+          "\n"
+          "Run 'vaultplug COMMAND --help' for the options and examples of a command.\n",
+          f);
+}
+
+/* Edit distance, for "did you mean". Names are short; anything over 32 bytes is no match. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+static int unknown_command(const char *name)
+{
+    cli_error("unknown command '%s'", name);
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only close matches */
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        size_t dd = distance(name, commands[i]->name);
+        if (dd < best_d || (strncmp(name, commands[i]->name, strlen(name)) == 0 && name[0])) {
+            best = commands[i]->name;
+            best_d = dd < best_d ? dd : best_d;
+        }
+    }
+    if (best != NULL)
+        fprintf(stderr, "Did you mean 'vaultplug %s'?\n", best);
+    fputs("Run 'vaultplug --help' for the list of commands.\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+static int cmd_help_run(const cli_global *g, int argc, char **argv)
+{
+    (void)g;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(cli_cmd_help.help, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 2)
+        return cli_usage_error("help", "expected at most one command name");
+    if (argc < 2) {
+        print_main_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    const cli_command *c = cli_find_command(argv[1]);
+    if (c == NULL)
+        return unknown_command(argv[1]);
+    fputs(c->help, stdout);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_version_run(const cli_global *g, int argc, char **argv)
+{
+    (void)g;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(cli_cmd_version.help, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 1)
+        return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+    print_version();
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    cli_global g = {"vaultplug", 0};
+    int i = 1;
+    /* Global options come before the command name; everything after it is the command's. */
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_main_help(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            print_version();
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--verbose") == 0) {
+            g.verbose++;
+        } else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+            g.verbose += (int)strlen(a + 1); /* -v, -vv, -vvv */
+        } else if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else {
+            return cli_usage_error(NULL, "unknown option '%s'", a);
+        }
+    }
+    if (i >= argc) {
+        print_main_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const cli_command *c = cli_find_command(argv[i]);
+    if (c == NULL)
+        return unknown_command(argv[i]);
+    return c->run(&g, argc - i, argv + i);
+}

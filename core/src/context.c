@@ -1,0 +1,231 @@
+/*
+ * context - vp_ctx: options, lifetime and the wiring of log, http, host and loader.
+ */
+#include "ctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vaultplug/error.h"
+#include "errint.h"
+#include "secmem.h"
+
+#define DEFAULT_TIMEOUT_MS 30000u
+
+void vp_options_init(vp_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->size = sizeof(*opts);
+}
+
+/* A program built against a newer header may pass a larger struct; we accept it only if every
+ * field we do not know is zero (so nothing it asked for is silently ignored). */
+static int check_options(const vp_options *o, vp_error *err)
+{
+    if (o->size < sizeof(vp_options))
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_options.size is %zu, expected %zu (initialise with "
+                           "vp_options_init)",
+                           o->size, sizeof(vp_options));
+    if (o->size > sizeof(vp_options)) {
+        if (o->size > 64 * 1024)
+            return vp__err_set(err, NULL, VP_EINVAL, "vp_options.size %zu is implausible", o->size);
+        const unsigned char *extra = (const unsigned char *)o + sizeof(vp_options);
+        for (size_t i = 0; i < o->size - sizeof(vp_options); i++)
+            if (extra[i] != 0)
+                return vp__err_set(err, NULL, VP_EINVAL,
+                                   "vp_options has fields this library version does not know");
+    }
+    if (o->log_level < 0 || o->log_level > VP_LEVEL_TRACE)
+        return vp__err_set(err, NULL, VP_EINVAL, "log_level %d out of range 0..4", o->log_level);
+    for (const char *const *d = o->plugin_dirs; d && *d; d++)
+        if (**d == '\0')
+            return vp__err_set(err, NULL, VP_EINVAL, "empty plugin directory name");
+    for (const char *const *e = o->enabled_providers; e && *e; e++)
+        if (**e == '\0')
+            return vp__err_set(err, NULL, VP_EINVAL, "empty provider name in enabled_providers");
+    return 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+    return strcmp(((const vp__provider *)a)->name, ((const vp__provider *)b)->name);
+}
+
+int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
+{
+    vp_error_clear(err);
+    *out = NULL;
+    vp_options defaults;
+    if (opts == NULL) {
+        vp_options_init(&defaults);
+        opts = &defaults;
+    }
+    int rc = check_options(opts, err);
+    if (rc != 0)
+        return rc;
+    if (vp__secmem_init() != 0)
+        return vp__err_set(err, NULL, VP_EINTERNAL, "cannot initialise libsodium");
+    if (vp__http_global_init() != 0)
+        return vp__err_set(err, NULL, VP_EINTERNAL, "cannot initialise libcurl");
+
+    vp_ctx *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    pthread_mutex_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->create_lock, NULL);
+    ctx->default_timeout_ms = opts->http_timeout_ms ? opts->http_timeout_ms : DEFAULT_TIMEOUT_MS;
+
+    /* log_level 0 is "the default" like every zero field: WARN. */
+    int level = opts->log_level ? opts->log_level : VP_LEVEL_WARN;
+    rc = vp__log_new(opts->log_fn, opts->log_ud, level, &ctx->log);
+    if (rc != 0) {
+        vp__err_set(err, NULL, rc, "cannot create the logger");
+        goto fail;
+    }
+    vp__http_opts hopts = {
+        .ca_file = opts->ca_file,
+        .ca_path = opts->ca_path,
+        .proxy = opts->proxy,
+        .default_timeout_ms = opts->http_timeout_ms,
+        .connect_timeout_ms = opts->http_connect_timeout_ms,
+        .max_response = opts->http_max_response,
+    };
+    rc = vp__http_new(&hopts, ctx->log, &ctx->http);
+    if (rc != 0) {
+        vp__err_set(err, NULL, rc, "cannot create the HTTP service");
+        goto fail;
+    }
+    ctx->core_hc = (vp_host_ctx){
+        .ctx = ctx,
+        .source = "core",
+        .log = ctx->log,
+        .http = ctx->http,
+        .wall_clock_ms = opts->wall_clock_ms,
+        .monotonic_clock_ms = opts->monotonic_clock_ms,
+        .clock_ud = opts->clock_ud,
+        .open_url = opts->open_url,
+        .notify = opts->notify,
+        .ui_ud = opts->ui_ud,
+    };
+    if (opts->fail_alloc_after != 0)
+        vp__host_fail_alloc_after(opts->fail_alloc_after);
+
+    vp__loader_cfg lc = {
+        .plugin_dirs = opts->plugin_dirs,
+        .ignore_env_plugin_path = opts->ignore_env_plugin_path,
+        .no_default_plugin_dir = opts->no_default_plugin_dir,
+        .enabled = opts->enabled_providers,
+        .hc_template = &ctx->core_hc,
+    };
+    rc = vp__loader_load(&lc, &ctx->providers, &ctx->n_providers);
+    if (rc != 0) {
+        vp__err_set(err, NULL, rc, "cannot load providers: %s", vp_strerror(rc));
+        goto fail;
+    }
+    /* The loader sorts already; keep the public promise here too. */
+    qsort(ctx->providers, ctx->n_providers, sizeof(*ctx->providers), cmp_info);
+    *out = ctx;
+    return 0;
+fail:
+    vp_ctx_free(ctx);
+    return rc;
+}
+
+void vp_ctx_free(vp_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    vp__fetch_release_all(ctx);
+    vp__loader_unload(ctx->providers, ctx->n_providers);
+    if (ctx->http != NULL)
+        vp__http_free(ctx->http);
+    if (ctx->log != NULL)
+        vp__log_free(ctx->log);
+    pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->create_lock);
+    free(ctx);
+}
+
+size_t vp_providers_count(const vp_ctx *ctx)
+{
+    return ctx->n_providers;
+}
+
+const vp_provider_info *vp_providers_get(const vp_ctx *ctx, size_t i)
+{
+    return i < ctx->n_providers ? &ctx->providers[i].info : NULL;
+}
+
+const vp__provider *vp__ctx_find_provider(const vp_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_providers; i++)
+        if (strcmp(ctx->providers[i].name, name) == 0)
+            return &ctx->providers[i];
+    return NULL;
+}
+
+const vp__provider *vp__ctx_find_scheme(const vp_ctx *ctx, const char *scheme)
+{
+    for (size_t i = 0; i < ctx->n_providers; i++)
+        if (vp__provider_has_scheme(&ctx->providers[i], scheme))
+            return &ctx->providers[i];
+    for (size_t i = 0; i < ctx->n_providers; i++) {
+        const vp__provider *p = &ctx->providers[i];
+        if (p->info.state != VP_PROVIDER_FAILED)
+            continue;
+        if (strcmp(p->name, scheme) == 0)
+            return p;
+        if (p->schemes_ok && p->table != NULL)
+            for (size_t s = 0; p->table->schemes[s]; s++)
+                if (strcmp(p->table->schemes[s], scheme) == 0)
+                    return p;
+    }
+    return NULL;
+}
+
+int vp__ctx_scheme_error(const vp_ctx *ctx, const char *scheme, const vp__provider *p,
+                         vp_error *err)
+{
+    if (p != NULL && p->info.state == VP_PROVIDER_FAILED)
+        return vp__err_set(err, ctx->log, VP_EUNAVAIL, "provider '%s' is unavailable: %s", p->name,
+                           p->reason ? p->reason : "failed to load");
+    char known[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ctx->n_providers; i++) {
+        const vp__provider *q = &ctx->providers[i];
+        if (q->info.state != VP_PROVIDER_LOADED)
+            continue;
+        for (size_t s = 0; q->table->schemes[s]; s++) {
+            int w = snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "",
+                             q->table->schemes[s]);
+            if (w < 0 || (size_t)w >= sizeof(known) - used) {
+                used = sizeof(known) - 1;
+                break;
+            }
+            used += (size_t)w;
+        }
+    }
+    const vp__provider *dis = vp__ctx_find_provider(ctx, scheme);
+    return vp__err_set(err, ctx->log, VP_ENOTFOUND, "no provider for scheme '%.64s' (known: %s)%s",
+                       scheme, used ? known : "none",
+                       dis && dis->info.state == VP_PROVIDER_DISABLED
+                           ? "; a provider of that name is installed but not enabled"
+                           : "");
+}
+
+int vp_provider_check(vp_ctx *ctx, const char *scheme, vp_error *err)
+{
+    vp_error_clear(err);
+    const vp__provider *p = vp__ctx_find_scheme(ctx, scheme);
+    if (p != NULL && p->info.state == VP_PROVIDER_LOADED)
+        return 0;
+    return vp__ctx_scheme_error(ctx, scheme, p, err);
+}
+
+void vp_mask(vp_ctx *ctx, const void *value, size_t len)
+{
+    if (value != NULL)
+        vp__log_mask(ctx->log, value, len);
+}

@@ -1,0 +1,74 @@
+/*
+ * ctx - struct vp_ctx, shared by the modules that make up a context (context.c, fetch.c and
+ * later resolver/cache/vault/credstore).
+ *
+ * Locking: `providers` is immutable after vp_ctx_new. `lock` protects the credential and
+ * instance lists; `create_lock` serialises provider instance creation (configure()) so a
+ * provider never sees two configure() calls at once. Order: create_lock before lock.
+ */
+#ifndef VP_CTX_H
+#define VP_CTX_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vaultplug/context.h"
+#include "vaultplug/fetch.h"
+#include "host.h"
+#include "http.h"
+#include "loader.h"
+#include "log.h"
+
+/* A credential given with vp_cred_set. Every value lives in secure memory. */
+typedef struct vp__cred {
+    struct vp__cred *next;
+    const vp__provider *prov;
+    char *name; /* "" allowed: replaces the default chain's empty credential */
+    char *type;
+    vp_kv *fields;   /* keys plain, values secure */
+    uint8_t *masked; /* per field: registered with the redactor */
+    size_t n_fields;
+} vp__cred;
+
+/* A configured provider instance for (provider, credential name). Reference-counted: a fetch
+ * holds a reference while it uses inst; dropping the last reference of an unlinked instance
+ * destroys it. */
+typedef struct vp__inst {
+    struct vp__inst *next;
+    const vp__provider *prov;
+    char *cred_name;
+    void *inst;
+    unsigned refs; /* under ctx->lock */
+    int linked;    /* still in ctx->insts */
+    int serialize; /* provider lacks VP_CAP_THREADSAFE: calls take call_lock */
+    pthread_mutex_t call_lock;
+    vp__cred *cred; /* the credential it was configured with (owned by the instance) */
+} vp__inst;
+
+struct vp_ctx {
+    vp__log *log;
+    vp__http *http;
+    vp_host_ctx core_hc; /* source "core"; template for providers' host contexts */
+    vp__provider *providers;
+    size_t n_providers;
+    uint32_t default_timeout_ms;
+
+    pthread_mutex_t lock;
+    pthread_mutex_t create_lock;
+    vp__cred *creds;
+    vp__inst *insts;
+};
+
+/* Provider for a scheme: LOADED ones first; else a FAILED one that claims it (by its name or
+ * its declared schemes). NULL if none. */
+const vp__provider *vp__ctx_find_scheme(const vp_ctx *ctx, const char *scheme);
+const vp__provider *vp__ctx_find_provider(const vp_ctx *ctx, const char *name);
+/* Fill err for a scheme nobody serves (VP_ENOTFOUND, listing the known schemes) or a failed
+ * provider (VP_EUNAVAIL with its load reason). Returns the status. */
+int vp__ctx_scheme_error(const vp_ctx *ctx, const char *scheme, const vp__provider *p,
+                         vp_error *err);
+
+/* fetch.c: destroy every instance and forget every credential (vp_ctx_free). */
+void vp__fetch_release_all(vp_ctx *ctx);
+
+#endif

@@ -1,0 +1,528 @@
+/*
+ * fetch - vp_cred_set/unset, provider instances, vp_fetch and vp_validate (vaultplug/fetch.h):
+ * one secret straight from its provider, no cache, no retries.
+ *
+ * Instances are created lazily per (provider, credential name), cached, and reference-counted
+ * so that replacing a credential while another thread fetches with the old instance is safe:
+ * the old instance is unlinked at once and destroyed by whoever drops the last reference.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vaultplug/error.h"
+#include "vaultplug/fetch.h"
+#include "buf.h"
+#include "call.h"
+#include "ctx.h"
+#include "errint.h"
+#include "jsonh.h"
+#include "ref.h"
+#include "secmem.h"
+#include "secret.h"
+
+#define CRED_FIELDS_MAX 64
+#define CRED_VALUE_MAX  (64u * 1024)
+#define CRED_KEY_MAX    128
+
+/* Credentials carry a reference count under ctx->lock: one for the list while linked, one
+ * per instance configured from it. */
+typedef struct cred_box {
+    vp__cred c;
+    unsigned refs;
+    int linked;
+} cred_box;
+
+static cred_box *box_of(vp__cred *c)
+{
+    return (cred_box *)c; /* c is the first member */
+}
+
+static void cred_free(vp_ctx *ctx, vp__cred *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_fields; i++) {
+        if (c->masked && c->masked[i])
+            vp__log_unmask(ctx->log, c->fields[i].value, c->fields[i].value_len);
+        free((char *)c->fields[i].key);
+        vp__secmem_free((char *)c->fields[i].value);
+    }
+    free(c->fields);
+    free(c->masked);
+    free(c->name);
+    free(c->type);
+    free(box_of(c));
+}
+
+/* Drop one reference (caller holds ctx->lock); returns c if the caller must free it. */
+static vp__cred *cred_unref_locked(vp__cred *c)
+{
+    if (c == NULL)
+        return NULL;
+    cred_box *b = box_of(c);
+    if (--b->refs == 0)
+        return c;
+    return NULL;
+}
+
+static void inst_destroy(vp_ctx *ctx, vp__inst *in)
+{
+    if (in->inst != NULL)
+        in->prov->table->destroy(in->inst);
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *dead = cred_unref_locked(in->cred);
+    pthread_mutex_unlock(&ctx->lock);
+    cred_free(ctx, dead);
+    pthread_mutex_destroy(&in->call_lock);
+    free(in->cred_name);
+    free(in);
+}
+
+static void inst_release(vp_ctx *ctx, vp__inst *in)
+{
+    pthread_mutex_lock(&ctx->lock);
+    int kill = --in->refs == 0 && !in->linked;
+    pthread_mutex_unlock(&ctx->lock);
+    if (kill)
+        inst_destroy(ctx, in);
+}
+
+/* Unlink the instance of (prov, name) if any (caller holds ctx->lock). Returns it if nobody
+ * uses it any more, for the caller to destroy after unlocking. */
+static vp__inst *inst_unlink_locked(vp_ctx *ctx, const vp__provider *prov, const char *name)
+{
+    for (vp__inst **pp = &ctx->insts; *pp; pp = &(*pp)->next) {
+        vp__inst *in = *pp;
+        if (in->prov == prov && strcmp(in->cred_name, name) == 0) {
+            *pp = in->next;
+            in->next = NULL;
+            in->linked = 0;
+            return in->refs == 0 ? in : NULL;
+        }
+    }
+    return NULL;
+}
+
+static vp__cred *cred_find_locked(vp_ctx *ctx, const vp__provider *prov, const char *name)
+{
+    for (vp__cred *c = ctx->creds; c; c = c->next)
+        if (c->prov == prov && strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static vp__cred *cred_unlink_locked(vp_ctx *ctx, const vp__provider *prov, const char *name)
+{
+    for (vp__cred **pp = &ctx->creds; *pp; pp = &(*pp)->next) {
+        vp__cred *c = *pp;
+        if (c->prov == prov && strcmp(c->name, name) == 0) {
+            *pp = c->next;
+            c->next = NULL;
+            box_of(c)->linked = 0;
+            return cred_unref_locked(c);
+        }
+    }
+    return NULL;
+}
+
+/* ---- credential description from the provider -------------------------------------------- */
+
+static const vp_cred_type *find_type(const vp__provider *p, const char *type)
+{
+    if (p->info.state != VP_PROVIDER_LOADED || p->table->cred_types == NULL)
+        return NULL;
+    for (const vp_cred_type *t = p->table->cred_types; t->name; t++)
+        if (strcmp(t->name, type) == 0)
+            return t;
+    return NULL;
+}
+
+static const vp_cred_field *find_field(const vp_cred_type *t, const char *key)
+{
+    if (t == NULL || t->fields == NULL)
+        return NULL;
+    for (const vp_cred_field *f = t->fields; f->name; f++)
+        if (strcmp(f->name, key) == 0)
+            return f;
+    return NULL;
+}
+
+static int check_spec(vp_ctx *ctx, const vp__provider *p, const vp_cred_spec *cred,
+                      const vp_cred_type **type_out, vp_error *err)
+{
+    *type_out = NULL;
+    if (!vp__cred_name_valid(cred->name))
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "invalid credential name (must match [A-Za-z0-9_.-]{1,64})");
+    if (cred->n_fields > CRED_FIELDS_MAX || (cred->n_fields > 0 && cred->fields == NULL))
+        return vp__err_set(err, NULL, VP_EINVAL, "credential: bad field list (at most %d fields)",
+                           CRED_FIELDS_MAX);
+    for (size_t i = 0; i < cred->n_fields; i++) {
+        const vp_field *f = &cred->fields[i];
+        if (f->key == NULL || f->key[0] == '\0' || strlen(f->key) > CRED_KEY_MAX ||
+            f->value == NULL)
+            return vp__err_set(err, NULL, VP_EINVAL, "credential: field %zu has no key or value",
+                               i);
+        if (strlen(f->value) > CRED_VALUE_MAX)
+            return vp__err_set(err, NULL, VP_ELIMIT, "credential: field '%s' is too long", f->key);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cred->fields[j].key, f->key) == 0)
+                return vp__err_set(err, NULL, VP_EINVAL, "credential: field '%s' given twice",
+                                   f->key);
+    }
+    const char *type = cred->type ? cred->type : "";
+    if (type[0] == '\0' || p->info.state != VP_PROVIDER_LOADED || p->table->cred_types == NULL)
+        return 0;
+    const vp_cred_type *t = find_type(p, type);
+    if (t == NULL)
+        return vp__err_set(err, ctx->log, VP_EINVAL, "provider %s has no credential type '%.64s'",
+                           p->name, type);
+    for (const vp_cred_field *f = t->fields; f && f->name; f++) {
+        if (!(f->flags & VP_FIELD_REQUIRED))
+            continue;
+        size_t i;
+        for (i = 0; i < cred->n_fields; i++)
+            if (strcmp(cred->fields[i].key, f->name) == 0)
+                break;
+        if (i == cred->n_fields)
+            return vp__err_set(err, NULL, VP_EINVAL,
+                               "credential type '%s' of provider %s requires field '%s'", t->name,
+                               p->name, f->name);
+    }
+    *type_out = t;
+    return 0;
+}
+
+int vp_cred_set(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, vp_error *err)
+{
+    vp_error_clear(err);
+    const vp__provider *p = vp__ctx_find_provider(ctx, provider);
+    if (p == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "unknown provider '%.64s'", provider);
+    const vp_cred_type *type = NULL;
+    int rc = check_spec(ctx, p, cred, &type, err);
+    if (rc != 0)
+        return rc;
+
+    cred_box *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    vp__cred *c = &b->c;
+    c->prov = p;
+    c->name = strdup(cred->name);
+    c->type = strdup(cred->type ? cred->type : "");
+    c->fields = calloc(cred->n_fields ? cred->n_fields : 1, sizeof(*c->fields));
+    c->masked = calloc(cred->n_fields ? cred->n_fields : 1, 1);
+    if (c->name == NULL || c->type == NULL || c->fields == NULL || c->masked == NULL)
+        goto oom;
+    for (size_t i = 0; i < cred->n_fields; i++) {
+        const vp_field *f = &cred->fields[i];
+        size_t len = strlen(f->value);
+        char *k = strdup(f->key);
+        char *v = vp__secmem_strdup(f->value);
+        c->fields[c->n_fields] = (vp_kv){k, v, len};
+        c->n_fields++;
+        if (k == NULL || v == NULL)
+            goto oom;
+        /* Fields the provider flags secret are masked; so are fields it does not describe at
+         * all (we cannot tell, so we err on the side of hiding). */
+        const vp_cred_field *fd = find_field(type, f->key);
+        if (fd == NULL || (fd->flags & VP_FIELD_SECRET)) {
+            vp__log_mask(ctx->log, v, len);
+            c->masked[i] = 1;
+        }
+    }
+    b->refs = 1;
+    b->linked = 1;
+
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *old = cred_unlink_locked(ctx, p, c->name);
+    vp__inst *dead = inst_unlink_locked(ctx, p, c->name);
+    c->next = ctx->creds;
+    ctx->creds = c;
+    pthread_mutex_unlock(&ctx->lock);
+    if (dead)
+        inst_destroy(ctx, dead);
+    cred_free(ctx, old);
+    return 0;
+oom:
+    cred_free(ctx, c);
+    return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+}
+
+int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name, vp_error *err)
+{
+    vp_error_clear(err);
+    const vp__provider *p = vp__ctx_find_provider(ctx, provider);
+    if (p == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, "unknown provider '%.64s'", provider);
+    pthread_mutex_lock(&ctx->lock);
+    int found = cred_find_locked(ctx, p, name) != NULL;
+    vp__cred *old = found ? cred_unlink_locked(ctx, p, name) : NULL;
+    vp__inst *dead = found ? inst_unlink_locked(ctx, p, name) : NULL;
+    pthread_mutex_unlock(&ctx->lock);
+    if (!found)
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "no credential named %.64s for provider %s",
+                           name, p->name);
+    if (dead)
+        inst_destroy(ctx, dead);
+    cred_free(ctx, old);
+    return 0;
+}
+
+void vp__fetch_release_all(vp_ctx *ctx)
+{
+    /* No other thread uses the context any more (vp_ctx_free's contract). */
+    while (ctx->insts) {
+        vp__inst *in = ctx->insts;
+        ctx->insts = in->next;
+        in->linked = 0;
+        if (in->refs == 0)
+            inst_destroy(ctx, in);
+    }
+    while (ctx->creds) {
+        vp__cred *c = ctx->creds;
+        ctx->creds = c->next;
+        box_of(c)->linked = 0;
+        if (cred_unref_locked(c))
+            cred_free(ctx, c);
+    }
+}
+
+/* ---- instances --------------------------------------------------------------------------- */
+
+static vp__inst *inst_find_locked(vp_ctx *ctx, const vp__provider *p, const char *name)
+{
+    for (vp__inst *in = ctx->insts; in; in = in->next)
+        if (in->prov == p && strcmp(in->cred_name, name) == 0)
+            return in;
+    return NULL;
+}
+
+static int provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,
+                          vp_error *err)
+{
+    const char *msg = call->message[0] ? call->message : vp_strerror(rc);
+    return vp__err_set(err, ctx->log, rc, "%s: %s", p->name, msg);
+}
+
+/* Get a referenced instance for (p, cred_name), creating it with configure() if needed. */
+static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
+                    vp__inst **out, vp_error *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&ctx->lock);
+    vp__inst *in = inst_find_locked(ctx, p, cred_name);
+    if (in != NULL) {
+        in->refs++;
+        pthread_mutex_unlock(&ctx->lock);
+        *out = in;
+        return 0;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+
+    pthread_mutex_lock(&ctx->create_lock);
+    pthread_mutex_lock(&ctx->lock);
+    in = inst_find_locked(ctx, p, cred_name);
+    if (in != NULL) { /* another thread created it while we waited */
+        in->refs++;
+        pthread_mutex_unlock(&ctx->lock);
+        pthread_mutex_unlock(&ctx->create_lock);
+        *out = in;
+        return 0;
+    }
+    vp__cred *c = cred_find_locked(ctx, p, cred_name);
+    if (c == NULL && cred_name[0] != '\0') {
+        pthread_mutex_unlock(&ctx->lock);
+        pthread_mutex_unlock(&ctx->create_lock);
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "no credential named %s for provider %s",
+                           cred_name, p->name);
+    }
+    if (c != NULL)
+        box_of(c)->refs++; /* the new instance's reference */
+    pthread_mutex_unlock(&ctx->lock);
+
+    int rc = VP_ENOMEM;
+    in = calloc(1, sizeof(*in));
+    if (in != NULL && (in->cred_name = strdup(cred_name)) != NULL) {
+        in->prov = p;
+        in->cred = c;
+        in->serialize = !(p->table->caps & VP_CAP_THREADSAFE);
+        pthread_mutex_init(&in->call_lock, NULL);
+        vp_cred view = {VP_ABI_HDR(vp_cred), cred_name, c ? c->type : "", c ? c->fields : NULL,
+                        c ? c->n_fields : 0};
+        call->cred_slot = c;
+        rc = vp_status_normalize(p->table->configure(p->mod, &view, call, &in->inst));
+        if (rc != 0) {
+            provider_error(ctx, p, call, rc, err);
+            in->inst = NULL;
+            pthread_mutex_destroy(&in->call_lock);
+        }
+    } else {
+        vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    if (rc != 0) {
+        if (in != NULL)
+            free(in->cred_name);
+        free(in);
+        pthread_mutex_lock(&ctx->lock);
+        vp__cred *dead = cred_unref_locked(c);
+        pthread_mutex_unlock(&ctx->lock);
+        cred_free(ctx, dead);
+        pthread_mutex_unlock(&ctx->create_lock);
+        return rc;
+    }
+
+    pthread_mutex_lock(&ctx->lock);
+    in->refs = 1;
+    /* Cache it unless the credential changed while configure() ran (then it serves this one
+     * call and is destroyed after it). */
+    vp__cred *now = cred_find_locked(ctx, p, cred_name);
+    if (now == c) {
+        in->linked = 1;
+        in->next = ctx->insts;
+        ctx->insts = in;
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    pthread_mutex_unlock(&ctx->create_lock);
+    *out = in;
+    return 0;
+}
+
+/* ---- fetch and validate ------------------------------------------------------------------ */
+
+static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so, vp_buf *out,
+                       vp_error *err)
+{
+    vp_json *root = NULL;
+    int rc = vp__json_parse(so->value, so->len, &root);
+    if (rc == VP_ENOMEM)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    if (rc != 0 || vp__json_type(root) != VP_JSON_OBJECT) {
+        vp__json_free(root);
+        return vp__err_set(err, ctx->log, VP_EPROTO,
+                           "secret %s is not a JSON object, cannot extract key '%s'", ref->uri,
+                           ref->json_key);
+    }
+    const vp_json *m = vp__json_get(root, ref->json_key);
+    if (m == NULL) {
+        vp__json_free(root);
+        return vp__err_set(err, ctx->log, VP_ENOTFOUND, "secret %s has no key '%s'", ref->uri,
+                           ref->json_key);
+    }
+    size_t len = 0;
+    const char *s = vp__json_string(m, &len);
+    if (s != NULL) {
+        rc = vp__buf_set_secure(out, s, len);
+    } else {
+        char *dump = vp__json_dump(m, &len);
+        rc = dump ? vp__buf_set_secure(out, dump, len) : VP_ENOMEM;
+        vp__secmem_free(dump);
+    }
+    vp__json_free(root);
+    return rc == 0 ? 0 : vp__err_set(err, NULL, rc, NULL);
+}
+
+int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_fetch_meta *meta,
+             vp_error *err)
+{
+    vp_error_clear(err);
+    if (meta != NULL) {
+        memset(meta, 0, sizeof(*meta));
+        meta->ttl_s = UINT32_MAX;
+    }
+    vp__ref ref;
+    int rc = vp__ref_parse(uri, strnlen(uri, VP__REF_MAX + 1), &ref, err);
+    if (rc != 0)
+        return rc;
+    const vp__provider *p = vp__ctx_find_scheme(ctx, ref.scheme);
+    if (p == NULL || p->info.state != VP_PROVIDER_LOADED) {
+        rc = vp__ctx_scheme_error(ctx, ref.scheme, p, err);
+        vp__ref_free(&ref);
+        return rc;
+    }
+    /* The provider's host context is immutable after loading; the cast only satisfies the
+     * call API, which never writes through it. */
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_call call;
+    vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
+    vp__inst *in = NULL;
+    rc = inst_get(ctx, p, ref.credential, &call, &in, err);
+    if (rc != 0) {
+        vp__ref_free(&ref);
+        return rc;
+    }
+    /* Same deadline, fresh message slot. */
+    int64_t deadline = call.deadline_ms;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline;
+    call.cred_slot = in->cred;
+
+    vp_ref view;
+    vp__ref_view(&ref, &view);
+    vp_secret_out so;
+    vp__secret_out_init(&so, hc);
+    if (in->serialize)
+        pthread_mutex_lock(&in->call_lock);
+    rc = vp_status_normalize(p->table->fetch(in->inst, &view, &call, &so));
+    if (in->serialize)
+        pthread_mutex_unlock(&in->call_lock);
+
+    if (rc != 0) {
+        provider_error(ctx, p, &call, rc, err);
+    } else if (so.value == NULL) {
+        rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value for %s",
+                         p->name, ref.uri);
+    } else if (ref.json_key != NULL) {
+        rc = extract_key(ctx, &ref, &so, out, err);
+    } else {
+        rc = vp__buf_set_secure(out, so.value, so.len);
+        if (rc != 0)
+            vp__err_set(err, NULL, rc, NULL);
+    }
+    if (rc == 0 && meta != NULL) {
+        meta->ttl_s = so.ttl_s;
+        meta->expiry_unix_ms = so.expiry_unix_ms;
+        memcpy(meta->version, so.version, sizeof(meta->version));
+    }
+    vp__secret_out_clear(&so);
+    inst_release(ctx, in);
+    vp__ref_free(&ref);
+    return rc;
+}
+
+int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32_t timeout_ms,
+                vp_error *err)
+{
+    vp_error_clear(err);
+    const vp__provider *p = vp__ctx_find_provider(ctx, provider);
+    if (p == NULL)
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "unknown provider '%.64s'", provider);
+    if (p->info.state == VP_PROVIDER_FAILED)
+        return vp__err_set(err, ctx->log, VP_EUNAVAIL, "provider '%s' is unavailable: %s", p->name,
+                           p->reason);
+    if (p->info.state != VP_PROVIDER_LOADED)
+        return vp__err_set(err, NULL, VP_EUNAVAIL, "provider '%s' is not enabled", p->name);
+    if (cred_name[0] != '\0' && !vp__cred_name_valid(cred_name))
+        return vp__err_set(err, NULL, VP_EINVAL, "invalid credential name");
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_call call;
+    vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
+    vp__inst *in = NULL;
+    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    if (rc != 0)
+        return rc;
+    int64_t deadline = call.deadline_ms;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline;
+    call.cred_slot = in->cred;
+    if (in->serialize)
+        pthread_mutex_lock(&in->call_lock);
+    rc = vp_status_normalize(p->table->validate(in->inst, &call));
+    if (in->serialize)
+        pthread_mutex_unlock(&in->call_lock);
+    if (rc != 0)
+        provider_error(ctx, p, &call, rc, err);
+    inst_release(ctx, in);
+    return rc;
+}

@@ -1,0 +1,959 @@
+/*
+ * http - see http.h.
+ *
+ * Every request gets a fresh easy handle attached to the vp__http's share handle (connection
+ * cache, TLS sessions, DNS), and is driven by its own multi handle so that we can look at the
+ * call's cancellation flag every few milliseconds instead of once a second (curl_easy_perform's
+ * internal poll interval). Connections are forced to HTTP/1.1: libcurl does not support sharing
+ * multiplexed (HTTP/2) connections between concurrent threads through a share handle.
+ *
+ * Nothing here logs a header value flagged secret, a request body or a response body, and
+ * CURLOPT_VERBOSE is never set (it would print every header).
+ */
+#include "http.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "call.h"
+#include "host.h"
+#include "secmem.h"
+#include "vaultplug/common.h"
+
+#define HTTP_DEFAULT_TIMEOUT_MS   30000u
+#define HTTP_DEFAULT_CONNECT_MS   10000u
+#define HTTP_DEFAULT_MAX_RESPONSE ((size_t)1024 * 1024)
+#define HTTP_MAX_HEADER_BYTES     ((size_t)64 * 1024) /* all header lines of one response */
+#define HTTP_MAX_REQ_HEADERS      64
+#define HTTP_MAX_HEADER_LINE      ((size_t)16 * 1024) /* one "Name: value" request header */
+#define HTTP_MAX_REQ_BODY         ((size_t)64 * 1024 * 1024)
+#define HTTP_MAX_URL              ((size_t)16 * 1024)
+#define HTTP_MAX_METHOD           32
+#define HTTP_MAX_REDIRS           5L
+#define HTTP_POLL_MS              20  /* cancellation latency bound while idle */
+#define HTTP_DISPLAY_MAX          512 /* "scheme://host:port/path" as shown in messages */
+#define HTTP_HOST_MAX             256
+#define HTTP_MAX_IDLE_CONNS       64L /* connections kept in the shared cache */
+
+struct vp__http {
+    CURLSH *share;
+    /* libcurl asks for one lock per kind of shared data; separate mutexes let DNS lookups and
+     * TLS session reuse proceed while another thread holds the connection cache. */
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    vp__log *log;
+    char *ca_file;
+    char *ca_path;
+    char *proxy; /* secure memory: proxy URLs may carry credentials */
+    uint32_t default_timeout_ms;
+    uint32_t connect_timeout_ms;
+    size_t max_response;
+};
+
+typedef struct http_hdr {
+    const char *name;
+    const char *value;
+} http_hdr;
+
+struct vp_http_response {
+    long status;
+    char *body; /* secure memory, NUL-terminated */
+    size_t body_len;
+    char *hdr_raw;     /* secure memory: header lines of the final response, split in place */
+    http_hdr *headers; /* pointers into hdr_raw */
+    size_t n_headers;
+};
+
+typedef enum abort_reason {
+    ABORT_NONE = 0,
+    ABORT_CANCEL,   /* call canceled or deadline passed */
+    ABORT_BODY_CAP, /* body larger than the cap */
+    ABORT_HDR_CAP,  /* headers larger than HTTP_MAX_HEADER_BYTES */
+    ABORT_NOMEM
+} abort_reason;
+
+/* State of one transfer, shared with the libcurl callbacks. */
+typedef struct xfer {
+    CURL *easy;
+    vp_call *call;
+    size_t max_body;
+    char *body; /* secure */
+    size_t body_len, body_cap;
+    char *hdr; /* secure */
+    size_t hdr_len, hdr_cap;
+    int length_checked; /* Content-Length compared with the cap for the current response */
+    abort_reason abort;
+} xfer;
+
+/* ---------------------------------------------------------------------------------------------
+ * global init
+ * ------------------------------------------------------------------------------------------- */
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static int g_init_rc = VP_EINTERNAL;
+
+static void global_init_once(void)
+{
+    g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? VP_OK : VP_EINTERNAL;
+}
+
+int vp__http_global_init(void)
+{
+    if (pthread_once(&g_once, global_init_once) != 0)
+        return VP_EINTERNAL;
+    return g_init_rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * helpers
+ * ------------------------------------------------------------------------------------------- */
+
+static void hlog(vp__http *h, int level, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void hlog(vp__http *h, int level, const char *source, const char *fmt, ...)
+{
+    if (h->log == NULL || !vp__log_enabled(h->log, level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vp__log_vwrite(h->log, level, source ? source : "core", fmt, ap);
+    va_end(ap);
+}
+
+/* Mask a secret in every redactor that may see it: ours and the one of the call's context (the
+ * call's messages are redacted through it). */
+static void mask_secret(vp__http *h, vp_call *call, const char *v, int on)
+{
+    size_t n = strlen(v);
+    vp__log *logs[2] = {h->log, call && call->hc ? call->hc->log : NULL};
+    for (int i = 0; i < 2; i++) {
+        if (logs[i] == NULL || (i == 1 && logs[1] == logs[0]))
+            continue;
+        if (on)
+            vp__log_mask(logs[i], v, n);
+        else
+            vp__log_unmask(logs[i], v, n);
+    }
+}
+
+static int is_tchar(unsigned char c)
+{
+    /* RFC 9110 token characters */
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_token(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        if (n >= max || !is_tchar((unsigned char)s[n]))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* Grow a secure buffer to hold at least need bytes, doubling, never beyond limit. */
+static int sec_grow(char **buf, size_t *cap, size_t need, size_t limit)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n = n > SIZE_MAX / 2 ? SIZE_MAX : n * 2;
+    if (n > limit)
+        n = limit;
+    if (n < need)
+        return -1;
+    char *p = vp__secmem_realloc(*buf, n);
+    if (p == NULL)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * libcurl callbacks
+ * ------------------------------------------------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * nmemb;
+    if (!x->length_checked) {
+        /* Refuse an announced oversize body before reading any of it. */
+        curl_off_t cl = -1;
+        x->length_checked = 1;
+        if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+            cl > 0 && (uint64_t)cl > (uint64_t)x->max_body) {
+            x->abort = ABORT_BODY_CAP;
+            return 0;
+        }
+        /* Size the buffer once when the length is announced (no doubling copies). */
+        if (cl > 0 && sec_grow(&x->body, &x->body_cap, (size_t)cl + 1, x->max_body + 1) != 0) {
+            x->abort = ABORT_NOMEM;
+            return 0;
+        }
+    }
+    if (len > x->max_body - x->body_len) {
+        x->abort = ABORT_BODY_CAP;
+        return 0;
+    }
+    if (sec_grow(&x->body, &x->body_cap, x->body_len + len + 1, x->max_body + 1) != 0) {
+        x->abort = ABORT_NOMEM;
+        return 0;
+    }
+    memcpy(x->body + x->body_len, data, len);
+    x->body_len += len;
+    x->body[x->body_len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * nmemb;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        /* A new status line: 1xx, a redirect hop or the final response. Keep only the last. */
+        if (x->hdr != NULL)
+            sodium_memzero(x->hdr, x->hdr_len);
+        x->hdr_len = 0;
+        x->length_checked = 0;
+    }
+    if (len > HTTP_MAX_HEADER_BYTES - x->hdr_len) {
+        x->abort = ABORT_HDR_CAP;
+        return 0;
+    }
+    if (sec_grow(&x->hdr, &x->hdr_cap, x->hdr_len + len + 1, HTTP_MAX_HEADER_BYTES + 1) != 0) {
+        x->abort = ABORT_NOMEM;
+        return 0;
+    }
+    memcpy(x->hdr + x->hdr_len, data, len);
+    x->hdr_len += len;
+    x->hdr[x->hdr_len] = '\0';
+    return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    xfer *x = ud;
+    if (vp__call_canceled(x->call)) {
+        x->abort = ABORT_CANCEL;
+        return 1;
+    }
+    return 0;
+}
+
+static void share_lock(CURL *e, curl_lock_data d, curl_lock_access a, void *ud)
+{
+    vp__http *h = ud;
+    if ((unsigned)d < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&h->locks[d]);
+}
+
+static void share_unlock(CURL *e, curl_lock_data d, void *ud)
+{
+    vp__http *h = ud;
+    if ((unsigned)d < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&h->locks[d]);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * vp__http lifetime
+ * ------------------------------------------------------------------------------------------- */
+
+int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
+{
+    if (out == NULL)
+        return VP_EINVAL;
+    *out = NULL;
+    int rc = vp__http_global_init();
+    if (rc != VP_OK)
+        return rc;
+    vp__http *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return VP_ENOMEM;
+    size_t nlocks = 0;
+    for (; nlocks < CURL_LOCK_DATA_LAST; nlocks++) {
+        if (pthread_mutex_init(&h->locks[nlocks], NULL) != 0) {
+            rc = VP_EINTERNAL;
+            goto fail;
+        }
+    }
+    h->log = log;
+    h->default_timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
+    h->connect_timeout_ms = HTTP_DEFAULT_CONNECT_MS;
+    h->max_response = HTTP_DEFAULT_MAX_RESPONSE;
+    if (opts != NULL) {
+        if (opts->default_timeout_ms)
+            h->default_timeout_ms = opts->default_timeout_ms;
+        if (opts->connect_timeout_ms)
+            h->connect_timeout_ms = opts->connect_timeout_ms;
+        if (opts->max_response)
+            h->max_response = opts->max_response;
+        rc = VP_ENOMEM;
+        if (opts->ca_file && (h->ca_file = strdup(opts->ca_file)) == NULL)
+            goto fail;
+        if (opts->ca_path && (h->ca_path = strdup(opts->ca_path)) == NULL)
+            goto fail;
+        if (opts->proxy && (h->proxy = vp__secmem_strdup(opts->proxy)) == NULL)
+            goto fail;
+    }
+    rc = VP_ENOMEM;
+    h->share = curl_share_init();
+    if (h->share == NULL)
+        goto fail;
+    rc = VP_EINTERNAL;
+    if (curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_USERDATA, h) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        goto fail;
+    *out = h;
+    return VP_OK;
+fail:
+    if (h->share)
+        curl_share_cleanup(h->share);
+    while (nlocks > 0)
+        pthread_mutex_destroy(&h->locks[--nlocks]);
+    free(h->ca_file);
+    free(h->ca_path);
+    vp__secmem_free(h->proxy);
+    free(h);
+    return rc;
+}
+
+void vp__http_free(vp__http *h)
+{
+    if (h == NULL)
+        return;
+    /* Every easy handle is released at the end of its request, so the share is idle here. */
+    curl_share_cleanup(h->share);
+    for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&h->locks[i]);
+    free(h->ca_file);
+    free(h->ca_path);
+    vp__secmem_free(h->proxy);
+    free(h);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * request preparation
+ * ------------------------------------------------------------------------------------------- */
+
+/* Parsed URL pieces that may be shown: never userinfo, query or fragment. */
+typedef struct url_view {
+    CURLU *u;
+    char display[HTTP_DISPLAY_MAX]; /* scheme://host[:port]/path */
+    char host[HTTP_HOST_MAX];
+    int https;
+} url_view;
+
+/* Copy src into dst (capacity cap >= 4), ending in "..." when it had to be cut. */
+static void copy_trunc(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n < cap) {
+        memcpy(dst, src, n + 1);
+        return;
+    }
+    memcpy(dst, src, cap - 4);
+    memcpy(dst + cap - 4, "...", 4);
+}
+
+static int url_prepare(vp_call *call, const char *method, const char *url, url_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    size_t n = strnlen(url, HTTP_MAX_URL + 1);
+    if (n > HTTP_MAX_URL)
+        return vp__call_fail(call, VP_EINVAL, "%s request: URL longer than %zu bytes", method,
+                             HTTP_MAX_URL);
+    v->u = curl_url();
+    if (v->u == NULL)
+        return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
+    CURLUcode uc = curl_url_set(v->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK) {
+        /* The URL itself is not repeated: its query string may hold a secret. */
+        return vp__call_fail(call, VP_EINVAL, "%s request: invalid URL (%s)", method,
+                             curl_url_strerror(uc));
+    }
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    int rc = VP_OK;
+    if (curl_url_get(v->u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL) {
+        rc = vp__call_fail(call, VP_EINVAL, "%s request: URL without a scheme", method);
+        goto out;
+    }
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        char shown[32];
+        copy_trunc(shown, sizeof(shown), scheme);
+        rc = vp__call_fail(call, VP_EINVAL,
+                           "%s request: only http:// and https:// URLs are allowed, not %s://",
+                           method, shown);
+        goto out;
+    }
+    v->https = strcasecmp(scheme, "https") == 0;
+    if (curl_url_get(v->u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL ||
+        host[0] == '\0') {
+        rc = vp__call_fail(call, VP_EINVAL, "%s request: URL without a host", method);
+        goto out;
+    }
+    (void)curl_url_get(v->u, CURLUPART_PORT, &port, 0); /* only when given explicitly */
+    (void)curl_url_get(v->u, CURLUPART_PATH, &path, 0);
+    copy_trunc(v->host, sizeof(v->host), host);
+    char full[HTTP_DISPLAY_MAX * 2];
+    snprintf(full, sizeof(full), "%s://%s%s%s%s", v->https ? "https" : "http", host,
+             port ? ":" : "", port ? port : "", path ? path : "/");
+    copy_trunc(v->display, sizeof(v->display), full);
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    return rc;
+}
+
+/* Build the request header list. Secret values are formatted in secure memory; curl keeps its
+ * own (plain heap) copies in the slist, which it frees without wiping: unavoidable with
+ * curl_slist_append. */
+static int build_headers(vp_call *call, const char *method, const vp_http_request *req,
+                         struct curl_slist **out)
+{
+    struct curl_slist *list = NULL, *tmp;
+    *out = NULL;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const vp_http_header *hd = &req->headers[i];
+        if (hd->name == NULL || hd->value == NULL || !is_token(hd->name, 128)) {
+            curl_slist_free_all(list);
+            return vp__call_fail(call, VP_EINVAL, "%s request: header #%zu has an invalid name",
+                                 method, i + 1);
+        }
+        size_t nl = strlen(hd->name), vl = strnlen(hd->value, HTTP_MAX_HEADER_LINE);
+        if (nl + vl + 3 > HTTP_MAX_HEADER_LINE || strpbrk(hd->value, "\r\n") != NULL) {
+            curl_slist_free_all(list);
+            return vp__call_fail(call, VP_EINVAL,
+                                 "%s request: value of header %s is too long or contains a "
+                                 "line break",
+                                 method, hd->name);
+        }
+        char *line = vp__secmem_alloc(nl + vl + 3);
+        if (line == NULL) {
+            curl_slist_free_all(list);
+            return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
+        }
+        /* "Name;" is curl's spelling of a header with an empty value ("Name:" removes it). */
+        if (vl == 0)
+            snprintf(line, nl + 2, "%s;", hd->name);
+        else
+            snprintf(line, nl + vl + 3, "%s: %s", hd->name, hd->value);
+        tmp = curl_slist_append(list, line);
+        vp__secmem_free(line); /* wipes */
+        if (tmp == NULL) {
+            curl_slist_free_all(list);
+            return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
+        }
+        list = tmp;
+    }
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    tmp = curl_slist_append(list, "Expect:");
+    if (tmp == NULL) {
+        curl_slist_free_all(list);
+        return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
+    }
+    *out = tmp;
+    return VP_OK;
+}
+
+#define SETOPT(e, opt, val)                                  \
+    do {                                                     \
+        if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK) \
+            return #opt;                                     \
+    } while (0)
+
+/* Configure the easy handle. Returns NULL, or the name of the option libcurl refused. */
+static const char *configure_easy(vp__http *h, CURL *e, const vp_http_request *req, url_view *v,
+                                  struct curl_slist *headers, xfer *x, char *errbuf,
+                                  long timeout_ms, long connect_ms, const char *ca_file,
+                                  const char *ca_path)
+{
+    SETOPT(e, CURLOPT_VERBOSE, 0L); /* never: it would print secret headers */
+    SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(e, CURLOPT_SHARE, h->share);
+    SETOPT(e, CURLOPT_CURLU, v->u);
+    SETOPT(e, CURLOPT_ERRORBUFFER, errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    SETOPT(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    SETOPT(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (req->flags & VP_HTTP_FOLLOW_REDIRECTS) {
+        SETOPT(e, CURLOPT_FOLLOWLOCATION, 1L);
+        SETOPT(e, CURLOPT_MAXREDIRS, HTTP_MAX_REDIRS);
+    } else {
+        SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+    }
+    if (req->flags & VP_HTTP_INSECURE_SKIP_VERIFY) {
+        SETOPT(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        SETOPT(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+    /* A CA override replaces the whole trust store: setting only one of the two would keep
+     * libcurl's compiled-in default for the other and still trust the system CAs. */
+    if (ca_file != NULL || ca_path != NULL) {
+        SETOPT(e, CURLOPT_CAINFO, ca_file);
+        SETOPT(e, CURLOPT_CAPATH, ca_path);
+    }
+    if (h->proxy != NULL)
+        SETOPT(e, CURLOPT_PROXY, h->proxy);
+    SETOPT(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    SETOPT(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(e, CURLOPT_USERAGENT, "vaultplug/" VP_VERSION_STRING);
+    SETOPT(e, CURLOPT_HTTPHEADER, headers);
+    SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(e, CURLOPT_WRITEDATA, x);
+    SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(e, CURLOPT_HEADERDATA, x);
+    SETOPT(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(e, CURLOPT_XFERINFODATA, x);
+    SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+
+    const char *m = req->method;
+    if (strcmp(m, "GET") == 0 && req->body_len == 0) {
+        SETOPT(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(m, "HEAD") == 0) {
+        SETOPT(e, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(m, "POST") != 0)
+            SETOPT(e, CURLOPT_CUSTOMREQUEST, m);
+        /* POSTFIELDS with the size set: curl sends exactly body_len bytes (NULs included) and
+         * does not copy them. PUT/DELETE without a body send Content-Length: 0. */
+        SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        SETOPT(e, CURLOPT_POSTFIELDS, req->body_len ? (const char *)req->body : "");
+    }
+    return NULL;
+}
+
+#undef SETOPT
+
+/* ---------------------------------------------------------------------------------------------
+ * response
+ * ------------------------------------------------------------------------------------------- */
+
+static char *trim(char *s, char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        end--;
+    *end = '\0';
+    return s;
+}
+
+/* Split the raw header block (status line, "Name: value" lines, blank line, maybe trailers)
+ * in place into the response's header index. */
+static int parse_headers(vp_http_response *r)
+{
+    char *p = r->hdr_raw;
+    if (p == NULL)
+        return VP_OK;
+    size_t len = strlen(p);
+    /* obs-fold: a line starting with SP/HT continues the previous one; turn the line break in
+     * front of it into spaces so the value stays contiguous. */
+    for (size_t i = 1; i < len; i++) {
+        if (p[i - 1] == '\n' && (p[i] == ' ' || p[i] == '\t') && i >= 2) {
+            p[i - 1] = ' ';
+            if (p[i - 2] == '\r')
+                p[i - 2] = ' ';
+        }
+    }
+    size_t max = 0;
+    for (size_t i = 0; i < len; i++)
+        max += p[i] == '\n';
+    r->headers = calloc(max + 1, sizeof(*r->headers));
+    if (r->headers == NULL)
+        return VP_ENOMEM;
+    char *end = p + len;
+    int first = 1;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *line_end = nl ? nl : end;
+        char *next = nl ? nl + 1 : end;
+        if (!first) {
+            char *colon = memchr(p, ':', (size_t)(line_end - p));
+            if (colon != NULL && colon > p) {
+                char *name = trim(p, colon);
+                char *value = trim(colon + 1, line_end);
+                if (name[0] != '\0' && r->n_headers < max + 1) {
+                    r->headers[r->n_headers].name = name;
+                    r->headers[r->n_headers].value = value;
+                    r->n_headers++;
+                }
+            }
+        }
+        first = 0;
+        p = next;
+    }
+    return VP_OK;
+}
+
+long vp__http_status(const vp_http_response *r)
+{
+    return r ? r->status : 0;
+}
+
+const char *vp__http_header(const vp_http_response *r, const char *name)
+{
+    if (r == NULL || name == NULL)
+        return NULL;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    }
+    return NULL;
+}
+
+const char *vp__http_body(const vp_http_response *r, size_t *len)
+{
+    if (r == NULL) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = r->body_len;
+    return r->body;
+}
+
+void vp__http_response_free(vp_http_response *r)
+{
+    if (r == NULL)
+        return;
+    vp__secmem_free(r->body);
+    vp__secmem_free(r->hdr_raw);
+    free(r->headers);
+    free(r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * error mapping
+ * ------------------------------------------------------------------------------------------- */
+
+static int fail_curl(vp_call *call, const char *method, const url_view *v, const xfer *x,
+                     CURLcode cc, const char *errbuf, long timeout_ms, const char *ca_file,
+                     const char *ca_path, int follow)
+{
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    const char *m = method;
+    const char *u = v->display;
+    switch (x->abort) {
+    case ABORT_CANCEL:
+        if (call && atomic_load(&call->canceled))
+            return vp__call_fail(call, VP_ECANCELED, "%s %s: canceled", m, u);
+        return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: deadline passed after %ld ms", m, u,
+                             timeout_ms);
+    case ABORT_BODY_CAP:
+        return vp__call_fail(call, VP_EPROTO, "%s %s: response body larger than %zu bytes", m, u,
+                             x->max_body);
+    case ABORT_HDR_CAP:
+        return vp__call_fail(call, VP_EPROTO, "%s %s: response headers larger than %zu bytes", m, u,
+                             HTTP_MAX_HEADER_BYTES);
+    case ABORT_NOMEM:
+        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory for the response", m, u);
+    case ABORT_NONE:
+        break;
+    }
+    switch (cc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: timed out after %ld ms (%s)", m, u,
+                             timeout_ms, why);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return vp__call_fail(call, VP_ECANCELED, "%s %s: canceled", m, u);
+    case CURLE_OUT_OF_MEMORY:
+        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", m, u);
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The URL was checked up front, so only a redirect can lead here: the server's doing. */
+        if (follow)
+            return vp__call_fail(call, VP_EPROTO,
+                                 "%s %s: refused a redirect to a URL that is not http(s) (%s)", m,
+                                 u, why);
+        return vp__call_fail(call, VP_EINVAL, "%s %s: unsupported URL (%s)", m, u, why);
+    case CURLE_URL_MALFORMAT:
+        return vp__call_fail(call, VP_EINVAL, "%s %s: invalid URL (%s)", m, u, why);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return vp__call_fail(call, VP_ENETWORK,
+                             "%s %s: the TLS certificate of %s was not trusted (%s). If the "
+                             "server uses a private or corporate CA, set the CA bundle option "
+                             "(ca_file / ca_path) to a PEM file containing that CA",
+                             m, u, v->host, why);
+    case CURLE_SSL_CACERT_BADFILE:
+        if (ca_file || ca_path)
+            return vp__call_fail(call, VP_EINVAL,
+                                 "%s %s: could not load the CA bundle %s (%s); check the CA "
+                                 "bundle option",
+                                 m, u, ca_file ? ca_file : ca_path, why);
+        return vp__call_fail(call, VP_ENETWORK,
+                             "%s %s: could not load the system CA store (%s); install "
+                             "ca-certificates or set the CA bundle option",
+                             m, u, why);
+    case CURLE_TOO_MANY_REDIRECTS:
+        return vp__call_fail(call, VP_EPROTO, "%s %s: more than %ld redirects", m, u,
+                             HTTP_MAX_REDIRS);
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+        return vp__call_fail(call, VP_EPROTO, "%s %s: malformed response (%s)", m, u, why);
+    case CURLE_PARTIAL_FILE:
+        return vp__call_fail(call, VP_ENETWORK,
+                             "%s %s: connection closed before the whole response arrived (%s)", m,
+                             u, why);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_PROXY:
+        return vp__call_fail(call, VP_ENETWORK, "%s %s: %s", m, u, why);
+    default:
+        return vp__call_fail(call, VP_ENETWORK, "%s %s: transfer failed (%s)", m, u, why);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * perform
+ * ------------------------------------------------------------------------------------------- */
+
+/* Drive one easy handle on its own multi handle, checking the call between polls. */
+static CURLcode run_transfer(CURL *e, xfer *x)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        return CURLE_OUT_OF_MEMORY;
+    /* libcurl trims the connection cache to this multi's limit when a transfer ends (default:
+     * 4 x the handles on the multi = 4); with concurrent requests on the shared cache that would
+     * close most idle connections. */
+    (void)curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, HTTP_MAX_IDLE_CONNS);
+    if (curl_multi_add_handle(m, e) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode result = CURLE_OK;
+    int running = 1;
+    for (;;) {
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            result = CURLE_RECV_ERROR;
+            break;
+        }
+        if (!running) {
+            int q = 0;
+            CURLMsg *msg;
+            result = CURLE_GOT_NOTHING;
+            while ((msg = curl_multi_info_read(m, &q)) != NULL) {
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == e)
+                    result = msg->data.result;
+            }
+            break;
+        }
+        if (vp__call_canceled(x->call)) {
+            x->abort = ABORT_CANCEL;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        if (curl_multi_poll(m, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK) {
+            result = CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    curl_multi_remove_handle(m, e);
+    curl_multi_cleanup(m);
+    return result;
+}
+
+int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_http_request *req,
+                     vp_http_response **resp)
+{
+    if (resp != NULL)
+        *resp = NULL;
+    if (h == NULL || req == NULL || resp == NULL)
+        return vp__call_fail(call, VP_EINVAL, "http: missing argument");
+    if (req->hdr.abi_major != VP_ABI_MAJOR ||
+        req->hdr.struct_size < offsetof(vp_http_request, ca_path) + sizeof(req->ca_path))
+        return vp__call_fail(call, VP_EINVAL, "http: request struct has a wrong header");
+    if (req->method == NULL || !is_token(req->method, HTTP_MAX_METHOD))
+        return vp__call_fail(call, VP_EINVAL, "http: missing or invalid method");
+    const char *method = req->method;
+    if (req->url == NULL)
+        return vp__call_fail(call, VP_EINVAL, "%s request: missing URL", method);
+    if (req->body_len > 0 && req->body == NULL)
+        return vp__call_fail(call, VP_EINVAL, "%s request: body_len without a body", method);
+    if (req->body_len > HTTP_MAX_REQ_BODY)
+        return vp__call_fail(call, VP_ELIMIT, "%s request: body larger than %zu bytes", method,
+                             HTTP_MAX_REQ_BODY);
+    if (req->n_headers > HTTP_MAX_REQ_HEADERS || (req->n_headers > 0 && req->headers == NULL))
+        return vp__call_fail(call, VP_EINVAL, "%s request: invalid header list (at most %d)",
+                             method, HTTP_MAX_REQ_HEADERS);
+
+    url_view v;
+    int rc = url_prepare(call, method, req->url, &v);
+    if (rc != VP_OK) {
+        curl_url_cleanup(v.u);
+        return rc;
+    }
+
+    /* Effective limit: the request's own, else the call's remaining time, else the default;
+     * never beyond the call's deadline. */
+    int64_t left = vp__call_remaining_ms(call);
+    if (vp__call_canceled(call)) {
+        curl_url_cleanup(v.u);
+        if (atomic_load(&call->canceled))
+            return vp__call_fail(call, VP_ECANCELED, "%s %s: canceled before it was sent", method,
+                                 v.display);
+        return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: deadline passed before it was sent",
+                             method, v.display);
+    }
+    int64_t timeout = req->timeout_ms ? (int64_t)req->timeout_ms
+                      : left >= 0     ? left
+                                      : (int64_t)h->default_timeout_ms;
+    if (left >= 0 && left < timeout)
+        timeout = left;
+    if (timeout < 1)
+        timeout = 1;
+    int64_t connect = h->connect_timeout_ms < timeout ? h->connect_timeout_ms : timeout;
+
+    size_t max_body = req->max_response ? req->max_response : h->max_response;
+    const char *ca_file = h->ca_file, *ca_path = h->ca_path;
+    if (req->ca_file != NULL || req->ca_path != NULL) {
+        ca_file = req->ca_file;
+        ca_path = req->ca_path;
+    }
+
+    /* Secret header values are registered with the redactor for the request's duration, so
+     * that anything echoing them (curl error text, a provider's message) gets scrubbed. */
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if ((req->headers[i].flags & VP_HTTP_HDR_SECRET) && req->headers[i].value)
+            mask_secret(h, call, req->headers[i].value, 1);
+    }
+
+    struct curl_slist *headers = NULL;
+    CURL *e = NULL;
+    xfer x;
+    memset(&x, 0, sizeof(x));
+    x.call = call;
+    x.max_body = max_body;
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    int64_t t0 = vp__host_monotonic_ms(call ? call->hc : NULL);
+
+    rc = build_headers(call, method, req, &headers);
+    if (rc != VP_OK)
+        goto done;
+    e = curl_easy_init();
+    if (e == NULL) {
+        rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
+        goto done;
+    }
+    x.easy = e;
+    const char *bad = configure_easy(h, e, req, &v, headers, &x, errbuf, (long)timeout,
+                                     (long)connect, ca_file, ca_path);
+    if (bad != NULL) {
+        rc = vp__call_fail(call, VP_EINTERNAL, "%s %s: libcurl refused option %s", method,
+                           v.display, bad);
+        goto done;
+    }
+    if (req->flags & VP_HTTP_INSECURE_SKIP_VERIFY)
+        hlog(h, VP_LOG_WARN, source,
+             "TLS certificate verification is DISABLED for %s (insecure skip-verify): the "
+             "connection can be intercepted",
+             v.host);
+    if (h->log != NULL && vp__log_enabled(h->log, VP_LOG_TRACE)) {
+        for (size_t i = 0; i < req->n_headers; i++) {
+            const vp_http_header *hd = &req->headers[i];
+            if (hd->flags & VP_HTTP_HDR_SECRET)
+                hlog(h, VP_LOG_TRACE, source, "> %s: " VP__REDACTED, hd->name);
+            else
+                hlog(h, VP_LOG_TRACE, source, "> %s: %s", hd->name, hd->value);
+        }
+        if (req->body_len)
+            hlog(h, VP_LOG_TRACE, source, "> body: %zu B%s", req->body_len,
+                 (req->flags & VP_HTTP_BODY_SECRET) ? " (secret)" : "");
+    }
+
+    CURLcode cc = run_transfer(e, &x);
+    int64_t ms = vp__host_monotonic_ms(call ? call->hc : NULL) - t0;
+    if (cc != CURLE_OK || x.abort != ABORT_NONE) {
+        rc = fail_curl(call, method, &v, &x, cc, errbuf, (long)timeout, ca_file, ca_path,
+                       (req->flags & VP_HTTP_FOLLOW_REDIRECTS) != 0);
+        hlog(h, VP_LOG_DEBUG, source, "%s %s -> error %s (%lld ms)", method, v.display,
+             call ? call->message : "", (long long)ms);
+        goto done;
+    }
+
+    vp_http_response *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
+        goto done;
+    }
+    (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    if (x.body == NULL) {
+        x.body = vp__secmem_alloc(1); /* zeroed: "" */
+        if (x.body == NULL) {
+            free(r);
+            rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
+            goto done;
+        }
+    }
+    r->body = x.body;
+    r->body_len = x.body_len;
+    r->hdr_raw = x.hdr;
+    x.body = NULL;
+    x.hdr = NULL;
+    if (parse_headers(r) != VP_OK) {
+        vp__http_response_free(r);
+        rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
+        goto done;
+    }
+    long connects = 0;
+    (void)curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    hlog(h, VP_LOG_DEBUG, source, "%s %s -> %ld (%lld ms, %zu B)", method, v.display, r->status,
+         (long long)ms, r->body_len);
+    hlog(h, VP_LOG_TRACE, source, "< %zu headers, %s connection", r->n_headers,
+         connects ? "new" : "reused");
+    *resp = r;
+    rc = VP_OK;
+
+done:
+    if (e != NULL)
+        curl_easy_cleanup(e);
+    curl_slist_free_all(headers);
+    curl_url_cleanup(v.u);
+    vp__secmem_free(x.body);
+    vp__secmem_free(x.hdr);
+    sodium_memzero(errbuf, sizeof(errbuf));
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if ((req->headers[i].flags & VP_HTTP_HDR_SECRET) && req->headers[i].value)
+            mask_secret(h, call, req->headers[i].value, 0);
+    }
+    return rc;
+}

@@ -1,0 +1,569 @@
+/*
+ * test_loader - provider loading through real .so files (tests/loader/modules), and the direct
+ * fetch path (credentials, instances, #json-key, errors, threads) against the good module.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vaultplug/provider.h"
+#include "vaultplug/vaultplug.h"
+#include "host.h" /* vp__host_fail_alloc_after */
+
+static const char *const mods_dirs[] = {LT_MODS_DIR, NULL};
+
+static vp_ctx *new_ctx(const char *const *dirs, const char *const *enabled)
+{
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    int rc = vp_ctx_new(&o, &ctx, &err);
+    if (rc != 0)
+        fail_msg("vp_ctx_new: %s", err.message);
+    return ctx;
+}
+
+static const vp_provider_info *info_of(vp_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < vp_providers_count(ctx); i++) {
+        const vp_provider_info *pi = vp_providers_get(ctx, i);
+        if (strcmp(pi->name, name) == 0)
+            return pi;
+    }
+    fail_msg("provider %s not listed", name);
+    return NULL;
+}
+
+static void expect_failed(vp_ctx *ctx, const char *name, const char *reason)
+{
+    const vp_provider_info *pi = info_of(ctx, name);
+    if (pi->state != VP_PROVIDER_FAILED)
+        fail_msg("%s: state %d, expected FAILED", name, pi->state);
+    if (strstr(pi->reason, reason) == NULL)
+        fail_msg("%s: reason '%s' lacks '%s'", name, pi->reason, reason);
+    assert_int_not_equal(pi->status, 0);
+    /* Any use of it says why. */
+    vp_error err;
+    assert_int_equal(vp_provider_check(ctx, name, &err), VP_EUNAVAIL);
+    if (strstr(err.message, reason) == NULL)
+        fail_msg("%s: check message '%s' lacks '%s'", name, err.message, reason);
+    char uri[128];
+    snprintf(uri, sizeof(uri), "%s://some/secret", name);
+    vp_buf out = VP_BUF_INIT;
+    assert_int_equal(vp_fetch(ctx, uri, 0, &out, NULL, &err), VP_EUNAVAIL);
+    assert_non_null(strstr(err.message, reason));
+    assert_null(out.data);
+}
+
+/* ---- file helpers ------------------------------------------------------------------------ */
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    FILE *in = fopen(from, "rb");
+    assert_non_null(in);
+    FILE *out = fopen(to, "wb");
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+    assert_int_equal(chmod(to, mode), 0);
+}
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[1024];
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rm_rf(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static char *mktmp(void)
+{
+    char *t = strdup("/tmp/vp_test_loader_XXXXXX");
+    assert_non_null(mkdtemp(t));
+    return t;
+}
+
+static int exists(const char *dir, const char *file)
+{
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/%s", dir, file);
+    return access(p, F_OK) == 0;
+}
+
+/* ---- loader ------------------------------------------------------------------------------ */
+
+static void test_broken_modules_refused(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = new_ctx(mods_dirs, NULL);
+    const vp_provider_info *good = info_of(ctx, "ltgood");
+    assert_int_equal(good->state, VP_PROVIDER_LOADED);
+    assert_string_equal(good->reason, "");
+    assert_string_equal(good->version, "0.0.1");
+    assert_string_equal(good->schemes, "ltgood,goodscheme");
+    assert_int_equal(good->abi_major, 1);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+
+    expect_failed(ctx, "ltbadmajor", "ABI major 2, host needs 1");
+    char need[64];
+    snprintf(need, sizeof(need), "provider table too short: %zu bytes, need %zu",
+             offsetof(vp_provider, validate), sizeof(vp_provider));
+    expect_failed(ctx, "ltshort", need);
+    expect_failed(ctx, "ltnosym", "missing entry symbol vaultplug_provider_entry");
+    expect_failed(ctx, "ltnullentry", "provider does not support ABI major 1");
+    expect_failed(ctx, "ltname", "provider name 'other' does not match the file name 'ltname.so'");
+    expect_failed(ctx, "ltcaps", "unknown capability bits 0x100");
+    expect_failed(ctx, "ltnullfn", "required function validate is NULL");
+    expect_failed(ctx, "ltbatch", "capability BATCH set but fetch_batch is NULL");
+    expect_failed(ctx, "ltinitfail", "init failed: ");
+    expect_failed(ctx, "ltinitfail", "VP_EAUTH");
+    expect_failed(ctx, "ltzdup", "scheme 'goodscheme' is already served by provider 'ltgood'");
+    expect_failed(ctx, "ltbadscheme", "invalid scheme 'Bad_Scheme'");
+    assert_int_equal(info_of(ctx, "ltbadmajor")->abi_major, 2);
+
+    /* The duplicate scheme still routes to the first provider. */
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    assert_int_equal(vp_fetch(ctx, "goodscheme://routed", 0, &out, NULL, &err), 0);
+    assert_string_equal(out.data, "routed");
+    vp_buf_free(&out);
+
+    /* Sorted by name. */
+    for (size_t i = 1; i < vp_providers_count(ctx); i++)
+        assert_true(strcmp(vp_providers_get(ctx, i - 1)->name, vp_providers_get(ctx, i)->name) < 0);
+    assert_null(vp_providers_get(ctx, vp_providers_count(ctx)));
+    vp_ctx_free(ctx);
+}
+
+static void test_insecure_files_refused(void **state)
+{
+    (void)state;
+    char *dir = mktmp();
+    char *wwdir = mktmp();
+    char p[1024];
+    /* world-writable file, group-writable file, invalid file name */
+    snprintf(p, sizeof(p), "%s/ltwwfile.so", dir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0666);
+    snprintf(p, sizeof(p), "%s/ltgwfile.so", dir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0664);
+    snprintf(p, sizeof(p), "%s/Bad-Name.so", dir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0644);
+    /* a file in a world-writable directory, and a symlink into it from the safe directory */
+    assert_int_equal(chmod(wwdir, 0777), 0);
+    snprintf(p, sizeof(p), "%s/ltwwdir.so", wwdir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0644);
+    char link[1024];
+    snprintf(link, sizeof(link), "%s/ltlink.so", dir);
+    assert_int_equal(symlink(p, link), 0);
+    /* owned by someone else (only root can arrange that) */
+    int as_root = geteuid() == 0;
+    if (as_root) {
+        snprintf(p, sizeof(p), "%s/ltother.so", dir);
+        copy_file(LT_MODS_DIR "/ltgood.so", p, 0644);
+        assert_int_equal(chown(p, 65534, 65534), 0);
+    }
+
+    const char *const dirs[] = {dir, wwdir, NULL};
+    vp_ctx *ctx = new_ctx(dirs, NULL);
+    char want[1200];
+    snprintf(want, sizeof(want),
+             "insecure permissions: file %s/ltwwfile.so is writable by group "
+             "or others (mode 0666)",
+             dir);
+    expect_failed(ctx, "ltwwfile", want);
+    expect_failed(ctx, "ltgwfile", "(mode 0664)");
+    snprintf(want, sizeof(want),
+             "insecure permissions: directory %s is writable by group or "
+             "others (mode 0777)",
+             wwdir);
+    expect_failed(ctx, "ltwwdir", want);
+    expect_failed(ctx, "ltlink", want); /* the symlink's target directory */
+    const vp_provider_info *bad = info_of(ctx, "Bad-Name");
+    assert_int_equal(bad->state, VP_PROVIDER_FAILED);
+    assert_string_equal(bad->reason, "invalid provider file name (must match [a-z0-9_]+.so)");
+    if (as_root)
+        expect_failed(ctx, "ltother", "is owned by uid 65534");
+    vp_ctx_free(ctx);
+    rm_rf(dir);
+    rm_rf(wwdir);
+    free(dir);
+    free(wwdir);
+}
+
+static void test_enabled_list(void **state)
+{
+    (void)state;
+    char *marks = mktmp();
+    setenv("VP_LT_MARKER_DIR", marks, 1);
+    const char *const enabled[] = {"ltgood", "ltmissing", NULL};
+    vp_ctx *ctx = new_ctx(mods_dirs, enabled);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    assert_int_equal(info_of(ctx, "ltbadmajor")->state, VP_PROVIDER_DISABLED);
+    assert_string_equal(info_of(ctx, "ltserial")->reason, "");
+    expect_failed(ctx, "ltmissing", "enabled but not found in " LT_MODS_DIR);
+    /* init of a disabled provider never ran. */
+    assert_true(exists(marks, "ltgood.init"));
+    assert_false(exists(marks, "ltserial.init"));
+    assert_false(exists(marks, "ltinitfail.init"));
+    vp_error err;
+    assert_int_equal(vp_provider_check(ctx, "ltserial", &err), VP_ENOTFOUND);
+    assert_non_null(strstr(err.message, "installed but not enabled"));
+    vp_ctx_free(ctx);
+    unsetenv("VP_LT_MARKER_DIR");
+    rm_rf(marks);
+    free(marks);
+}
+
+static void test_env_plugin_path(void **state)
+{
+    (void)state;
+    setenv("VAULTPLUG_PLUGIN_PATH", "/nonexistent/vp:" LT_MODS_DIR, 1);
+    const char *const enabled[] = {"ltgood", NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+
+    o.ignore_env_plugin_path = 1;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    expect_failed(ctx, "ltgood", "enabled but not found");
+    vp_ctx_free(ctx);
+    unsetenv("VAULTPLUG_PLUGIN_PATH");
+}
+
+static void test_options_validated(void **state)
+{
+    (void)state;
+    vp_options o;
+    vp_options_init(&o);
+    vp_ctx *ctx = (vp_ctx *)1;
+    vp_error err;
+    o.size = sizeof(o) - 8;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);
+    assert_null(ctx);
+    assert_non_null(strstr(err.message, "vp_options.size"));
+    vp_options_init(&o);
+    o.log_level = 9;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);
+    /* NULL options: defaults (finds whatever the default directory holds). */
+    assert_int_equal(vp_ctx_new(NULL, &ctx, &err), 0);
+    vp_ctx_free(ctx);
+    vp_ctx_free(NULL);
+}
+
+/* ---- fetch ------------------------------------------------------------------------------- */
+
+static vp_ctx *good_ctx(void)
+{
+    const char *const enabled[] = {"ltgood", "ltserial", "ltinitfail", NULL};
+    return new_ctx(mods_dirs, enabled);
+}
+
+static void fetch_ok(vp_ctx *ctx, const char *uri, const char *want)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int rc = vp_fetch(ctx, uri, 0, &out, NULL, &err);
+    if (rc != 0)
+        fail_msg("fetch %s: %d %s", uri, rc, err.message);
+    if (strcmp(out.data, want) != 0)
+        fail_msg("fetch %s: got '%s', want '%s'", uri, out.data, want);
+    vp_buf_free(&out);
+}
+
+static void fetch_err(vp_ctx *ctx, const char *uri, int code, const char *needle)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int rc = vp_fetch(ctx, uri, 0, &out, NULL, &err);
+    if (rc != code)
+        fail_msg("fetch %s: %d (%s), want %d", uri, rc, err.message, code);
+    assert_int_equal(err.code, code);
+    if (needle && strstr(err.message, needle) == NULL)
+        fail_msg("fetch %s: message '%s' lacks '%s'", uri, err.message, needle);
+    assert_null(out.data);
+}
+
+static void test_fetch_basics(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = good_ctx();
+    fetch_ok(ctx, "ltgood://hello/world", "hello/world");
+    fetch_ok(ctx, "LTGOOD://a%20b", "a b");
+    fetch_ok(ctx, "ltgood://params?b=2&a=1&b=0", "a=1;b=2;b=0;");
+    fetch_err(ctx, "ltgood://notfound", VP_ENOTFOUND, "ltgood: secret notfound not found");
+    fetch_err(ctx, "ltgood://badstatus", VP_EINTERNAL, "ltgood: ");
+    fetch_err(ctx, "ltgood://novalue", VP_EINTERNAL, "returned no value");
+    fetch_err(ctx, "nope://x", VP_ENOTFOUND, "no provider for scheme 'nope' (known: ");
+    fetch_err(ctx, "nope://x", VP_ENOTFOUND, "goodscheme");
+    fetch_err(ctx, "ltinitfail://x", VP_EUNAVAIL, "init failed");
+    fetch_err(ctx, "not a uri", VP_EINVAL, "scheme://path");
+    fetch_err(ctx, "ltgood://prod@x", VP_ENOTFOUND, "no credential named prod for provider ltgood");
+
+    /* #json-key extraction */
+    fetch_ok(ctx, "ltgood://json#password", "p");
+    fetch_ok(ctx, "ltgood://json#n", "5");
+    fetch_ok(ctx, "ltgood://json#o", "{\"a\":[1,null]}");
+    fetch_err(ctx, "ltgood://json#missing", VP_ENOTFOUND,
+              "secret ltgood://json#missing has no key 'missing'");
+    fetch_err(ctx, "ltgood://plain#k", VP_EPROTO, "is not a JSON object");
+
+    /* metadata */
+    vp_buf out = VP_BUF_INIT;
+    vp_fetch_meta meta;
+    vp_error err;
+    assert_int_equal(vp_fetch(ctx, "ltgood://meta", 0, &out, &meta, &err), 0);
+    assert_int_equal(meta.ttl_s, 60);
+    assert_int_equal(meta.expiry_unix_ms, 1234);
+    assert_string_equal(meta.version, "v7");
+    vp_buf_free(&out);
+    assert_int_equal(vp_fetch(ctx, "ltgood://x", 0, &out, &meta, &err), 0);
+    assert_int_equal(meta.ttl_s, UINT32_MAX);
+    assert_string_equal(meta.version, "");
+    vp_buf_free(&out);
+
+    assert_int_equal(vp_provider_check(ctx, "ltgood", &err), 0);
+    assert_int_equal(vp_provider_check(ctx, "goodscheme", &err), 0);
+    vp_ctx_free(ctx);
+}
+
+static void test_credentials_and_instances(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = good_ctx();
+    vp_error err;
+    /* The default chain instance is created once and cached. */
+    fetch_ok(ctx, "ltgood://stats", "configures=1");
+    fetch_ok(ctx, "ltgood://stats", "configures=1");
+
+    vp_field f[] = {{"user", "alice"}, {"password", "hunter2-secret"}, {"region", "eu-west-1"}};
+    vp_cred_spec spec = {"prod", "basic", f, 3};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &spec, &err), 0);
+    fetch_ok(ctx, "ltgood://prod@whoami", "user=alice cred=prod");
+    fetch_ok(ctx, "ltgood://prod@stats", "configures=2");
+    fetch_ok(ctx, "ltgood://prod@stats", "configures=2");
+
+    /* The secret field is masked in every message; the plain one is not. */
+    fetch_err(ctx, "ltgood://prod@leak", VP_EAUTH, "ltgood: password [REDACTED] rejected");
+    vp_buf out = VP_BUF_INIT;
+    assert_int_equal(vp_fetch(ctx, "ltgood://prod@leak", 0, &out, NULL, &err), VP_EAUTH);
+    assert_null(strstr(err.message, "hunter2-secret"));
+
+    /* Replacing the credential drops the instance. */
+    f[0].value = "bob";
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &spec, &err), 0);
+    fetch_ok(ctx, "ltgood://prod@whoami", "user=bob cred=prod");
+    fetch_ok(ctx, "ltgood://prod@stats", "configures=3");
+
+    /* validate */
+    assert_int_equal(vp_validate(ctx, "ltgood", "prod", 0, &err), 0);
+    assert_int_equal(vp_validate(ctx, "ltgood", "", 0, &err), 0);
+    assert_int_equal(vp_validate(ctx, "ltgood", "nobody", 0, &err), VP_ENOTFOUND);
+    assert_int_equal(vp_validate(ctx, "ltinitfail", "", 0, &err), VP_EUNAVAIL);
+    assert_non_null(strstr(err.message, "init failed"));
+    assert_int_equal(vp_validate(ctx, "ltnope", "", 0, &err), VP_ENOTFOUND);
+    vp_field badf[] = {{"user", "bad"}, {"password", "pw-bad-1234"}};
+    vp_cred_spec bad = {"bad", "basic", badf, 2};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &bad, &err), 0);
+    assert_int_equal(vp_validate(ctx, "ltgood", "bad", 0, &err), VP_EAUTH);
+    assert_string_equal(err.message, "ltgood: user bad is not allowed");
+
+    /* configure failure is reported and not cached */
+    vp_field reff[] = {{"user", "refuse"}, {"password", "whatever-pw"}};
+    vp_cred_spec refuse = {"refuse", "basic", reff, 2};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &refuse, &err), 0);
+    fetch_err(ctx, "ltgood://refuse@x", VP_EAUTH, "ltgood: user refused");
+    fetch_err(ctx, "ltgood://refuse@x", VP_EAUTH, "user refused");
+
+    /* Credential validation against the provider's types. */
+    vp_cred_spec badname = {"bad name", "basic", f, 3};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &badname, &err), VP_EINVAL);
+    vp_cred_spec badtype = {"x", "oauth", f, 3};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &badtype, &err), VP_EINVAL);
+    assert_non_null(strstr(err.message, "no credential type 'oauth'"));
+    vp_cred_spec missing = {"x", "basic", f, 1};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &missing, &err), VP_EINVAL);
+    assert_non_null(strstr(err.message, "requires field 'password'"));
+    assert_int_equal(vp_cred_set(ctx, "ltunknown", &spec, &err), VP_EINVAL);
+
+    /* unset */
+    assert_int_equal(vp_cred_unset(ctx, "ltgood", "prod", &err), 0);
+    fetch_err(ctx, "ltgood://prod@whoami", VP_ENOTFOUND, "no credential named prod");
+    assert_int_equal(vp_cred_unset(ctx, "ltgood", "prod", &err), VP_ENOTFOUND);
+    vp_ctx_free(ctx);
+}
+
+/* ---- threads ----------------------------------------------------------------------------- */
+
+typedef struct thr {
+    vp_ctx *ctx;
+    int id;
+    int failures;
+} thr;
+
+static void *fetch_loop(void *arg)
+{
+    thr *t = arg;
+    char uri[64];
+    for (int i = 0; i < 200; i++) {
+        const char *scheme = (i + t->id) % 2 ? "ltgood" : "ltserial";
+        snprintf(uri, sizeof(uri), "%s://%s%s/%d", scheme, i % 3 == 0 ? "prod@" : "",
+                 i % 10 == 0 ? "slow" : "v", t->id);
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        int rc = vp_fetch(t->ctx, uri, 0, &out, NULL, &err);
+        /* "slow/N" echoes its path; every fetch must succeed */
+        if (rc != 0 || out.data == NULL || strstr(out.data, "/") == NULL)
+            t->failures++;
+        vp_buf_free(&out);
+        if (t->id == 0 && i % 20 == 0) { /* replace a credential while others use it */
+            vp_field f[] = {{"user", i % 40 ? "u1" : "u2"}, {"password", "thread-pw-secret"}};
+            vp_cred_spec spec = {"prod", "basic", f, 2};
+            if (vp_cred_set(t->ctx, "ltgood", &spec, &err) != 0 ||
+                vp_cred_set(t->ctx, "ltserial", &spec, &err) != 0)
+                t->failures++;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = good_ctx();
+    vp_error err;
+    vp_field f[] = {{"user", "u0"}, {"password", "thread-pw-secret"}};
+    vp_cred_spec spec = {"prod", "basic", f, 2};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &spec, &err), 0);
+    assert_int_equal(vp_cred_set(ctx, "ltserial", &spec, &err), 0);
+    enum { N = 8 };
+    pthread_t th[N];
+    thr t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (thr){ctx, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, fetch_loop, &t[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].failures, 0);
+    }
+    vp_ctx_free(ctx);
+}
+
+static void *serial_loop(void *arg)
+{
+    thr *t = arg;
+    for (int i = 0; i < 100; i++) {
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        if (vp_fetch(t->ctx, i % 5 ? "ltserial://v" : "ltserial://slow", 0, &out, NULL, &err) != 0)
+            t->failures++;
+        vp_buf_free(&out);
+    }
+    return NULL;
+}
+
+static void test_serialised_provider(void **state)
+{
+    (void)state;
+    /* One instance (default chain) hammered from many threads: never two calls at once. */
+    vp_ctx *ctx = good_ctx();
+    enum { N = 8 };
+    pthread_t th[N];
+    thr t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = (thr){ctx, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, serial_loop, &t[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].failures, 0);
+    }
+    fetch_ok(ctx, "ltserial://violations", "violations=0");
+    fetch_ok(ctx, "ltserial://stats", "configures=1");
+    vp_ctx_free(ctx);
+}
+
+static void test_alloc_failures_in_provider_paths(void **state)
+{
+    (void)state;
+    /* Fail the Nth host allocation on every N a fetch makes: each run either succeeds or fails
+     * cleanly with VP_ENOMEM (never a crash, a wrong value or a leak under ASan). */
+    int successes = 0, nomem = 0;
+    for (uint64_t n = 1; n <= 12; n++) {
+        vp_ctx *ctx = good_ctx();
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        vp__host_fail_alloc_after(n);
+        int rc = vp_fetch(ctx, "ltgood://json#o", 0, &out, NULL, &err);
+        vp__host_fail_alloc_after(0);
+        if (rc == 0) {
+            assert_string_equal(out.data, "{\"a\":[1,null]}");
+            successes++;
+        } else {
+            if (rc != VP_ENOMEM)
+                fail_msg("n=%d: %d %s", (int)n, rc, err.message);
+            nomem++;
+        }
+        vp_buf_free(&out);
+        vp_ctx_free(ctx);
+    }
+    assert_true(nomem >= 3);     /* configure, secret_set, json parse/dump all allocate */
+    assert_true(successes >= 1); /* past the last allocation the fetch works again */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_broken_modules_refused),
+        cmocka_unit_test(test_insecure_files_refused),
+        cmocka_unit_test(test_enabled_list),
+        cmocka_unit_test(test_env_plugin_path),
+        cmocka_unit_test(test_options_validated),
+        cmocka_unit_test(test_fetch_basics),
+        cmocka_unit_test(test_credentials_and_instances),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_serialised_provider),
+        cmocka_unit_test(test_alloc_failures_in_provider_paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
