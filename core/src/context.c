@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "vaultplug/error.h"
+#include "credstore_int.h"
 #include "errint.h"
+#include "resolver.h"
 #include "secmem.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
@@ -75,6 +77,7 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->create_lock, NULL);
+    vp__ctx_vault_init(ctx);
     ctx->default_timeout_ms = opts->http_timeout_ms ? opts->http_timeout_ms : DEFAULT_TIMEOUT_MS;
 
     /* log_level 0 is "the default" like every zero field: WARN. */
@@ -126,6 +129,9 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
     }
     /* The loader sorts already; keep the public promise here too. */
     qsort(ctx->providers, ctx->n_providers, sizeof(*ctx->providers), cmp_info);
+    rc = vp__resolver_new(ctx, opts, &ctx->resolver, err); /* after the sort: indexes providers */
+    if (rc != 0)
+        goto fail;
     *out = ctx;
     return 0;
 fail:
@@ -137,7 +143,10 @@ void vp_ctx_free(vp_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    vp__resolver_free(ctx->resolver); /* wipes the cache */
+    ctx->resolver = NULL;
     vp__fetch_release_all(ctx);
+    vp__ctx_vault_fini(ctx);
     vp__loader_unload(ctx->providers, ctx->n_providers);
     if (ctx->http != NULL)
         vp__http_free(ctx->http);

@@ -28,6 +28,8 @@ typedef struct vp__cred {
     vp_kv *fields;   /* keys plain, values secure */
     uint8_t *masked; /* per field: registered with the redactor */
     size_t n_fields;
+    int from_store; /* loaded from the attached vault's credential store (credstore.c; under
+                       lock): cred_update() writes back to it */
 } vp__cred;
 
 /* A configured provider instance for (provider, credential name). Reference-counted: a fetch
@@ -57,6 +59,14 @@ struct vp_ctx {
     pthread_mutex_t create_lock;
     vp__cred *creds;
     vp__inst *insts;
+
+    /* Local vault attached with vp_ctx_use_vault (credstore.c, see credstore_int.h):
+     * vault_lock (recursive) guards every use of the handle and `retired`. */
+    pthread_mutex_t vault_lock;
+    struct vp_vault *vault;
+    struct vp__retired *retired;
+
+    struct vp__resolver *resolver; /* cache + resolver (resolver.c) */
 };
 
 /* Provider for a scheme: LOADED ones first; else a FAILED one that claims it (by its name or
@@ -70,5 +80,19 @@ int vp__ctx_scheme_error(const vp_ctx *ctx, const char *scheme, const vp__provid
 
 /* fetch.c: destroy every instance and forget every credential (vp_ctx_free). */
 void vp__fetch_release_all(vp_ctx *ctx);
+
+/* fetch.c, for the resolver: one provider fetch of a parsed reference view (raw value, no
+ * #key extraction, no retries) before `deadline_ms` (on p's monotonic clock, -1 = none); and
+ * the #key extraction applied to a cached raw value. */
+struct vp_secret_out;
+int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
+                  int64_t deadline_ms, struct vp_secret_out *so, uint32_t *retry_after_ms,
+                  vp_error *err);
+int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, size_t n,
+                        const vp_ref *const *views, int64_t deadline_ms,
+                        struct vp_secret_out *const *outs, uint32_t *retry_after_ms,
+                        vp_error *err);
+int vp__fetch_extract_key(vp_ctx *ctx, const char *uri, const char *json_key, const char *value,
+                          size_t len, vp_buf *out, vp_error *err);
 
 #endif

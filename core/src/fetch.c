@@ -6,6 +6,7 @@
  * so that replacing a credential while another thread fetches with the old instance is safe:
  * the old instance is unlinked at once and destroyed by whoever drops the last reference.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -489,6 +490,99 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
     inst_release(ctx, in);
     vp__ref_free(&ref);
     return rc;
+}
+
+/* Raw fetch for the resolver: one provider call for a parsed reference view (no #key
+ * extraction, no cache, no retries). `so` must be initialised for p's host context; on 0 it holds
+ * the value and metadata. *retry_after_ms gets the provider's Retry-After hint (0 = none). */
+int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
+                  int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
+{
+    *retry_after_ms = 0;
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_call call;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline_ms;
+    vp__inst *in = NULL;
+    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    if (rc != 0) {
+        *retry_after_ms = call.retry_after_ms;
+        return rc;
+    }
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline_ms;
+    call.cred_slot = in->cred;
+    if (in->serialize)
+        pthread_mutex_lock(&in->call_lock);
+    rc = vp_status_normalize(p->table->fetch(in->inst, view, &call, so));
+    if (in->serialize)
+        pthread_mutex_unlock(&in->call_lock);
+    if (rc != 0)
+        provider_error(ctx, p, &call, rc, err);
+    else if (so->value == NULL)
+        rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
+    *retry_after_ms = call.retry_after_ms;
+    inst_release(ctx, in);
+    return rc;
+}
+
+/* Batch variant (VP_CAP_BATCH): one fetch_batch call for n views of one credential. Returns the
+ * batch status; when 0, each outs[i] has a value, or status != 0 and a message (an item the
+ * provider left untouched becomes VP_EINTERNAL). */
+int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, size_t n,
+                        const vp_ref *const *views, int64_t deadline_ms, vp_secret_out *const *outs,
+                        uint32_t *retry_after_ms, vp_error *err)
+{
+    *retry_after_ms = 0;
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_call call;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline_ms;
+    vp__inst *in = NULL;
+    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    if (rc != 0)
+        return rc;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline_ms;
+    call.cred_slot = in->cred;
+    if (in->serialize)
+        pthread_mutex_lock(&in->call_lock);
+    rc = vp_status_normalize(p->table->fetch_batch(in->inst, &call, n, views, outs));
+    if (in->serialize)
+        pthread_mutex_unlock(&in->call_lock);
+    if (rc != 0) {
+        provider_error(ctx, p, &call, rc, err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            vp_secret_out *o = outs[i];
+            if (o->failed) {
+                o->status = vp_status_normalize(o->status ? o->status : VP_EINTERNAL);
+                vp__secmem_free(o->value);
+                o->value = NULL;
+                o->len = 0;
+            } else if (o->value == NULL) {
+                o->status = VP_EINTERNAL;
+                snprintf(o->message, sizeof(o->message), "%s: provider returned no value", p->name);
+            }
+        }
+    }
+    *retry_after_ms = call.retry_after_ms;
+    inst_release(ctx, in);
+    return rc;
+}
+
+int vp__fetch_extract_key(vp_ctx *ctx, const char *uri, const char *json_key, const char *value,
+                          size_t len, vp_buf *out, vp_error *err)
+{
+    vp__ref r;
+    memset(&r, 0, sizeof(r));
+    r.uri = (char *)uri; /* only read for messages */
+    r.json_key = (char *)json_key;
+    vp_secret_out so;
+    memset(&so, 0, sizeof(so));
+    so.value = (char *)value;
+    so.len = len;
+    return extract_key(ctx, &r, &so, out, err);
 }
 
 int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32_t timeout_ms,

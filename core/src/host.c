@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "call.h"
+#include "credstore_int.h"
 #include "jsonh.h"
 #include "secmem.h"
 #include "secret.h"
@@ -770,13 +771,9 @@ static int h_cred_out_field(vp_cred_out *out, const char *key, const char *value
 
 static int h_cred_update(vp_call *call, const char *key, const char *value, size_t len)
 {
-    (void)key, (void)value, (void)len;
-    /* TODO(credstore issue): persist the rotated field through the credential store using
-     * call->cred_slot. Until the store exists no credential comes from it, which is exactly
-     * the documented VP_ENOTSUP case. */
-    return call ? vp__call_fail(call, VP_ENOTSUP,
-                                "this credential does not come from the credential store")
-                : VP_ENOTSUP;
+    /* The credential store owns the rules (which credentials may be written back, locking,
+     * the commit); see credstore_int.h. */
+    return vp__credstore_cred_update(call, key, value, len);
 }
 
 static int h_open_url(vp_call *call, const char *url)

@@ -1,7 +1,9 @@
 /*
  * template - the public template API (vaultplug/template.h): environments, parse, the two-phase
  * render (evaluate + collect references, resolve in one batch, splice), reference listing, and
- * the default resolver (sequential vp_fetch) used until the resolver module exists.
+ * the fallback resolver (sequential vp_fetch, URI form only) used when rendering without a
+ * context; with a context, rendering goes through the caching resolver (resolver.c) and reads
+ * `{{ vault.x }}` from the vault attached with vp_ctx_use_vault().
  *
  * Error messages are built from template text only; on the way out they are scrubbed of every
  * secret value this render saw (local vault and resolved values) and passed through the
@@ -14,11 +16,13 @@
 
 #include <sodium.h>
 
+#include "vaultplug/credstore.h"
 #include "buf.h"
 #include "ctx.h"
 #include "errint.h"
 #include "ref.h"
 #include "secmem.h"
+#include "resolver.h"
 #include "tmpl_int.h"
 #include "vaultplug/fetch.h"
 
@@ -487,6 +491,9 @@ static void finish_error(vp__render *r, const vp_render_params *p, vp_ref_result
 static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
                            vp_ref_result *results)
 {
+    /* With a context: its caching, parallel resolver (both reference forms). */
+    if (ctx != NULL)
+        return vp__resolver_template_batch(ctx, refs, n, results);
     for (size_t i = 0; i < n; i++) {
         if (refs[i].form != VP_REF_URI) {
             results[i].status = VP_ENOTSUP;
@@ -534,12 +541,22 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
 {
     if (t == NULL || p == NULL || out == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, "vp_template_render: invalid argument");
-    vp_buf_free(out);
+    /* Render into the caller's secure storage (wiped first): repeated renders into one buffer
+     * then allocate nothing, where every block above 4 KiB costs a sodium_malloc. */
+    vp_buf keep = *out;
+    memset(out, 0, sizeof(*out));
+    if (keep.data != NULL && (keep.flags & VP__BUF_SECURE))
+        vp__buf_reset(&keep);
+    else
+        vp_buf_free(&keep);
     int rc = check_params(p, err);
-    if (rc != 0)
+    if (rc != 0) {
+        vp_buf_free(&keep);
         return rc;
+    }
     vp__render r;
     render_init(&r, t, p, err);
+    r.out = keep;
     vp_ref_result *res = NULL;
     rc = vp__render_run(&r);
     if (rc == VP_ENOMEM)
@@ -584,7 +601,8 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
             }
         }
     }
-    /* splice */
+    /* splice in place, back to front: grow the phase-one output to its final size and move
+     * each literal segment to its final place, then copy the value before it */
     size_t total = r.out.len;
     for (size_t i = 0; i < r.nsp; i++) {
         size_t add =
@@ -596,28 +614,31 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
         }
         total += add;
     }
-    if ((rc = vp__buf_reserve(out, total, 1)) != 0) {
+    if ((rc = vp__buf_reserve(&r.out, total - r.out.len, 1)) != 0) {
         vp__err_set(err, NULL, rc, NULL);
         goto fail;
     }
-    size_t prev = 0;
-    for (size_t i = 0; i < r.nsp; i++) {
-        memcpy(out->data + out->len, r.out.data + prev, r.sp[i].off - prev);
-        out->len += r.sp[i].off - prev;
-        prev = r.sp[i].off;
+    size_t src_end = r.out.len, dst_end = total;
+    for (size_t i = r.nsp; i > 0; i--) {
+        const tsplice *sp = &r.sp[i - 1];
+        size_t seg = src_end - sp->off;
+        memmove(r.out.data + dst_end - seg, r.out.data + sp->off, seg);
+        dst_end -= seg;
         if (p->mode == VP_RENDER_PREVIEW) {
-            memcpy(out->data + out->len, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
-            out->len += sizeof(VP_TMPL_MASK) - 1;
+            dst_end -= sizeof(VP_TMPL_MASK) - 1;
+            memcpy(r.out.data + dst_end, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
         } else {
-            const vp_buf *v = &res[r.sp[i].ref].value;
+            const vp_buf *v = &res[sp->ref].value;
+            dst_end -= v->len;
             if (v->len > 0)
-                memcpy(out->data + out->len, v->data, v->len);
-            out->len += v->len;
+                memcpy(r.out.data + dst_end, v->data, v->len);
         }
+        src_end = sp->off;
     }
-    memcpy(out->data + out->len, r.out.data + prev, r.out.len - prev);
-    out->len += r.out.len - prev;
-    out->data[out->len] = '\0';
+    r.out.len = total;
+    r.out.data[total] = '\0';
+    *out = r.out;
+    memset(&r.out, 0, sizeof(r.out));
 ok:
     if (res != NULL) {
         for (size_t i = 0; i < r.nrefs; i++)
@@ -655,6 +676,9 @@ int vp_render(vp_ctx *ctx, const char *tmpl, size_t len, const vp_env *env, vp_r
     p.mode = mode;
     p.env = env;
     p.ctx = ctx;
+    vp_vault_source vs;
+    if (ctx != NULL && vp_ctx_vault_source(ctx, &vs) == 0)
+        p.vault = &vs;
     rc = vp_template_render(t, &p, out, err);
     vp_template_free(t);
     return rc;

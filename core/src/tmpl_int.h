@@ -1,7 +1,9 @@
 /*
- * tmpl_int - internals shared by the template engine's files: the AST (tmpl_parse.c builds it),
- * values and their JavaScript semantics (tmpl_value.c), the renderer (tmpl_render.c) and the
- * public API (template.c).
+ * tmpl_int - internals shared by the template engine's files: the arena (tmpl_arena.c), the AST
+ * (built by the lexer tmpl_lex.c, the expression parser tmpl_expr.c and the statement parser
+ * tmpl_parse.c), error excerpts (tmpl_err.c), values and their JavaScript semantics
+ * (tmpl_value.c), expression evaluation (tmpl_eval.c), the renderer (tmpl_render.c), filters
+ * (tmpl_filters.c) and the public API (template.c).
  *
  * The AST lives in one arena owned by the vp_template; text nodes are (offset, length) slices
  * of the template's own copy of the source; names and string literals are NUL-terminated arena
@@ -141,6 +143,10 @@ struct tn {
         struct {
             tx *args[3];
             uint8_t nargs;
+            uint32_t line, col; /* of the tag (vp_template_ref), computed once at parse time */
+            /* URI form with a literal argument: the reference parsed once at parse time (strings
+             * in the template's arena; line/column set), or NULL (evaluated per render) */
+            const vp_template_ref *pre;
         } vault;
     } u;
 };
@@ -152,6 +158,78 @@ struct vp_template {
     vp__arena arena;
     vp_template_limits limits;
 };
+
+/* ---- parser state (tmpl_lex.c, tmpl_expr.c, tmpl_parse.c) --------------------------------- */
+
+typedef enum tk_type {
+    K_EOF,
+    K_STR,
+    K_INT,
+    K_FLOAT,
+    K_BOOL,
+    K_NONE,
+    K_SYM,
+    K_OP, /* operator text in s[off..off+len) */
+    K_LPAREN,
+    K_RPAREN,
+    K_LBRACK,
+    K_RBRACK,
+    K_LCURLY,
+    K_RCURLY,
+    K_COMMA,
+    K_COLON,
+    K_TILDE,
+    K_PIPE,
+    K_BLOCK_END, /* %} or -%} (len 3) */
+    K_VAR_END    /* }} or -}} */
+} tk_type;
+
+typedef struct tmpl_tok {
+    tk_type type;
+    size_t off, len;  /* raw span */
+    const char *sval; /* K_STR: decoded arena copy; K_SYM: arena copy */
+    size_t slen;
+} tmpl_tok;
+
+typedef struct tmpl_ps {
+    vp_template *t;
+    const char *s;
+    size_t n;
+    size_t i;
+    tmpl_tok pk;
+    size_t pk_pos, pk_end; /* pk is valid when pk_pos == i */
+    int pk_valid;
+    int drop_ws;
+    size_t depth;
+    vp_error *err;
+    size_t lc_off;            /* line/column tracker: tags are met in source order, so */
+    uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
+} tmpl_ps;
+
+/* tmpl_arena.c: NUL-terminated arena copy of s[0..n). */
+char *vp__arena_strndup(vp__arena *a, const char *s, size_t n);
+
+/* tmpl_lex.c */
+/* Syntax error at source offset off (see vp__tmpl_error). Returns code. */
+int vp__ps_fail(tmpl_ps *p, size_t off, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* memmem without _GNU_SOURCE. */
+const char *vp__find_bytes(const char *h, size_t hn, const char *nd, size_t nn);
+/* Non-zero if the source at i starts with lit. */
+int vp__lex_starts(const tmpl_ps *p, size_t i, const char *lit);
+/* The token at p->i (lexed once, cached) / the same and advance past it. 0 or an error. */
+int vp__lex_peek(tmpl_ps *p, tmpl_tok **out);
+int vp__lex_next(tmpl_ps *p, tmpl_tok *out);
+/* Token of this type (and, if text is not NULL, this exact text). */
+int vp__tok_is(const tmpl_ps *p, const tmpl_tok *k, tk_type type, const char *text);
+/* Human name of a token type (messages). */
+const char *vp__tok_name(tk_type t);
+
+/* tmpl_expr.c */
+/* Parse one expression (with filters). */
+int vp__parse_expr(tmpl_ps *p, tx **out);
+/* One more level of nesting: VP_ELIMIT beyond limits.max_depth (the caller decrements). */
+int vp__ps_enter(tmpl_ps *p, size_t off);
 
 /* tmpl_parse.c: parse t->src into t->root. */
 int vp__tmpl_parse(vp_template *t, vp_error *err);
@@ -264,6 +342,14 @@ int vp__tv_append_string(vp__render *r, const tv *v, vp_buf *b, size_t off);
 int vp__tv_from_buf(vp__render *r, vp_buf *b, int secret, tv *out);
 int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len, tv *out,
                       size_t off);
+
+/* tmpl_eval.c */
+/* Evaluate e. Strings it makes live in r->scratch (release with an arena mark). */
+int vp__tmpl_eval(vp__render *r, const tx *e, tv *out);
+/* Innermost variable called name, or NULL. */
+tvar *vp__var_find(vp__render *r, const char *name);
+/* Bind a new innermost variable (VP_ELIMIT past 100000, VP_ENOMEM). */
+int vp__var_push(vp__render *r, const char *name, const tv *val, size_t off);
 
 /* tmpl_filters.c */
 int vp__tmpl_filter(vp__render *r, const tx *e, const tv *in, const tv *args, tv *out);

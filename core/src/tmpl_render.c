@@ -1,6 +1,6 @@
 /*
- * tmpl_render - evaluation of a parsed template: expressions, control flow, output, and the
- * collection of external references (`{% vault %}` tags).
+ * tmpl_render - execution of a parsed template: output, control flow (tmpl_eval.c evaluates
+ * the expressions), and the collection of external references (`{% vault %}` tags).
  *
  * The renderer never does I/O. A vault tag records its reference (deduplicated by canonical id)
  * and a splice point in the output; template.c resolves all references in one batch and splices
@@ -10,7 +10,6 @@
  * Output, scratch strings and the stringification buffer are secure memory; no value is ever
  * formatted into an error message (messages name template text, never data).
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +23,6 @@
 #include "tmpl_int.h"
 #include "vaultplug/error.h"
 #include "vaultplug/vault.h"
-
-#define MAX_VARS 100000u
 
 int vp__render_fail(vp__render *r, size_t off, int code, const char *fmt, ...)
 {
@@ -135,526 +132,6 @@ int vp__tv_from_buf(vp__render *r, vp_buf *b, int secret, tv *out)
     return 0;
 }
 
-/* ---- variables and lookups ------------------------------------------------------------------ */
-
-static tvar *var_find(vp__render *r, const char *name)
-{
-    for (size_t i = r->nvars; i > 0; i--) {
-        tvar *v = &r->vars[i - 1];
-        if (v->name == name || strcmp(v->name, name) == 0)
-            return v;
-    }
-    return NULL;
-}
-
-static int var_push(vp__render *r, const char *name, const tv *val, size_t off)
-{
-    if (r->nvars == r->capvars) {
-        if (r->capvars >= MAX_VARS)
-            return vp__render_fail(r, off, VP_ELIMIT, "too many variables");
-        size_t nc = r->capvars ? r->capvars * 2 : 32;
-        tvar *nv = realloc(r->vars, nc * sizeof(*nv));
-        if (nv == NULL)
-            return VP_ENOMEM;
-        r->vars = nv;
-        r->capvars = nc;
-    }
-    r->vars[r->nvars].name = name;
-    r->vars[r->nvars].v = *val;
-    r->nvars++;
-    return 0;
-}
-
-static int is_vault_name(const char *name, size_t len)
-{
-    return (len == 5 && memcmp(name, "vault", 5) == 0) ||
-           (len == 16 && memcmp(name, "__insomnia_vault", 16) == 0);
-}
-
-/* Value of local-vault secret `name` (cached for the render). */
-static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off)
-{
-    memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < r->nvc; i++) {
-        tvault_entry *e = &r->vc[i];
-        if (strlen(e->name) == len && memcmp(e->name, name, len) == 0) {
-            if (e->found) {
-                out->t = TV_STR;
-                out->u.s = e->val.data ? e->val.data : "";
-                out->len = (uint32_t)e->val.len;
-                out->secret = 1;
-            }
-            return 0;
-        }
-    }
-    if (r->vault == NULL || r->vault->lookup == NULL || len > VP_VAULT_NAME_MAX)
-        return 0; /* undefined */
-    if (r->nvc == r->capvc) {
-        size_t nc = r->capvc ? r->capvc * 2 : 8;
-        tvault_entry *nv = realloc(r->vc, nc * sizeof(*nv));
-        if (nv == NULL)
-            return VP_ENOMEM;
-        r->vc = nv;
-        r->capvc = nc;
-    }
-    tvault_entry *e = &r->vc[r->nvc];
-    memset(e, 0, sizeof(*e));
-    e->name = malloc(len + 1);
-    if (e->name == NULL)
-        return VP_ENOMEM;
-    memcpy(e->name, name, len);
-    e->name[len] = '\0';
-    r->nvc++;
-    vp_error le = {0, {0}};
-    int rc = r->vault->lookup(r->vault->ud, e->name, &e->val, &le);
-    if (rc == VP_ENOTFOUND) {
-        vp_buf_free(&e->val);
-        return 0;
-    }
-    if (rc != 0) {
-        vp_buf_free(&e->val);
-        return vp__render_fail(r, off, rc, "local vault lookup of '%s' failed: %s", e->name,
-                               le.message[0] ? le.message : vp_strerror(rc));
-    }
-    e->found = 1;
-    out->t = TV_STR;
-    out->u.s = e->val.data ? e->val.data : "";
-    out->len = (uint32_t)e->val.len;
-    out->secret = 1;
-    return 0;
-}
-
-/* Canonical array index from a property name; -1 if it is not one. */
-static long long prop_index(const char *name, size_t len)
-{
-    if (len == 0 || len > 10 || (name[0] == '0' && len > 1))
-        return -1;
-    long long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return -1;
-        v = v * 10 + (name[i] - '0');
-    }
-    return v;
-}
-
-int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len, tv *out,
-                      size_t off)
-{
-    memset(out, 0, sizeof(*out));
-    char key[256];
-    const char *k = name;
-    if (name[len] != '\0') { /* json-c wants NUL-terminated keys */
-        if (len >= sizeof(key))
-            return 0; /* no environment key is that long in practice: undefined */
-        memcpy(key, name, len);
-        key[len] = '\0';
-        k = key;
-    }
-    switch (obj->t) {
-    case TV_ROOT:
-        if (is_vault_name(k, len)) {
-            out->t = TV_VAULT;
-            return 0;
-        }
-        if (r->root != NULL) {
-            json_object *j;
-            if (json_object_object_get_ex(r->root, k, &j))
-                *out = vp__tv_from_json(j);
-        }
-        return 0;
-    case TV_VAULT:
-        return vault_get(r, k, len, out, off);
-    case TV_JSON: {
-        json_object *j = obj->u.j;
-        if (json_object_get_type(j) == json_type_array) {
-            if (len == 6 && memcmp(k, "length", 6) == 0) {
-                out->t = TV_NUM;
-                out->u.n = (double)json_object_array_length(j);
-            } else {
-                long long idx = prop_index(k, len);
-                if (idx >= 0 && (size_t)idx < json_object_array_length(j))
-                    *out = vp__tv_from_json(json_object_array_get_idx(j, (size_t)idx));
-            }
-        } else {
-            json_object *m;
-            if (json_object_object_get_ex(j, k, &m))
-                *out = vp__tv_from_json(m);
-        }
-        break;
-    }
-    case TV_STR:
-        if (len == 6 && memcmp(k, "length", 6) == 0) {
-            out->t = TV_NUM;
-            out->u.n = (double)vp__utf16_len(obj->u.s, obj->len);
-        } else {
-            long long idx = prop_index(k, len);
-            if (idx >= 0) { /* the idx-th character (code point) */
-                size_t i = 0;
-                long long c = -1;
-                while (i < obj->len) {
-                    if (((unsigned char)obj->u.s[i] & 0xC0) != 0x80)
-                        c++;
-                    if (c == idx)
-                        break;
-                    i++;
-                }
-                if (i < obj->len) {
-                    size_t j = i + 1;
-                    while (j < obj->len && ((unsigned char)obj->u.s[j] & 0xC0) == 0x80)
-                        j++;
-                    out->t = TV_STR;
-                    out->u.s = obj->u.s + i;
-                    out->len = (uint32_t)(j - i);
-                }
-            }
-        }
-        break;
-    case TV_LOOP: {
-        const tmpl_loop *l = obj->u.loop;
-        out->t = TV_NUM;
-        if (strcmp(k, "index") == 0)
-            out->u.n = (double)(l->index0 + 1);
-        else if (strcmp(k, "index0") == 0)
-            out->u.n = (double)l->index0;
-        else if (strcmp(k, "revindex") == 0)
-            out->u.n = (double)(l->length - l->index0);
-        else if (strcmp(k, "revindex0") == 0)
-            out->u.n = (double)(l->length - l->index0 - 1);
-        else if (strcmp(k, "length") == 0)
-            out->u.n = (double)l->length;
-        else if (strcmp(k, "first") == 0) {
-            out->t = TV_BOOL;
-            out->u.b = l->index0 == 0;
-        } else if (strcmp(k, "last") == 0) {
-            out->t = TV_BOOL;
-            out->u.b = l->index0 + 1 == l->length;
-        } else
-            out->t = TV_UNDEF;
-        return 0;
-    }
-    default:
-        return 0;
-    }
-    out->secret = obj->secret;
-    return 0;
-}
-
-/* Property name of an index value (JS ToPropertyKey), into buf. */
-static const char *prop_key(vp__render *r, const tv *v, char *buf, size_t *len)
-{
-    (void)r;
-    switch (v->t) {
-    case TV_STR:
-        *len = v->len;
-        return v->u.s;
-    case TV_NUM:
-        *len = vp__js_num(v->u.n, buf);
-        return buf;
-    case TV_BOOL:
-        *len = v->u.b ? 4 : 5;
-        return v->u.b ? "true" : "false";
-    case TV_NULL:
-        *len = 4;
-        return "null";
-    case TV_UNDEF:
-        *len = 9;
-        return "undefined";
-    default:
-        *len = 15;
-        return "[object Object]";
-    }
-}
-
-/* ---- expressions ---------------------------------------------------------------------------- */
-
-static int eval(vp__render *r, const tx *e, tv *out);
-
-static int to_string_tv(vp__render *r, const tv *v, tv *out, size_t off)
-{
-    if (v->t == TV_STR) {
-        *out = *v;
-        return 0;
-    }
-    int rc = vp__tv_append_string(r, v, &r->tmp, off);
-    if (rc != 0)
-        return rc;
-    return vp__tv_from_buf(r, &r->tmp, v->secret, out);
-}
-
-static int eval_in(vp__render *r, const tx *e, const tv *key, const tv *hay, int *res)
-{
-    if (hay->t == TV_STR) {
-        tv ks;
-        int rc = to_string_tv(r, key, &ks, e->off);
-        if (rc != 0)
-            return rc;
-        if (ks.len == 0) {
-            *res = 1;
-            return 0;
-        }
-        *res = 0;
-        for (size_t i = 0; i + ks.len <= hay->len; i++)
-            if (memcmp(hay->u.s + i, ks.u.s, ks.len) == 0) {
-                *res = 1;
-                break;
-            }
-        return 0;
-    }
-    if (hay->t == TV_JSON && json_object_get_type(hay->u.j) == json_type_array) {
-        size_t n = json_object_array_length(hay->u.j);
-        *res = 0;
-        for (size_t i = 0; i < n; i++) {
-            tv el = vp__tv_from_json(json_object_array_get_idx(hay->u.j, i));
-            if (vp__tv_equal(key, &el, 1)) {
-                *res = 1;
-                break;
-            }
-        }
-        return 0;
-    }
-    if (hay->t == TV_JSON || hay->t == TV_ROOT || hay->t == TV_VAULT || hay->t == TV_LOOP) {
-        char kb[40];
-        size_t kl;
-        const char *k = prop_key(r, key, kb, &kl);
-        tv m;
-        int rc = vp__render_member(r, hay, k, kl, &m, e->off);
-        if (rc != 0)
-            return rc;
-        *res = m.t != TV_UNDEF;
-        return 0;
-    }
-    return vp__render_fail(r, e->off, VP_EINVAL,
-                           "cannot use 'in' to search in a value that is not a string, array or "
-                           "object");
-}
-
-/* floor, fmod and pow without libm (the core links no libm). Exact for the values templates
- * use: |x| < 2^52 for floor, |x / y| < 2^53 for fmod, integer exponents for pow. */
-static double js_floor(double x)
-{
-    if (isnan(x) || isinf(x) || fabs(x) >= 4503599627370496.0)
-        return x;
-    double t = (double)(long long)x;
-    return t > x ? t - 1 : t;
-}
-
-static double js_fmod(double x, double y)
-{
-    if (isnan(x) || isnan(y) || isinf(x) || y == 0)
-        return NAN;
-    if (isinf(y) || x == 0)
-        return x;
-    double q = x / y;
-    if (fabs(q) >= 9007199254740992.0)
-        return NAN;
-    q = (double)(long long)q; /* trunc */
-    double rem = x - q * y;
-    if (rem == 0)
-        return x < 0 ? -0.0 : 0.0;
-    return rem;
-}
-
-static double js_powi(double x, double y)
-{
-    int neg = y < 0;
-    unsigned long long n = (unsigned long long)(neg ? -y : y);
-    double res = 1, b = x;
-    while (n) {
-        if (n & 1)
-            res *= b;
-        b *= b;
-        n >>= 1;
-    }
-    return neg ? 1 / res : res;
-}
-
-static int eval_arith(vp__render *r, const tx *e, const tv *a, const tv *b, tv *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (e->op == OP_ADD &&
-        (a->t == TV_STR || b->t == TV_STR || a->t >= TV_JSON || b->t >= TV_JSON)) {
-        int rc = vp__tv_append_string(r, a, &r->tmp, e->off);
-        if (rc == 0)
-            rc = vp__tv_append_string(r, b, &r->tmp, e->off);
-        if (rc == 0)
-            rc = vp__tv_from_buf(r, &r->tmp, a->secret | b->secret, out);
-        return rc;
-    }
-    double x = vp__tv_tonumber(a), y = vp__tv_tonumber(b), z;
-    switch (e->op) {
-    case OP_ADD:
-        z = x + y;
-        break;
-    case OP_SUB:
-        z = x - y;
-        break;
-    case OP_MUL:
-        z = x * y;
-        break;
-    case OP_DIV:
-        z = x / y;
-        break;
-    case OP_FLOORDIV:
-        z = js_floor(x / y);
-        break;
-    case OP_MOD:
-        z = js_fmod(x, y);
-        break;
-    default:
-        if (isnan(x) || isnan(y) || y != js_floor(y) || fabs(y) > 1e6)
-            return vp__render_fail(r, e->off, VP_ENOTSUP,
-                                   "'**' supports integer exponents up to 1e6 only");
-        z = js_powi(x, y);
-        break;
-    }
-    out->t = TV_NUM;
-    out->u.n = z;
-    out->secret = a->secret | b->secret;
-    return 0;
-}
-
-static int eval(vp__render *r, const tx *e, tv *out)
-{
-    int rc;
-    tv a, b;
-    memset(out, 0, sizeof(*out));
-    switch (e->kind) {
-    case TX_STR:
-        out->t = TV_STR;
-        out->u.s = e->u.str.s;
-        out->len = e->u.str.len;
-        return 0;
-    case TX_NUM:
-        out->t = TV_NUM;
-        out->u.n = e->u.num;
-        return 0;
-    case TX_BOOL:
-        out->t = TV_BOOL;
-        out->u.b = e->u.b;
-        return 0;
-    case TX_NONE:
-        out->t = TV_NULL;
-        return 0;
-    case TX_NAME: {
-        const char *nm = e->u.str.s;
-        tvar *v = var_find(r, nm);
-        if (v != NULL) {
-            *out = v->v;
-            return 0;
-        }
-        if (e->u.str.len == 1 && nm[0] == '_') {
-            out->t = TV_ROOT;
-            return 0;
-        }
-        tv root;
-        memset(&root, 0, sizeof(root));
-        root.t = TV_ROOT;
-        return vp__render_member(r, &root, nm, e->u.str.len, out, e->off);
-    }
-    case TX_ATTR:
-        if ((rc = eval(r, e->u.attr.obj, &a)) != 0)
-            return rc;
-        return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
-    case TX_INDEX: {
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0 || (rc = eval(r, e->u.bin.b, &b)) != 0)
-            return rc;
-        if (b.secret)
-            return vp__render_fail(r, e->u.bin.b->off, VP_EINVAL,
-                                   "a secret value cannot be used as an index");
-        char kb[40];
-        size_t kl;
-        const char *k = prop_key(r, &b, kb, &kl);
-        return vp__render_member(r, &a, k, kl, out, e->off);
-    }
-    case TX_FILTER: {
-        tv args[2];
-        if ((rc = eval(r, e->u.filt.arg0, &a)) != 0)
-            return rc;
-        for (int i = 0; i < e->nargs; i++)
-            if ((rc = eval(r, e->u.filt.args[i], &args[i])) != 0)
-                return rc;
-        return vp__tmpl_filter(r, e, &a, args, out);
-    }
-    case TX_NOT:
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0)
-            return rc;
-        out->t = TV_BOOL;
-        out->u.b = !vp__tv_truthy(&a);
-        return 0;
-    case TX_NEG:
-    case TX_POS:
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0)
-            return rc;
-        out->t = TV_NUM;
-        out->u.n = vp__tv_tonumber(&a);
-        if (e->kind == TX_NEG)
-            out->u.n = -out->u.n;
-        out->secret = a.secret;
-        return 0;
-    case TX_AND: /* JS && / ||: the deciding operand itself */
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0)
-            return rc;
-        if (!vp__tv_truthy(&a)) {
-            *out = a;
-            return 0;
-        }
-        return eval(r, e->u.bin.b, out);
-    case TX_OR:
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0)
-            return rc;
-        if (vp__tv_truthy(&a)) {
-            *out = a;
-            return 0;
-        }
-        return eval(r, e->u.bin.b, out);
-    case TX_CMP:
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0 || (rc = eval(r, e->u.bin.b, &b)) != 0)
-            return rc;
-        out->t = TV_BOOL;
-        switch (e->op) {
-        case OP_EQ:
-            out->u.b = vp__tv_equal(&a, &b, 0);
-            break;
-        case OP_NE:
-            out->u.b = !vp__tv_equal(&a, &b, 0);
-            break;
-        case OP_SEQ:
-            out->u.b = vp__tv_equal(&a, &b, 1);
-            break;
-        case OP_SNE:
-            out->u.b = !vp__tv_equal(&a, &b, 1);
-            break;
-        default:
-            out->u.b = vp__tv_compare(&a, &b, e->op);
-        }
-        return 0;
-    case TX_IN: {
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0 || (rc = eval(r, e->u.bin.b, &b)) != 0)
-            return rc;
-        int res = 0;
-        if ((rc = eval_in(r, e, &a, &b, &res)) != 0)
-            return rc;
-        out->t = TV_BOOL;
-        out->u.b = e->op ? !res : res;
-        return 0;
-    }
-    case TX_ARITH:
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0 || (rc = eval(r, e->u.bin.b, &b)) != 0)
-            return rc;
-        return eval_arith(r, e, &a, &b, out);
-    case TX_CONCAT: /* JS string concatenation: undefined and null spell themselves */
-        if ((rc = eval(r, e->u.bin.a, &a)) != 0 || (rc = eval(r, e->u.bin.b, &b)) != 0)
-            return rc;
-        if ((rc = vp__tv_append_string(r, &a, &r->tmp, e->off)) != 0 ||
-            (rc = vp__tv_append_string(r, &b, &r->tmp, e->off)) != 0)
-            return rc;
-        return vp__tv_from_buf(r, &r->tmp, a.secret | b.secret, out);
-    default:
-        return vp__render_fail(r, e->off, VP_EINTERNAL, "unknown expression node");
-    }
-}
-
 /* ---- vault tag: references ------------------------------------------------------------------ */
 
 static uint64_t fnv1a(const char *s)
@@ -668,8 +145,41 @@ static uint64_t fnv1a(const char *s)
 }
 
 /* Dedup by id and record the splice point. Takes ownership of *ref's strings. */
-static int add_ref(vp__render *r, vp_template_ref *ref, size_t off)
+static char *dup_str(const char *s)
 {
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Owned (malloc) copy of a reference parsed at parse time. */
+static int ref_dup(const vp_template_ref *pre, vp_template_ref *ref)
+{
+    *ref = *pre;
+    ref->id = dup_str(pre->id);
+    ref->uri = dup_str(pre->uri);
+    ref->scheme = dup_str(pre->scheme);
+    ref->credential = dup_str(pre->credential);
+    ref->json_key = dup_str(pre->json_key);
+    ref->config = dup_str(pre->config);
+    if (ref->id == NULL || ref->uri == NULL || ref->scheme == NULL || ref->credential == NULL ||
+        (pre->json_key != NULL && ref->json_key == NULL) ||
+        (pre->config != NULL && ref->config == NULL)) {
+        vp__template_ref_clear(ref);
+        return VP_ENOMEM;
+    }
+    return 0;
+}
+
+/* Dedup by id and record the splice point. Takes ownership of *ref's strings; or, with pre (a
+ * reference parsed at parse time; *ref then zeroed), copies pre only when it is new. */
+static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *pre, size_t off)
+{
+    const char *id = pre != NULL ? pre->id : ref->id;
     if (r->hcap == 0 || r->nrefs * 2 >= r->hcap) {
         size_t nc = r->hcap ? r->hcap * 2 : 64;
         uint32_t *nh = calloc(nc, sizeof(*nh));
@@ -685,10 +195,10 @@ static int add_ref(vp__render *r, vp_template_ref *ref, size_t off)
         r->hidx = nh;
         r->hcap = nc;
     }
-    size_t h = (size_t)fnv1a(ref->id) & (r->hcap - 1);
+    size_t h = (size_t)fnv1a(id) & (r->hcap - 1);
     uint32_t idx = 0;
     while (r->hidx[h] != 0) {
-        if (strcmp(r->refs[r->hidx[h] - 1].id, ref->id) == 0) {
+        if (strcmp(r->refs[r->hidx[h] - 1].id, id) == 0) {
             idx = r->hidx[h];
             break;
         }
@@ -710,6 +220,8 @@ static int add_ref(vp__render *r, vp_template_ref *ref, size_t off)
             r->refs = nr;
             r->caprefs = nc;
         }
+        if (pre != NULL && ref_dup(pre, ref) != 0)
+            return VP_ENOMEM;
         r->refs[r->nrefs++] = *ref;
         r->hidx[h] = (uint32_t)r->nrefs;
         idx = (uint32_t)r->nrefs;
@@ -734,29 +246,18 @@ nomem:
     return VP_ENOMEM;
 }
 
-/* Line/column of a source offset (for vp_template_ref). */
-static void line_col(const vp__render *r, size_t off, unsigned *line, unsigned *col)
-{
-    unsigned l = 1, c = 1;
-    for (size_t i = 0; i < off && i < r->t->len; i++) {
-        if (r->t->src[i] == '\n') {
-            l++;
-            c = 1;
-        } else if (((unsigned char)r->t->src[i] & 0xC0) != 0x80) {
-            c++;
-        }
-    }
-    *line = l;
-    *col = c;
-}
-
 static int do_vault(vp__render *r, const tn *nd)
 {
     tv args[3];
     int rc;
+    if (nd->u.vault.pre != NULL) {
+        vp_template_ref none;
+        memset(&none, 0, sizeof(none));
+        return add_ref(r, &none, nd->u.vault.pre, nd->off);
+    }
     for (int i = 0; i < nd->u.vault.nargs; i++) {
         const tx *a = nd->u.vault.args[i];
-        if ((rc = eval(r, a, &args[i])) != 0)
+        if ((rc = vp__tmpl_eval(r, a, &args[i])) != 0)
             return rc;
         if (args[i].secret)
             return vp__render_fail(r, a->off, VP_EINVAL,
@@ -773,8 +274,9 @@ static int do_vault(vp__render *r, const tn *nd)
         rc = vp__tmpl_ref_tag3(r, args, &ref, nd->off);
     if (rc != 0)
         return rc;
-    line_col(r, nd->off, &ref.line, &ref.column);
-    return add_ref(r, &ref, nd->off);
+    ref.line = nd->u.vault.line;
+    ref.column = nd->u.vault.col;
+    return add_ref(r, &ref, NULL, nd->off);
 }
 
 /* ---- statements ----------------------------------------------------------------------------- */
@@ -808,7 +310,7 @@ static int step(vp__render *r, size_t off)
 static int run_for(vp__render *r, const tn *nd)
 {
     tv it;
-    int rc = eval(r, nd->u.fr.iter, &it);
+    int rc = vp__tmpl_eval(r, nd->u.fr.iter, &it);
     if (rc != 0)
         return rc;
     size_t base = r->nvars;
@@ -831,9 +333,9 @@ static int run_for(vp__render *r, const tn *nd)
             j = it.u.j;
         int is_arr = j != NULL && json_object_get_type(j) == json_type_array;
         int is_obj = j != NULL && json_object_get_type(j) == json_type_object;
-        if ((rc = var_push(r, "loop", &lv, nd->off)) != 0 ||
-            (rc = var_push(r, nd->u.fr.k, &none, nd->off)) != 0 ||
-            (nd->u.fr.v && (rc = var_push(r, nd->u.fr.v, &none, nd->off)) != 0))
+        if ((rc = vp__var_push(r, "loop", &lv, nd->off)) != 0 ||
+            (rc = vp__var_push(r, nd->u.fr.k, &none, nd->off)) != 0 ||
+            (nd->u.fr.v && (rc = vp__var_push(r, nd->u.fr.v, &none, nd->off)) != 0))
             goto out;
         tvar *vk = &r->vars[base + 1];
         if (is_arr) {
@@ -938,7 +440,7 @@ static int run_nodes(vp__render *r, const tn *nd)
         case TN_OUTPUT: {
             vp__arena_mark m = vp__arena_mark_get(&r->scratch);
             tv v;
-            rc = eval(r, nd->u.expr, &v);
+            rc = vp__tmpl_eval(r, nd->u.expr, &v);
             if (rc == 0)
                 rc = emit_value(r, nd->u.expr, &v);
             vp__arena_release(&r->scratch, m);
@@ -949,7 +451,7 @@ static int run_nodes(vp__render *r, const tn *nd)
         case TN_IF: {
             vp__arena_mark m = vp__arena_mark_get(&r->scratch);
             tv v;
-            rc = eval(r, nd->u.ifs.cond, &v);
+            rc = vp__tmpl_eval(r, nd->u.ifs.cond, &v);
             vp__arena_release(&r->scratch, m);
             if (rc != 0)
                 return rc;
@@ -967,12 +469,12 @@ static int run_nodes(vp__render *r, const tn *nd)
             break;
         case TN_SET: {
             tv v;
-            if ((rc = eval(r, nd->u.set.val, &v)) != 0)
+            if ((rc = vp__tmpl_eval(r, nd->u.set.val, &v)) != 0)
                 return rc;
-            tvar *var = var_find(r, nd->u.set.name);
+            tvar *var = vp__var_find(r, nd->u.set.name);
             if (var != NULL)
                 var->v = v;
-            else if ((rc = var_push(r, nd->u.set.name, &v, nd->off)) != 0)
+            else if ((rc = vp__var_push(r, nd->u.set.name, &v, nd->off)) != 0)
                 return rc;
             break;
         }

@@ -18,6 +18,23 @@ size_t vp__js_num(double d, char *buf)
         return (size_t)sprintf(buf, d < 0 ? "-Infinity" : "Infinity");
     if (d == 0)
         return (size_t)sprintf(buf, "0"); /* also -0 */
+    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(long long)d) {
+        /* Safe integers (the common case: ports, counts, indices) print all their digits, as
+         * JS does below 1e21; no need for the round-trip search. */
+        long long v = (long long)d;
+        unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+        char tmp[24], *o = tmp + sizeof(tmp);
+        do {
+            *--o = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (v < 0)
+            *--o = '-';
+        size_t n = (size_t)(tmp + sizeof(tmp) - o);
+        memcpy(buf, o, n);
+        buf[n] = '\0';
+        return n;
+    }
     /* Shortest digits that round-trip. */
     char tmp[40];
     int prec;

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "credstore_int.h"
 #include "errint.h"
 #include "secmem.h"
 #include "vault_int.h"
@@ -543,6 +544,94 @@ int vp__vault_rec_set_many(vp_vault *v, uint8_t section, const vp__vault_item *i
     if (rc == 0 && imported_out != NULL)
         *imported_out = a.imported;
     return rc;
+}
+
+typedef struct update_arg {
+    uint8_t section;
+    const char *name;
+    vp__vault_update_fn fn;
+    void *arg;
+} update_arg;
+
+static int do_update(vp__vault_state *st, const vp__vault_keys *keys, void *arg, vp_error *err)
+{
+    update_arg *a = arg;
+    ssize_t idx = vp__vault_state_find(st, a->section, a->name);
+    unsigned char *nv = NULL;
+    size_t nl = 0;
+    int rc;
+
+    if (idx < 0)
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "no %s named %s in the vault",
+                           a->section == VP__VAULT_CREDENTIAL ? "credential" : "secret", a->name);
+    /* fn reads the value as it is in the file now (not the handle's possibly older copy), so a
+     * concurrent writer in another process cannot be overwritten with stale fields. */
+    rc = a->fn(a->arg, st->recs[idx].value, st->recs[idx].value_len, &nv, &nl, err);
+    if (rc != 0) {
+        vp__secmem_free(nv);
+        return rc;
+    }
+    if (nl > VP_VAULT_VALUE_MAX) {
+        vp__secmem_free(nv);
+        return vp__err_set(err, NULL, VP_ELIMIT, "value is %zu bytes; the limit is %u bytes", nl,
+                           VP_VAULT_VALUE_MAX);
+    }
+    vp__vault_state_remove(st, (size_t)idx);
+    rc = vp__vault_state_add(st, keys, a->section, a->name, nv, nl);
+    vp__secmem_free(nv);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    return 0;
+}
+
+int vp__vault_rec_update(vp_vault *v, uint8_t section, const char *name, vp__vault_update_fn fn,
+                         void *arg, vp_error *err)
+{
+    update_arg a = {section, name, fn, arg};
+    int rc;
+
+    if (v == NULL || fn == NULL || !check_section(section))
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = check_name(name, err);
+    if (rc != 0)
+        return rc;
+    return mutate(v, do_update, &a, NULL, err);
+}
+
+/* ---- template source ---- */
+
+static int source_lookup(void *ud, const char *name, vp_buf *out, vp_error *err)
+{
+    vp_vault *v = ud;
+    size_t n;
+    ssize_t idx;
+    int rc;
+
+    if (v == NULL || name == NULL || out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    /* A name no secret can have is simply not there: the template sees "undefined" (or its
+     * default filter), as for any other missing secret. Names are not secret. */
+    n = strnlen(name, VP_VAULT_NAME_MAX + 1);
+    idx = vp__vault_name_ok(name, n) ? vp__vault_state_find(&v->st, VP__VAULT_SECRET, name) : -1;
+    if (idx < 0)
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "no secret named %.*s in the vault",
+                           (int)(n > VP_VAULT_NAME_MAX ? VP_VAULT_NAME_MAX : n), name);
+    rc = vp__buf_set_secure(out, v->st.recs[idx].value, v->st.recs[idx].value_len);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    vp_error_clear(err);
+    return 0;
+}
+
+int vp_vault_as_source(vp_vault *vault, vp_vault_source *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    if (vault == NULL || out == NULL)
+        return VP_EINVAL;
+    out->ud = vault;
+    out->lookup = source_lookup;
+    return 0;
 }
 
 /* ---- public secret API ---- */

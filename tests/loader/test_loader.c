@@ -149,7 +149,8 @@ static void test_broken_modules_refused(void **state)
     expect_failed(ctx, "ltnullfn", "required function validate is NULL");
     expect_failed(ctx, "ltbatch", "capability BATCH set but fetch_batch is NULL");
     expect_failed(ctx, "ltinitfail", "init failed: ");
-    expect_failed(ctx, "ltinitfail", "VP_EAUTH");
+    expect_failed(ctx, "ltinitfail", "authentication failed");
+    assert_int_equal(info_of(ctx, "ltinitfail")->status, VP_EAUTH);
     expect_failed(ctx, "ltzdup", "scheme 'goodscheme' is already served by provider 'ltgood'");
     expect_failed(ctx, "ltbadscheme", "invalid scheme 'Bad_Scheme'");
     assert_int_equal(info_of(ctx, "ltbadmajor")->abi_major, 2);

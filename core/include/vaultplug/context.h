@@ -82,6 +82,19 @@ typedef struct vp_options {
 
     /* Testing: make the Nth (1-based) allocation through the host table fail. 0 = off. */
     uint64_t fail_alloc_after;
+
+    /* Cache and resolver (vaultplug/resolve.h). Zero = the default given. */
+    int32_t cache_ttl_s;         /* 1800; VP_CACHE_TTL_OFF (-1) = no caching; max 43200 */
+    uint32_t cache_max_entries;  /* 1000 */
+    size_t cache_max_bytes;      /* 64 MiB of cached values */
+    int32_t negative_ttl_ms;     /* 10000; -1 = failed lookups are not remembered */
+    uint32_t fetch_concurrency;  /* 16 fetches at once per context */
+    uint32_t provider_concurrency; /* 8 fetches at once per provider */
+    uint32_t retry_attempts;     /* 3 attempts in all (1 = no retry); max 10 */
+    uint32_t retry_base_ms;      /* 100: first backoff cap, doubled per attempt */
+    uint32_t retry_max_ms;       /* 5000: backoff cap */
+    int stale_if_error;          /* serve an expired value on transient failures (off) */
+    uint32_t max_stale_s;        /* 3600: oldest expired value stale-if-error may serve */
 } vp_options;
 
 /* Fill *opts with defaults (all zero, size set). */

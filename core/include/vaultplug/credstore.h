@@ -68,6 +68,36 @@ VP_EXPORT VP_NODISCARD int vp_credstore_clear(vp_vault *vault, size_t *removed, 
 VP_EXPORT VP_NODISCARD int vp_credstore_load(vp_vault *vault, vp_ctx *ctx, size_t *loaded,
                                              size_t *skipped, vp_error *err);
 
+/*
+ * Attach an opened vault to ctx (vault NULL: detach). While attached:
+ *   - every credential of its store is registered in ctx (as with vp_cred_set), so
+ *     `echo://mycred@path` uses the stored credential `mycred`; credentials of providers ctx does
+ *     not know, or that their provider refuses (unknown type, missing required field), are
+ *     skipped and counted in *skipped (a warning names each refused one);
+ *   - when a provider calls the host's cred_update() (e.g. a rotated refresh token) on one of
+ *     those credentials, the field is changed in ctx AND written back to the store in one
+ *     locked commit; for any other credential cred_update() stays VP_ENOTSUP;
+ *   - vp_ctx_vault_source() reads the vault's secrets for `{{ vault.NAME }}`.
+ * Attaching again (the same or another vault) first detaches: the credentials that came from the
+ * previous store are removed from ctx (credentials set with vp_cred_set stay), which also makes
+ * re-attaching the way to pick up changes made to the store. The caller keeps ownership of the
+ * handle and must keep it open until it is detached or ctx is freed.
+ *
+ * Threads: a vp_vault is not thread-safe; the context serialises its own uses of the attached
+ * handle with a mutex, so ctx may be used from any number of threads. The caller must not use
+ * the handle itself while other threads use ctx (detach, use it, attach again).
+ *
+ * On failure nothing is attached and no stored credential is left in ctx. Returns 0, VP_EINVAL,
+ * VP_ENOMEM, or VP_EPROTO (a stored credential record is malformed).
+ */
+VP_EXPORT VP_NODISCARD int vp_ctx_use_vault(vp_ctx *ctx, vp_vault *vault, size_t *loaded,
+                                            size_t *skipped, vp_error *err);
+
+/* A template-engine source (vaultplug/template.h) for `{{ vault.NAME }}` that reads the vault
+ * attached to ctx at lookup time (under the context's vault mutex). With no vault attached every
+ * name is VP_ENOTFOUND (undefined). Valid until vp_ctx_free. 0, or VP_EINVAL. */
+VP_EXPORT VP_NODISCARD int vp_ctx_vault_source(vp_ctx *ctx, vp_vault_source *out);
+
 /* Free what vp_credstore_get (n = 1) or vp_credstore_list returned; wipes field values. */
 VP_EXPORT void vp_cred_entries_free(vp_cred_entry *entries, size_t n);
 

@@ -28,6 +28,7 @@
 #define VAULTPLUG_VAULT_H
 
 #include "vaultplug/common.h"
+#include "vaultplug/template.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,6 +136,17 @@ VP_EXPORT VP_NODISCARD int vp_vault_import_insomnia(vp_vault *vault, const char 
                                                     const char *insomnia_key, int overwrite,
                                                     vp_vault_import_report *report, vp_error *err);
 VP_EXPORT void vp_vault_import_report_free(vp_vault_import_report *report);
+
+/*
+ * Make out a template-engine source (vaultplug/template.h) that reads `{{ vault.NAME }}` from the
+ * secrets of vault: lookup copies the value into secure memory (the engine wipes it) and returns
+ * VP_ENOTFOUND, with a message naming the name (never a value), for a secret that does not exist
+ * (or a name no secret can have). The source borrows the handle: keep the vault open while it is
+ * used, and, as for every call on a handle, do not render with it from several threads at once
+ * (a context serialises this for you: see vp_ctx_use_vault in vaultplug/credstore.h). 0, or
+ * VP_EINVAL.
+ */
+VP_EXPORT VP_NODISCARD int vp_vault_as_source(vp_vault *vault, vp_vault_source *out);
 
 /* Validate and normalise a key string (`vpk1_...` or Insomnia JWK) into `vpk1_...` form in
  * secure memory. Errors say what is wrong without echoing the key. */

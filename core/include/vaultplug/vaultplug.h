@@ -11,5 +11,6 @@
 #include "vaultplug/template.h"
 #include "vaultplug/vault.h"
 #include "vaultplug/credstore.h"
+#include "vaultplug/resolve.h"
 
 #endif /* VAULTPLUG_VAULTPLUG_H */

@@ -1,0 +1,51 @@
+/*
+ * credstore_int - the wiring between a context and the local vault / credential store
+ * (credstore.c), and the read-modify-write record primitive it needs from vault.c.
+ *
+ * A context may have one opened vault attached (vp_ctx_use_vault). ctx->vault_lock, a recursive
+ * mutex, serialises every use the context makes of that handle (a vp_vault is not thread-safe):
+ * `{{ vault.NAME }}` lookups, the credentials loaded at attach time, and cred_update() write-backs.
+ * Lock order: ctx->create_lock, then ctx->vault_lock, then ctx->lock.
+ */
+#ifndef VP_CREDSTORE_INT_H
+#define VP_CREDSTORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vaultplug/error.h"
+#include "vaultplug/provider.h"
+
+struct vp_ctx;
+struct vp_vault;
+
+/* Memory cred_update() replaced in a context credential while a provider may still hold a
+ * borrowed view of it (docs/plugins.md: a vp_cred is borrowed for the whole call, and a provider
+ * may call cred_update from configure and keep reading its view). Freed with the context. */
+typedef struct vp__retired {
+    struct vp__retired *next;
+    void *p;
+    int secure; /* vp__secmem_free, else free */
+} vp__retired;
+
+/* context.c: set up (vp_ctx_new, before anything can fail) and release (vp_ctx_free, after the
+ * credentials are gone) the vault wiring of ctx. */
+void vp__ctx_vault_init(struct vp_ctx *ctx);
+void vp__ctx_vault_fini(struct vp_ctx *ctx);
+
+/* host.c: the host table's cred_update(). Updates field `key` of the credential the call's
+ * instance was configured with (call->cred_slot) in the context and, in the same step, in the
+ * credential store it was loaded from (one locked vault commit). VP_ENOTSUP when the credential
+ * did not come from the attached vault's store (vp_cred_set, default chain, no vault attached). */
+int vp__credstore_cred_update(vp_call *call, const char *key, const char *value, size_t len);
+
+/* vault.c: read-modify-write of one record in ONE locked commit. fn gets the record's current
+ * value (as re-read from the file under the lock) and returns a new value in secure memory
+ * (*out, *outlen; vault.c frees it) or a status (nothing is written). VP_ENOTFOUND if the record
+ * does not exist (fn is not called). */
+typedef int (*vp__vault_update_fn)(void *arg, const unsigned char *old, size_t oldlen,
+                                   unsigned char **out, size_t *outlen, vp_error *err);
+int vp__vault_rec_update(struct vp_vault *v, uint8_t section, const char *name,
+                         vp__vault_update_fn fn, void *arg, vp_error *err);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * resolver - the context's cache + fetch scheduler behind vp_resolve and rendering (DESIGN.md
+ * section 7): cache lookups, singleflight of concurrent misses, a bounded set of fetches (per
+ * context and per provider) run by short-lived worker threads of the resolving call, retries with
+ * capped exponential backoff and full jitter, stale-if-error and negative caching, and
+ * fetch_batch grouping for VP_CAP_BATCH providers.
+ */
+#ifndef VP_RESOLVER_H
+#define VP_RESOLVER_H
+
+#include "vaultplug/context.h"
+#include "vaultplug/template.h"
+
+typedef struct vp__resolver vp__resolver;
+
+/* Create ctx's resolver from opts (ctx->providers must be loaded). 0, VP_EINVAL (bad option,
+ * message in err), VP_ENOMEM. */
+int vp__resolver_new(vp_ctx *ctx, const vp_options *opts, vp__resolver **out, vp_error *err);
+/* NULL-safe; wipes the cache. No call may be running. */
+void vp__resolver_free(vp__resolver *r);
+
+/* The default resolver of vp_render / vp_template_render with a context: resolves every ref
+ * (URI and three-argument forms) through the cache, misses in parallel. Always returns 0; the
+ * per-item results carry the statuses. */
+int vp__resolver_template_batch(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
+                                vp_ref_result *results);
+
+#endif

@@ -1,0 +1,457 @@
+/*
+ * tmpl_expr - the expression parser: Nunjucks' operator precedence (or < and < not < in <
+ * comparisons < ~ < + - < * / // % < ** < unary < filters < primary) by recursive descent into
+ * tx nodes in the template's arena. Recursion is bounded by limits.max_depth (vp__ps_enter).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl_int.h"
+
+/* ---- expressions ---------------------------------------------------------------------------- */
+
+static tx *new_tx(tmpl_ps *p, int kind, size_t off)
+{
+    tx *e = vp__arena_alloc(&p->t->arena, sizeof(tx));
+    if (e != NULL) {
+        memset(e, 0, sizeof(*e));
+        e->kind = (uint8_t)kind;
+        e->off = (uint32_t)off;
+        e->end = (uint32_t)p->i;
+    }
+    return e;
+}
+
+#define TRY(x)          \
+    do {                \
+        int rc_ = (x);  \
+        if (rc_ != 0)   \
+            return rc_; \
+    } while (0)
+#define NEW(var, kind, off)               \
+    do {                                  \
+        (var) = new_tx(p, (kind), (off)); \
+        if ((var) == NULL)                \
+            return VP_ENOMEM;             \
+    } while (0)
+
+int vp__ps_enter(tmpl_ps *p, size_t off)
+{
+    if (++p->depth > p->t->limits.max_depth)
+        return vp__ps_fail(p, off, VP_ELIMIT, "nesting deeper than %zu", p->t->limits.max_depth);
+    return 0;
+}
+
+static int parse_primary(tmpl_ps *p, tx **out)
+{
+    tmpl_tok k;
+    TRY(vp__lex_next(p, &k));
+    tx *e = NULL;
+    switch (k.type) {
+    case K_STR:
+        NEW(e, TX_STR, k.off);
+        e->u.str.s = k.sval;
+        e->u.str.len = (uint32_t)k.slen;
+        break;
+    case K_INT:
+    case K_FLOAT: {
+        char tmp[64];
+        if (k.len >= sizeof(tmp))
+            return vp__ps_fail(p, k.off, VP_EINVAL, "number literal too long");
+        memcpy(tmp, p->s + k.off, k.len);
+        tmp[k.len] = '\0';
+        NEW(e, TX_NUM, k.off);
+        e->u.num = strtod(tmp, NULL);
+        break;
+    }
+    case K_BOOL:
+        NEW(e, TX_BOOL, k.off);
+        e->u.b = p->s[k.off] == 't';
+        break;
+    case K_NONE:
+        NEW(e, TX_NONE, k.off);
+        break;
+    case K_SYM: {
+        NEW(e, TX_NAME, k.off);
+        e->u.str.s = vp__arena_strndup(&p->t->arena, p->s + k.off, k.len);
+        if (e->u.str.s == NULL)
+            return VP_ENOMEM;
+        e->u.str.len = (uint32_t)k.len;
+        break;
+    }
+    case K_LPAREN: {
+        TRY(vp__ps_enter(p, k.off));
+        TRY(vp__parse_expr(p, &e));
+        p->depth--;
+        tmpl_tok c;
+        TRY(vp__lex_next(p, &c));
+        if (c.type != K_RPAREN)
+            return vp__ps_fail(p, c.off, VP_EINVAL, "expected ')', got %s", vp__tok_name(c.type));
+        break;
+    }
+    case K_LBRACK:
+    case K_LCURLY:
+        return vp__ps_fail(p, k.off, VP_EINVAL, "array and object literals are not supported");
+    default:
+        return vp__ps_fail(p, k.off, VP_EINVAL, "unexpected %s in expression",
+                           vp__tok_name(k.type));
+    }
+    /* postfix: .name and [expr] */
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        if (vp__tok_is(p, pk, K_OP, ".")) {
+            size_t off = pk->off;
+            TRY(vp__lex_next(p, &k));
+            tmpl_tok nm;
+            TRY(vp__lex_next(p, &nm));
+            if (nm.type != K_SYM && nm.type != K_BOOL && nm.type != K_NONE)
+                return vp__ps_fail(p, nm.off, VP_EINVAL, "expected a name after '.'");
+            tx *a;
+            NEW(a, TX_ATTR, e->off);
+            a->u.attr.obj = e;
+            a->u.attr.name = vp__arena_strndup(&p->t->arena, p->s + nm.off, nm.len);
+            if (a->u.attr.name == NULL)
+                return VP_ENOMEM;
+            a->u.attr.len = (uint32_t)nm.len;
+            (void)off;
+            e = a;
+        } else if (pk->type == K_LBRACK) {
+            TRY(vp__lex_next(p, &k));
+            TRY(vp__ps_enter(p, k.off));
+            tx *idx;
+            TRY(vp__parse_expr(p, &idx));
+            p->depth--;
+            tmpl_tok c;
+            TRY(vp__lex_next(p, &c));
+            if (c.type != K_RBRACK)
+                return vp__ps_fail(p, c.off, VP_EINVAL, "expected ']', got %s",
+                                   vp__tok_name(c.type));
+            tx *a;
+            NEW(a, TX_INDEX, e->off);
+            a->u.bin.a = e;
+            a->u.bin.b = idx;
+            e = a;
+        } else if (pk->type == K_LPAREN) {
+            return vp__ps_fail(p, pk->off, VP_EINVAL, "function calls are not supported");
+        } else {
+            break;
+        }
+    }
+    e->end = (uint32_t)p->i;
+    *out = e;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    tx_filter f;
+    uint8_t min, max;
+} FILTERS[] = {
+    {"default", F_DEFAULT, 1, 2}, {"d", F_DEFAULT, 1, 2},
+    {"upper", F_UPPER, 0, 0},     {"lower", F_LOWER, 0, 0},
+    {"trim", F_TRIM, 0, 0},       {"urlencode", F_URLENCODE, 0, 0},
+    {"base64", F_BASE64, 0, 0},   {"b64decode", F_B64DECODE, 0, 0},
+    {"json", F_JSON, 0, 1},       {"dump", F_JSON, 0, 1},
+};
+
+static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
+{
+    tmpl_tok *pk;
+    TRY(vp__lex_peek(p, &pk));
+    tx *e = NULL;
+    size_t off = pk->off;
+    TRY(vp__ps_enter(p, off));
+    if (vp__tok_is(p, pk, K_OP, "-") || vp__tok_is(p, pk, K_OP, "+")) {
+        int neg = p->s[pk->off] == '-';
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *a;
+        TRY(parse_unary(p, &a, 1));
+        NEW(e, neg ? TX_NEG : TX_POS, off);
+        e->u.bin.a = a;
+    } else {
+        TRY(parse_primary(p, &e));
+    }
+    if (!no_filters) {
+        for (;;) {
+            TRY(vp__lex_peek(p, &pk));
+            if (pk->type != K_PIPE)
+                break;
+            tmpl_tok k, nm;
+            TRY(vp__lex_next(p, &k));
+            TRY(vp__lex_next(p, &nm));
+            if (nm.type != K_SYM)
+                return vp__ps_fail(p, nm.off, VP_EINVAL, "expected a filter name after '|'");
+            size_t fi = 0, nf = sizeof(FILTERS) / sizeof(FILTERS[0]);
+            for (; fi < nf; fi++)
+                if (strlen(FILTERS[fi].name) == nm.len &&
+                    memcmp(FILTERS[fi].name, p->s + nm.off, nm.len) == 0)
+                    break;
+            if (fi == nf)
+                return vp__ps_fail(p, nm.off, VP_EINVAL, "unknown filter '%.*s'",
+                                   (int)(nm.len > 64 ? 64 : nm.len), p->s + nm.off);
+            tx *f;
+            NEW(f, TX_FILTER, off);
+            f->op = (uint8_t)FILTERS[fi].f;
+            f->u.filt.arg0 = e;
+            TRY(vp__lex_peek(p, &pk));
+            if (pk->type == K_LPAREN) {
+                TRY(vp__lex_next(p, &k));
+                TRY(vp__lex_peek(p, &pk));
+                if (pk->type != K_RPAREN) {
+                    for (;;) {
+                        if (f->nargs >= FILTERS[fi].max)
+                            return vp__ps_fail(p, pk->off, VP_EINVAL,
+                                               "too many arguments for filter '%s'",
+                                               FILTERS[fi].name);
+                        TRY(vp__parse_expr(p, &f->u.filt.args[f->nargs]));
+                        f->nargs++;
+                        tmpl_tok c;
+                        TRY(vp__lex_next(p, &c));
+                        if (c.type == K_RPAREN)
+                            break;
+                        if (c.type != K_COMMA)
+                            return vp__ps_fail(p, c.off, VP_EINVAL, "expected ',' or ')', got %s",
+                                               vp__tok_name(c.type));
+                        TRY(vp__lex_peek(p, &pk));
+                    }
+                } else {
+                    TRY(vp__lex_next(p, &k));
+                }
+            }
+            if (f->nargs < FILTERS[fi].min)
+                return vp__ps_fail(p, nm.off, VP_EINVAL, "filter '%s' needs an argument",
+                                   FILTERS[fi].name);
+            f->end = (uint32_t)p->i;
+            e = f;
+        }
+    }
+    p->depth--;
+    e->end = (uint32_t)p->i;
+    *out = e;
+    return 0;
+}
+
+/* Binary levels, lowest first (Nunjucks' precedence). */
+static int parse_pow(tmpl_ps *p, tx **out)
+{
+    TRY(parse_unary(p, out, 0));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        if (!vp__tok_is(p, pk, K_OP, "**"))
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_unary(p, &b, 0));
+        NEW(e, TX_ARITH, (*out)->off);
+        e->op = OP_POW;
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_mul(tmpl_ps *p, tx **out)
+{
+    TRY(parse_pow(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        int op;
+        if (vp__tok_is(p, pk, K_OP, "*"))
+            op = OP_MUL;
+        else if (vp__tok_is(p, pk, K_OP, "/"))
+            op = OP_DIV;
+        else if (vp__tok_is(p, pk, K_OP, "//"))
+            op = OP_FLOORDIV;
+        else if (vp__tok_is(p, pk, K_OP, "%"))
+            op = OP_MOD;
+        else
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_pow(p, &b));
+        NEW(e, TX_ARITH, (*out)->off);
+        e->op = (uint8_t)op;
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_add(tmpl_ps *p, tx **out)
+{
+    TRY(parse_mul(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        int op;
+        if (vp__tok_is(p, pk, K_OP, "+"))
+            op = OP_ADD;
+        else if (vp__tok_is(p, pk, K_OP, "-"))
+            op = OP_SUB;
+        else
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_mul(p, &b));
+        NEW(e, TX_ARITH, (*out)->off);
+        e->op = (uint8_t)op;
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_concat(tmpl_ps *p, tx **out)
+{
+    TRY(parse_add(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        if (pk->type != K_TILDE)
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_add(p, &b));
+        NEW(e, TX_CONCAT, (*out)->off);
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_compare(tmpl_ps *p, tx **out)
+{
+    static const struct {
+        const char *t;
+        tx_op op;
+    } ops[] = {{"===", OP_SEQ}, {"!==", OP_SNE}, {"==", OP_EQ}, {"!=", OP_NE},
+               {"<=", OP_LE},   {">=", OP_GE},   {"<", OP_LT},  {">", OP_GT}};
+    TRY(parse_concat(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        size_t q = 0, nq = sizeof(ops) / sizeof(ops[0]);
+        for (; q < nq; q++)
+            if (vp__tok_is(p, pk, K_OP, ops[q].t))
+                break;
+        if (q == nq)
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_concat(p, &b));
+        NEW(e, TX_CMP, (*out)->off);
+        e->op = (uint8_t)ops[q].op;
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_in(tmpl_ps *p, tx **out)
+{
+    TRY(parse_compare(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        int invert = 0;
+        size_t save = p->i;
+        if (vp__tok_is(p, pk, K_SYM, "not")) {
+            tmpl_tok k, k2;
+            TRY(vp__lex_next(p, &k));
+            TRY(vp__lex_next(p, &k2));
+            if (!vp__tok_is(p, &k2, K_SYM, "in")) {
+                p->i = save;
+                return 0;
+            }
+            invert = 1;
+        } else if (vp__tok_is(p, pk, K_SYM, "in")) {
+            tmpl_tok k;
+            TRY(vp__lex_next(p, &k));
+        } else {
+            return 0;
+        }
+        tx *b, *e;
+        TRY(parse_compare(p, &b));
+        NEW(e, TX_IN, (*out)->off);
+        e->op = (uint8_t)invert;
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+static int parse_not(tmpl_ps *p, tx **out)
+{
+    tmpl_tok *pk;
+    TRY(vp__lex_peek(p, &pk));
+    if (vp__tok_is(p, pk, K_SYM, "not")) {
+        size_t off = pk->off;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        TRY(vp__ps_enter(p, off));
+        tx *a, *e;
+        TRY(parse_not(p, &a));
+        p->depth--;
+        NEW(e, TX_NOT, off);
+        e->u.bin.a = a;
+        *out = e;
+        return 0;
+    }
+    return parse_in(p, out);
+}
+
+static int parse_and(tmpl_ps *p, tx **out)
+{
+    TRY(parse_not(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        if (!vp__tok_is(p, pk, K_SYM, "and"))
+            return 0;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_not(p, &b));
+        NEW(e, TX_AND, (*out)->off);
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+}
+
+int vp__parse_expr(tmpl_ps *p, tx **out)
+{
+    TRY(vp__ps_enter(p, p->i));
+    TRY(parse_and(p, out));
+    for (;;) {
+        tmpl_tok *pk;
+        TRY(vp__lex_peek(p, &pk));
+        if (!vp__tok_is(p, pk, K_SYM, "or"))
+            break;
+        tmpl_tok k;
+        TRY(vp__lex_next(p, &k));
+        tx *b, *e;
+        TRY(parse_and(p, &b));
+        NEW(e, TX_OR, (*out)->off);
+        e->u.bin.a = *out;
+        e->u.bin.b = b;
+        *out = e;
+    }
+    tmpl_tok *pk;
+    TRY(vp__lex_peek(p, &pk));
+    if (vp__tok_is(p, pk, K_SYM, "if"))
+        return vp__ps_fail(p, pk->off, VP_EINVAL, "inline if expressions are not supported");
+    (*out)->end = (uint32_t)p->i;
+    p->depth--;
+    return 0;
+}

@@ -1,0 +1,275 @@
+/*
+ * tmpl_lex - the template lexer (DESIGN.md section 4). The token rules follow Nunjucks' lexer
+ * (so templates written for Insomnia tokenise the same): symbols run until whitespace or one of
+ * Nunjucks' delimiter characters, `-` before `%}`/`}}` and after `{%`/`{{`/`{#` is whitespace
+ * control. Tokens are lexed on demand with a one-token lookahead (vp__lex_peek).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmpl_int.h"
+
+/* Nunjucks' delimiter characters "()[]{}%*-+~/#,:|.<>=!" (a table: symbols are scanned byte by
+ * byte against it) */
+static const unsigned char DELIM[256] = {
+    ['('] = 1, [')'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1, ['%'] = 1,
+    ['*'] = 1, ['-'] = 1, ['+'] = 1, ['~'] = 1, ['/'] = 1, ['#'] = 1, [','] = 1,
+    [':'] = 1, ['|'] = 1, ['.'] = 1, ['<'] = 1, ['>'] = 1, ['='] = 1, ['!'] = 1,
+};
+
+static int is_delim(unsigned char c)
+{
+    return DELIM[c];
+}
+
+/* Nunjucks' code whitespace: space \n \t \r and U+00A0. */
+static size_t code_space(const char *s, size_t n, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+        return 1;
+    if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0)
+        return 2;
+    return 0;
+}
+
+int vp__ps_fail(tmpl_ps *p, size_t off, int code, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return vp__tmpl_error(p->err, p->s, p->n, off, code, "%s", what);
+}
+
+/* memmem without _GNU_SOURCE */
+const char *vp__find_bytes(const char *h, size_t hn, const char *nd, size_t nn)
+{
+    if (nn == 0 || hn < nn)
+        return NULL;
+    const char *end = h + hn - nn + 1;
+    for (const char *q = h; q < end; q++) {
+        q = memchr(q, nd[0], (size_t)(end - q));
+        if (q == NULL)
+            return NULL;
+        if (memcmp(q, nd, nn) == 0)
+            return q;
+    }
+    return NULL;
+}
+
+int vp__lex_starts(const tmpl_ps *p, size_t i, const char *lit)
+{
+    size_t l = strlen(lit);
+    return i + l <= p->n && memcmp(p->s + i, lit, l) == 0;
+}
+
+/* Lex one code token at position i; sets *end. 0 or an error status. */
+static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
+{
+    const char *s = p->s;
+    size_t n = p->n, w;
+    while (i < n && (w = code_space(s, n, i)) != 0)
+        i += w;
+    memset(k, 0, sizeof(*k));
+    k->off = i;
+    if (i >= n) {
+        k->type = K_EOF;
+        *end = i;
+        return 0;
+    }
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\'') {
+        /* Nunjucks escapes: \n \t \r, and a backslash before anything else yields that char. */
+        size_t j = i + 1, cap = 0;
+        while (j < n && s[j] != (char)c) {
+            if (s[j] == '\\' && j + 1 < n)
+                j++;
+            j++;
+            cap++;
+        }
+        if (j >= n)
+            return vp__ps_fail(p, i, VP_EINVAL, "unterminated string");
+        char *d = vp__arena_alloc(&p->t->arena, (j - i) + 1);
+        if (d == NULL)
+            return VP_ENOMEM;
+        size_t o = 0;
+        for (size_t q = i + 1; q < j; q++) {
+            char ch = s[q];
+            if (ch == '\\' && q + 1 < j) {
+                q++;
+                ch = s[q];
+                if (ch == 'n')
+                    ch = '\n';
+                else if (ch == 't')
+                    ch = '\t';
+                else if (ch == 'r')
+                    ch = '\r';
+            }
+            d[o++] = ch;
+        }
+        d[o] = '\0';
+        (void)cap;
+        k->type = K_STR;
+        k->sval = d;
+        k->slen = o;
+        k->len = j + 1 - i;
+        *end = j + 1;
+        return 0;
+    }
+    if (vp__lex_starts(p, i, "%}") || vp__lex_starts(p, i, "-%}")) {
+        k->type = K_BLOCK_END;
+        k->len = s[i] == '-' ? 3 : 2;
+        *end = i + k->len;
+        return 0;
+    }
+    if (vp__lex_starts(p, i, "}}") || vp__lex_starts(p, i, "-}}")) {
+        k->type = K_VAR_END;
+        k->len = s[i] == '-' ? 3 : 2;
+        *end = i + k->len;
+        return 0;
+    }
+    if (is_delim(c)) {
+        size_t l = 1;
+        static const char *const two[] = {"==", "!=", "<=", ">=", "//", "**"};
+        for (size_t q = 0; q < sizeof(two) / sizeof(two[0]); q++) {
+            if (vp__lex_starts(p, i, two[q])) {
+                l = 2;
+                if ((vp__lex_starts(p, i, "==") || vp__lex_starts(p, i, "!=")) && i + 2 < n &&
+                    s[i + 2] == '=')
+                    l = 3;
+                break;
+            }
+        }
+        k->len = l;
+        *end = i + l;
+        switch (c) {
+        case '(':
+            k->type = K_LPAREN;
+            break;
+        case ')':
+            k->type = K_RPAREN;
+            break;
+        case '[':
+            k->type = K_LBRACK;
+            break;
+        case ']':
+            k->type = K_RBRACK;
+            break;
+        case '{':
+            k->type = K_LCURLY;
+            break;
+        case '}':
+            k->type = K_RCURLY;
+            break;
+        case ',':
+            k->type = K_COMMA;
+            break;
+        case ':':
+            k->type = K_COLON;
+            break;
+        case '~':
+            k->type = K_TILDE;
+            break;
+        case '|':
+            k->type = K_PIPE;
+            break;
+        default:
+            k->type = K_OP;
+        }
+        if (l > 1)
+            k->type = K_OP;
+        return 0;
+    }
+    size_t j = i;
+    while (j < n && !code_space(s, n, j) && !is_delim((unsigned char)s[j]))
+        j++;
+    size_t l = j - i;
+    int digits = 1;
+    for (size_t q = 0; q < l; q++)
+        if (s[i + q] < '0' || s[i + q] > '9')
+            digits = 0;
+    if (digits) {
+        if (j < n && s[j] == '.') {
+            j++;
+            while (j < n && s[j] >= '0' && s[j] <= '9')
+                j++;
+            k->type = K_FLOAT;
+        } else {
+            k->type = K_INT;
+        }
+    } else if ((l == 4 && memcmp(s + i, "true", 4) == 0) ||
+               (l == 5 && memcmp(s + i, "false", 5) == 0)) {
+        k->type = K_BOOL;
+    } else if ((l == 4 && memcmp(s + i, "none", 4) == 0) ||
+               (l == 4 && memcmp(s + i, "null", 4) == 0)) {
+        k->type = K_NONE;
+    } else {
+        k->type = K_SYM;
+    }
+    k->len = j - i;
+    *end = j;
+    return 0;
+}
+
+int vp__lex_peek(tmpl_ps *p, tmpl_tok **out)
+{
+    if (!p->pk_valid || p->pk_pos != p->i) {
+        int rc = lex_at(p, p->i, &p->pk, &p->pk_end);
+        if (rc != 0)
+            return rc;
+        p->pk_pos = p->i;
+        p->pk_valid = 1;
+    }
+    *out = &p->pk;
+    return 0;
+}
+
+int vp__lex_next(tmpl_ps *p, tmpl_tok *out)
+{
+    tmpl_tok *k;
+    int rc = vp__lex_peek(p, &k);
+    if (rc != 0)
+        return rc;
+    *out = *k;
+    p->i = p->pk_end;
+    return 0;
+}
+
+int vp__tok_is(const tmpl_ps *p, const tmpl_tok *k, tk_type type, const char *text)
+{
+    if (k->type != type)
+        return 0;
+    if (text == NULL)
+        return 1;
+    size_t l = strlen(text);
+    return k->len == l && memcmp(p->s + k->off, text, l) == 0;
+}
+
+const char *vp__tok_name(tk_type t)
+{
+    switch (t) {
+    case K_EOF:
+        return "end of template";
+    case K_STR:
+        return "string";
+    case K_INT:
+    case K_FLOAT:
+        return "number";
+    case K_BOOL:
+        return "boolean";
+    case K_NONE:
+        return "none";
+    case K_SYM:
+        return "name";
+    case K_BLOCK_END:
+        return "'%}'";
+    case K_VAR_END:
+        return "'}}'";
+    default:
+        return "operator";
+    }
+}
