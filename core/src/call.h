@@ -14,11 +14,11 @@
 
 struct vp_call {
     vp_host_ctx *hc;
-    int64_t deadline_ms;      /* on hc's monotonic clock; -1 = no deadline */
+    int64_t deadline_ms; /* on hc's monotonic clock; -1 = no deadline */
     atomic_int canceled;
-    int status;               /* last status given to fail() */
-    uint32_t retry_after_ms;  /* 0 = none */
-    void *cred_slot;          /* context-owned credential the instance uses (cred_update) */
+    int status;              /* last status given to fail() */
+    uint32_t retry_after_ms; /* 0 = none */
+    void *cred_slot;         /* context-owned credential the instance uses (cred_update) */
     char message[VP_ERROR_MAX];
 };
 

@@ -90,8 +90,7 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                   vp_error *err);
 int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, size_t n,
                         const vp_ref *const *views, int64_t deadline_ms,
-                        struct vp_secret_out *const *outs, uint32_t *retry_after_ms,
-                        vp_error *err);
+                        struct vp_secret_out *const *outs, uint32_t *retry_after_ms, vp_error *err);
 int vp__fetch_extract_key(vp_ctx *ctx, const char *uri, const char *json_key, const char *value,
                           size_t len, vp_buf *out, vp_error *err);
 

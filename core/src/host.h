@@ -10,8 +10,8 @@
 #include "log.h"
 
 struct vp_host_ctx {
-    struct vp_ctx *ctx;      /* owning context (NULL in some unit tests) */
-    const char *source;      /* log source: provider name, or "core" */
+    struct vp_ctx *ctx; /* owning context (NULL in some unit tests) */
+    const char *source; /* log source: provider name, or "core" */
     vp__log *log;
     vp__http *http;
     vp_clock_fn wall_clock_ms; /* NULL = system clocks */

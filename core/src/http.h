@@ -12,12 +12,12 @@
 typedef struct vp__http vp__http;
 
 typedef struct vp__http_opts {
-    const char *ca_file;          /* NULL = system store */
+    const char *ca_file; /* NULL = system store */
     const char *ca_path;
-    const char *proxy;            /* NULL = libcurl's handling of the *_proxy variables */
-    uint32_t default_timeout_ms;  /* when neither request nor call limits it; 0 = 30000 */
-    uint32_t connect_timeout_ms;  /* 0 = 10000 */
-    size_t max_response;          /* 0 = 1 MiB */
+    const char *proxy;           /* NULL = libcurl's handling of the *_proxy variables */
+    uint32_t default_timeout_ms; /* when neither request nor call limits it; 0 = 30000 */
+    uint32_t connect_timeout_ms; /* 0 = 10000 */
+    size_t max_response;         /* 0 = 1 MiB */
 } vp__http_opts;
 
 /* libcurl global init is done once per process by vp__http_global_init (thread-safe). */

@@ -47,7 +47,7 @@ size_t vp__log_vformat(vp__log *log, char *out, size_t cap, const char *fmt, va_
     __attribute__((format(printf, 4, 0)));
 
 #define VP__TRUNCATED   "\xe2\x80\xa6"     /* U+2026 HORIZONTAL ELLIPSIS */
-#define VP__LOG_MSG_MAX 4096              /* a log line handed to the callback, with the NUL */
+#define VP__LOG_MSG_MAX 4096               /* a log line handed to the callback, with the NUL */
 #define VP__LOG_FMT_MAX ((size_t)64 << 10) /* formatted text the redactor sees */
 
 #endif

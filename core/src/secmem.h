@@ -30,11 +30,11 @@ size_t vp__secmem_usable(const void *p);
 int vp__secmem_owns(const void *p);
 
 typedef struct vp__secmem_stats {
-    size_t slabs;         /* slabs allocated */
-    size_t slab_bytes;    /* bytes reserved in slabs */
-    size_t live_blocks;   /* blocks currently allocated (small + large) */
-    size_t live_bytes;    /* bytes requested by live blocks */
-    size_t large_blocks;  /* live blocks served by their own sodium_malloc */
+    size_t slabs;        /* slabs allocated */
+    size_t slab_bytes;   /* bytes reserved in slabs */
+    size_t live_blocks;  /* blocks currently allocated (small + large) */
+    size_t live_bytes;   /* bytes requested by live blocks */
+    size_t large_blocks; /* live blocks served by their own sodium_malloc */
 } vp__secmem_stats;
 void vp__secmem_get_stats(vp__secmem_stats *st);
 

@@ -61,7 +61,10 @@ typedef struct vp_buf {
     unsigned flags; /* internal: which allocator owns data */
 } vp_buf;
 
-#define VP_BUF_INIT {NULL, 0, 0, 0}
+#define VP_BUF_INIT   \
+    {                 \
+        NULL, 0, 0, 0 \
+    }
 
 /* Wipe and release the buffer's storage; the buffer is left empty and reusable. NULL-safe. */
 VP_EXPORT void vp_buf_free(vp_buf *buf);

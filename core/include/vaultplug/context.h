@@ -62,12 +62,12 @@ typedef struct vp_options {
     int log_level;
 
     /* HTTP defaults for all providers. */
-    const char *ca_file;            /* PEM bundle replacing the system trust store */
-    const char *ca_path;            /* directory of hashed CA certificates */
-    const char *proxy;              /* proxy URL; NULL = the standard *_proxy variables */
-    uint32_t http_timeout_ms;       /* per-request default when the call has no deadline;
-                                       default 30000 */
-    size_t http_max_response;       /* response body cap; default 1 MiB */
+    const char *ca_file;              /* PEM bundle replacing the system trust store */
+    const char *ca_path;              /* directory of hashed CA certificates */
+    const char *proxy;                /* proxy URL; NULL = the standard *_proxy variables */
+    uint32_t http_timeout_ms;         /* per-request default when the call has no deadline;
+                                         default 30000 */
+    size_t http_max_response;         /* response body cap; default 1 MiB */
     uint32_t http_connect_timeout_ms; /* default 10000 */
 
     /* Clocks (NULL = the system's). */
@@ -84,17 +84,17 @@ typedef struct vp_options {
     uint64_t fail_alloc_after;
 
     /* Cache and resolver (vaultplug/resolve.h). Zero = the default given. */
-    int32_t cache_ttl_s;         /* 1800; VP_CACHE_TTL_OFF (-1) = no caching; max 43200 */
-    uint32_t cache_max_entries;  /* 1000 */
-    size_t cache_max_bytes;      /* 64 MiB of cached values */
-    int32_t negative_ttl_ms;     /* 10000; -1 = failed lookups are not remembered */
-    uint32_t fetch_concurrency;  /* 16 fetches at once per context */
+    int32_t cache_ttl_s;           /* 1800; VP_CACHE_TTL_OFF (-1) = no caching; max 43200 */
+    uint32_t cache_max_entries;    /* 1000 */
+    size_t cache_max_bytes;        /* 64 MiB of cached values */
+    int32_t negative_ttl_ms;       /* 10000; -1 = failed lookups are not remembered */
+    uint32_t fetch_concurrency;    /* 16 fetches at once per context */
     uint32_t provider_concurrency; /* 8 fetches at once per provider */
-    uint32_t retry_attempts;     /* 3 attempts in all (1 = no retry); max 10 */
-    uint32_t retry_base_ms;      /* 100: first backoff cap, doubled per attempt */
-    uint32_t retry_max_ms;       /* 5000: backoff cap */
-    int stale_if_error;          /* serve an expired value on transient failures (off) */
-    uint32_t max_stale_s;        /* 3600: oldest expired value stale-if-error may serve */
+    uint32_t retry_attempts;       /* 3 attempts in all (1 = no retry); max 10 */
+    uint32_t retry_base_ms;        /* 100: first backoff cap, doubled per attempt */
+    uint32_t retry_max_ms;         /* 5000: backoff cap */
+    int stale_if_error;            /* serve an expired value on transient failures (off) */
+    uint32_t max_stale_s;          /* 3600: oldest expired value stale-if-error may serve */
 } vp_options;
 
 /* Fill *opts with defaults (all zero, size set). */
@@ -115,23 +115,23 @@ VP_EXPORT void vp_ctx_free(vp_ctx *ctx);
 
 /* Load state of a provider. */
 typedef enum vp_provider_state {
-    VP_PROVIDER_LOADED = 0,   /* ready */
-    VP_PROVIDER_FAILED = 1,   /* found and enabled, but refused or broken: see reason */
-    VP_PROVIDER_DISABLED = 2  /* found, not in the enabled list: not loaded */
+    VP_PROVIDER_LOADED = 0,  /* ready */
+    VP_PROVIDER_FAILED = 1,  /* found and enabled, but refused or broken: see reason */
+    VP_PROVIDER_DISABLED = 2 /* found, not in the enabled list: not loaded */
 } vp_provider_state;
 
 /* What vp_providers_list() reports about one provider. Strings are owned by the context. */
 typedef struct vp_provider_info {
-    const char *name;        /* file base name */
-    const char *path;        /* full path of the .so */
-    const char *version;     /* provider's version, or "" if never read */
-    const char *description; /* or "" */
-    const char *schemes;     /* comma-separated, or "" */
+    const char *name;              /* file base name */
+    const char *path;              /* full path of the .so */
+    const char *version;           /* provider's version, or "" if never read */
+    const char *description;       /* or "" */
+    const char *schemes;           /* comma-separated, or "" */
     uint16_t abi_major, abi_minor; /* from the provider's table header (0 if unknown) */
     uint32_t caps;
     vp_provider_state state;
-    int status;              /* VP_OK, or why it failed */
-    const char *reason;      /* "" or the precise failure reason */
+    int status;         /* VP_OK, or why it failed */
+    const char *reason; /* "" or the precise failure reason */
 } vp_provider_info;
 
 /* Number of providers the context knows (loaded, failed or disabled). */

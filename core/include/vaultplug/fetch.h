@@ -22,8 +22,8 @@ typedef struct vp_field {
 
 /* A named credential for one provider (see the provider's credential types). */
 typedef struct vp_cred_spec {
-    const char *name;        /* "prod"; must match [A-Za-z0-9_.-]{1,64} */
-    const char *type;        /* provider credential type, "" = default chain */
+    const char *name; /* "prod"; must match [A-Za-z0-9_.-]{1,64} */
+    const char *type; /* provider credential type, "" = default chain */
     const vp_field *fields;
     size_t n_fields;
 } vp_cred_spec;
@@ -43,9 +43,9 @@ VP_EXPORT int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name,
 
 /* Metadata the provider reported with a value (filled by vp_fetch when meta != NULL). */
 typedef struct vp_fetch_meta {
-    uint32_t ttl_s;       /* provider's TTL hint; UINT32_MAX = none */
+    uint32_t ttl_s;         /* provider's TTL hint; UINT32_MAX = none */
     int64_t expiry_unix_ms; /* 0 = none */
-    char version[128];    /* "" = none */
+    char version[128];      /* "" = none */
 } vp_fetch_meta;
 
 /*

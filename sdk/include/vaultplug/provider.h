@@ -69,7 +69,7 @@ extern "C" {
 /* printf-format checking for the variadic host functions. */
 #if defined(__GNUC__) || defined(__clang__)
 #define VP_SDK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define VP_SDK_EXPORT __attribute__((visibility("default")))
+#define VP_SDK_EXPORT            __attribute__((visibility("default")))
 #else
 #define VP_SDK_PRINTF(fmt, args)
 #define VP_SDK_EXPORT
@@ -88,13 +88,16 @@ typedef struct vp_abi_hdr {
 } vp_abi_hdr;
 
 /* Initialiser for the header of a struct of type T: `vp_ref r = {VP_ABI_HDR(vp_ref), ...};` */
-#define VP_ABI_HDR(T) {VP_ABI_MAJOR, VP_ABI_MINOR, (uint32_t)sizeof(T)}
+#define VP_ABI_HDR(T)                                   \
+    {                                                   \
+        VP_ABI_MAJOR, VP_ABI_MINOR, (uint32_t)sizeof(T) \
+    }
 
 /*
  * VP_HAS(T, p, field): true if the struct *p of type T, as filled in by the other side, is large
  * enough to contain `field`. Use it before reading any field added after minor 0.
  */
-#define VP_HAS(T, p, field)                                                                        \
+#define VP_HAS(T, p, field) \
     ((p) != NULL && (p)->hdr.struct_size >= offsetof(T, field) + sizeof(((T *)0)->field))
 
 /* ---------------------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ typedef struct vp_http_header {
 /* Request flags. */
 #define VP_HTTP_BODY_SECRET      (1u << 0) /* request body holds secrets: never logged */
 #define VP_HTTP_FOLLOW_REDIRECTS (1u << 1) /* follow up to 5 redirects (off by default) */
-#define VP_HTTP_INSECURE_SKIP_VERIFY                                                               \
+#define VP_HTTP_INSECURE_SKIP_VERIFY                                                              \
     (1u << 2) /* disable TLS certificate and host verification (e.g. VAULT_SKIP_VERIFY); the host \
                  logs a warning on every request made with it */
 
@@ -257,10 +260,10 @@ typedef enum vp_log_level {
 
 /* Base64 variants (the same four as libsodium). */
 typedef enum vp_b64_variant {
-    VP_B64_STD = 1,        /* + / with = padding (RFC 4648 section 4) */
-    VP_B64_STD_NOPAD = 3,  /* + / without padding */
-    VP_B64_URL = 5,        /* - _ with = padding (RFC 4648 section 5) */
-    VP_B64_URL_NOPAD = 7   /* - _ without padding (JWT, PKCE) */
+    VP_B64_STD = 1,       /* + / with = padding (RFC 4648 section 4) */
+    VP_B64_STD_NOPAD = 3, /* + / without padding */
+    VP_B64_URL = 5,       /* - _ with = padding (RFC 4648 section 5) */
+    VP_B64_URL_NOPAD = 7  /* - _ without padding (JWT, PKCE) */
 } vp_b64_variant;
 
 /* ---------------------------------------------------------------------------------------------
@@ -393,8 +396,7 @@ typedef struct vp_host {
     /* Length of the encoding of n bytes including the terminating NUL. */
     size_t (*b64_encoded_len)(size_t n, vp_b64_variant variant);
     /* Encode into out (capacity out_cap, NUL-terminated); VP_ELIMIT if it does not fit. */
-    int (*b64_encode)(const void *in, size_t n, vp_b64_variant variant, char *out,
-                      size_t out_cap);
+    int (*b64_encode)(const void *in, size_t n, vp_b64_variant variant, char *out, size_t out_cap);
     /* Decode into out (capacity out_cap) and set *out_len; ignores ASCII whitespace.
      * VP_EPROTO if the input is not valid for the variant, VP_ELIMIT if out is too small
      * (n * 3 / 4 + 3 bytes is always enough). */
@@ -468,8 +470,10 @@ typedef struct vp_host {
  * Credential types a provider accepts (for CLIs and UIs: prompts, masking, validation).
  * ------------------------------------------------------------------------------------------- */
 
-#define VP_FIELD_SECRET   (1u << 0) /* value is secret: read without echo, sealed, masked in lists */
-#define VP_FIELD_REQUIRED (1u << 1) /* must be present for this type */
+/* The value is secret: read without echo, sealed in the vault, masked in listings. */
+#define VP_FIELD_SECRET (1u << 0)
+/* The field must be present for this type. */
+#define VP_FIELD_REQUIRED (1u << 1)
 
 typedef struct vp_cred_field {
     const char *name;        /* "secret_access_key" */
@@ -488,11 +492,11 @@ typedef struct vp_cred_type {
  * ------------------------------------------------------------------------------------------- */
 
 /* Capability bits. Bits not defined by the host's ABI minor make the host refuse the plugin. */
-#define VP_CAP_THREADSAFE         (1u << 0) /* fetch/validate may run concurrently per instance */
-#define VP_CAP_LIST               (1u << 1) /* list() is implemented */
-#define VP_CAP_BATCH              (1u << 2) /* fetch_batch() is implemented */
-#define VP_CAP_INTERACTIVE_LOGIN  (1u << 3) /* login() is implemented */
-#define VP_CAP_KNOWN_MASK_1_0     0x0000000Fu /* every bit defined in ABI 1.0 */
+#define VP_CAP_THREADSAFE        (1u << 0)   /* fetch/validate may run concurrently per instance */
+#define VP_CAP_LIST              (1u << 1)   /* list() is implemented */
+#define VP_CAP_BATCH             (1u << 2)   /* fetch_batch() is implemented */
+#define VP_CAP_INTERACTIVE_LOGIN (1u << 3)   /* login() is implemented */
+#define VP_CAP_KNOWN_MASK_1_0    0x0000000Fu /* every bit defined in ABI 1.0 */
 
 typedef struct vp_provider {
     vp_abi_hdr hdr; /* VP_ABI_HDR(vp_provider) */
@@ -566,22 +570,22 @@ typedef const vp_provider *(*vp_provider_entry_fn)(uint16_t host_major, uint16_t
  * `vaultplug_provider_entry_<name>` instead, so several providers can live in one program.
  */
 #ifdef VP_PROVIDER_STATIC
-#define VP_PROVIDER_ENTRY(name)                                                                    \
-    const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor);  \
-    const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor)   \
-    {                                                                                              \
-        (void)host_minor;                                                                          \
-        return host_major == VP_ABI_MAJOR ? &name : NULL;                                          \
+#define VP_PROVIDER_ENTRY(name)                                                                   \
+    const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor); \
+    const vp_provider *vaultplug_provider_entry_##name(uint16_t host_major, uint16_t host_minor)  \
+    {                                                                                             \
+        (void)host_minor;                                                                         \
+        return host_major == VP_ABI_MAJOR ? &name : NULL;                                         \
     }
 #else
-#define VP_PROVIDER_ENTRY(name)                                                                    \
-    VP_SDK_EXPORT const vp_provider *vaultplug_provider_entry(uint16_t host_major,                 \
-                                                              uint16_t host_minor);                \
-    VP_SDK_EXPORT const vp_provider *vaultplug_provider_entry(uint16_t host_major,                 \
-                                                              uint16_t host_minor)                 \
-    {                                                                                              \
-        (void)host_minor;                                                                          \
-        return host_major == VP_ABI_MAJOR ? &name : NULL;                                          \
+#define VP_PROVIDER_ENTRY(name)                                                     \
+    VP_SDK_EXPORT const vp_provider *vaultplug_provider_entry(uint16_t host_major,  \
+                                                              uint16_t host_minor); \
+    VP_SDK_EXPORT const vp_provider *vaultplug_provider_entry(uint16_t host_major,  \
+                                                              uint16_t host_minor)  \
+    {                                                                               \
+        (void)host_minor;                                                           \
+        return host_major == VP_ABI_MAJOR ? &name : NULL;                           \
     }
 #endif
 
