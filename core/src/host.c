@@ -3,6 +3,7 @@
  * contract) and the output objects behind vp_secret_out / vp_list_out / vp_cred_out.
  * The JSON services live in jsonh.c. Every function here is thread-safe.
  */
+#include "hexval.h"
 #include "host.h"
 
 #include <errno.h>
@@ -379,17 +380,6 @@ static void h_hex_encode(const void *in, size_t n, char *out)
     out[p ? 2 * n : 0] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int h_hex_decode(const char *in, size_t n, void *out, size_t out_cap, size_t *out_len)
 {
     if (out_len != NULL)
@@ -399,13 +389,14 @@ static int h_hex_decode(const char *in, size_t n, void *out, size_t out_cap, siz
     if (n % 2 != 0)
         return VP_EPROTO;
     for (size_t i = 0; i < n; i++)
-        if (hexval(in[i]) < 0)
+        if (vp__hexval((unsigned char)in[i]) < 0)
             return VP_EPROTO;
     if (n / 2 > out_cap)
         return VP_ELIMIT;
     unsigned char *o = out;
     for (size_t i = 0; i < n / 2; i++)
-        o[i] = (unsigned char)(hexval(in[2 * i]) << 4 | hexval(in[2 * i + 1]));
+        o[i] = (unsigned char)(vp__hexval((unsigned char)in[2 * i]) << 4 |
+                               vp__hexval((unsigned char)in[2 * i + 1]));
     *out_len = n / 2;
     return 0;
 }

@@ -13,6 +13,7 @@
  * wiping it; a long secret string being parsed may leave fragments in freed heap memory. Only a
  * parser of our own would close that gap.
  */
+#include "buf.h"
 #include "jsonh.h"
 
 #include <errno.h>
@@ -405,10 +406,10 @@ int vp__json_append(vp_json *arr, vp_json *value)
 
 /* ---- dumping ----------------------------------------------------------------------------- */
 
-/* A growable string in secure memory: every reallocation wipes the old block (secmem). */
+/* The dump goes into a secure vp_buf (every reallocation wipes the old block); the first
+ * failure sticks so the serialiser need not check every append. */
 typedef struct sbuf {
-    char *p;
-    size_t len, cap;
+    vp_buf buf;
     int oom;
 } sbuf;
 
@@ -416,26 +417,9 @@ static void sb_add(sbuf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) {
-            if (cap > VP__JSON_MAX_INPUT) {
-                b->oom = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *np = vp__secmem_realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (b->buf.len + n > VP__JSON_MAX_INPUT || vp__buf_reserve(&b->buf, n, 1) != 0 ||
+        vp__buf_append(&b->buf, s, n) != 0)
+        b->oom = 1;
 }
 
 static void sb_str(sbuf *b, const char *s)
@@ -577,13 +561,14 @@ char *vp__json_dump(const vp_json *v, size_t *len)
         return NULL;
     if (vp__host_alloc_should_fail())
         return NULL;
-    sbuf b = {NULL, 0, 0, 0};
+    sbuf b = {VP_BUF_INIT, 0};
+    sb_add(&b, "", 0); /* an empty dump is still a (secure) string */
     dump_value(&b, CJ(v), 0);
-    if (b.oom || b.p == NULL) {
-        vp__secmem_free(b.p);
+    if (b.oom) {
+        vp_buf_free(&b.buf);
         return NULL;
     }
     if (len != NULL)
-        *len = b.len;
-    return b.p;
+        *len = b.buf.len;
+    return b.buf.data; /* ownership passes to the caller: secure memory, secure_free */
 }

@@ -4,6 +4,8 @@
  * Messages never quote the input: a reference is not supposed to hold a secret, but a user may
  * paste one by mistake, and error messages end up in logs.
  */
+#include "hexval.h"
+#include "buf.h"
 #include "ref.h"
 
 #include <stdlib.h>
@@ -48,17 +50,6 @@ int vp__scheme_valid(const char *s)
     return 1;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into a new string. base = offset of s in the input (for messages).
  * Decoded control characters (including NUL) are refused like raw ones. */
 static int decode(const char *s, size_t n, size_t base, const char *what, char **out, vp_error *err)
@@ -70,8 +61,8 @@ static int decode(const char *s, size_t n, size_t base, const char *what, char *
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexv(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexv(s[i + 2]) : -1;
+            int hi = i + 2 < n ? vp__hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? vp__hexval((unsigned char)s[i + 2]) : -1;
             if (hi >= 0 && lo >= 0) {
                 c = (unsigned char)(hi << 4 | lo);
                 if (c < 0x20 || c == 0x7f) {
@@ -99,31 +90,16 @@ static int decode(const char *s, size_t n, size_t base, const char *what, char *
 
 /* ---- canonical form ---------------------------------------------------------------------- */
 
+/* Reference URIs hold no secrets: a plain vp_buf; the first failure sticks. */
 typedef struct obuf {
-    char *p;
-    size_t len, cap;
+    vp_buf buf;
     int oom;
 } obuf;
 
 static void ob_add(obuf *b, const char *s, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (!b->oom && vp__buf_append(&b->buf, s, n) != 0)
+        b->oom = 1;
 }
 
 static void ob_enc(obuf *b, const char *s, const char *keep)
@@ -141,7 +117,7 @@ static void ob_enc(obuf *b, const char *s, const char *keep)
 
 static char *canonical(const vp__ref *r)
 {
-    obuf b = {NULL, 0, 0, 0};
+    obuf b = {VP_BUF_INIT, 0};
     ob_add(&b, r->scheme, strlen(r->scheme));
     ob_add(&b, "://", 3);
     if (r->credential[0] != '\0') {
@@ -160,10 +136,10 @@ static char *canonical(const vp__ref *r)
         ob_enc(&b, r->json_key, KEEP_FRAG);
     }
     if (b.oom) {
-        free(b.p);
+        vp_buf_free(&b.buf);
         return NULL;
     }
-    return b.p;
+    return b.buf.data; /* plain malloc'd: the caller frees it with free() */
 }
 
 /* ---- parsing ----------------------------------------------------------------------------- */

@@ -25,6 +25,7 @@
 #include <yaml.h>
 #endif
 
+#include "hexval.h"
 #include "buf.h"
 #include "errint.h"
 #include "secmem.h"
@@ -66,17 +67,6 @@ static int hex_field(json_object *o, const char *name, unsigned char **out, size
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* decodeURIComponent in place; -1 on a malformed escape. */
 static long uri_decode(unsigned char *p, size_t n)
 {
@@ -86,8 +76,8 @@ static long uri_decode(unsigned char *p, size_t n)
             int hi, lo;
             if (i + 2 >= n)
                 return -1;
-            hi = hexval(p[i + 1]);
-            lo = hexval(p[i + 2]);
+            hi = vp__hexval((unsigned char)p[i + 1]);
+            lo = vp__hexval((unsigned char)p[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             p[o++] = (unsigned char)(hi << 4 | lo);
