@@ -4,8 +4,10 @@
  * A resolution is a "job": provider, credential, cache key, the provider's view of the
  * reference and a result slot. A call (vp_resolve, or one render's reference set) first serves
  * every job it can from the cache on the calling thread; the misses then run on up to
- * fetch_concurrency threads (the caller plus short-lived workers), each miss either joining the
- * in-flight fetch of its key (singleflight) or leading one. Fetch slots (global and per provider)
+ * fetch_concurrency threads (the caller plus workers of the context's pool, started on first
+ * need and kept until vp_ctx_free: creating threads per call cost more than the fetches on a
+ * small machine), each miss either joining the in-flight fetch of its key (singleflight) or
+ * leading one. Fetch slots (global and per provider)
  * bound the provider calls in flight across every call of the context; waiters in a singleflight
  * hold no slot, so they cannot starve the leaders.
  */
@@ -31,12 +33,14 @@
 #include "secmem.h"
 #include "secret.h"
 
-#define DEF_TTL_S        1800
-#define DEF_MAX_ENTRIES  1000u
-#define DEF_MAX_BYTES    ((size_t)64 * 1024 * 1024)
-#define DEF_NEG_TTL_MS   10000
-#define DEF_CONCURRENCY  16u
-#define DEF_PCONCURRENCY 8u
+#define DEF_TTL_S       1800
+#define DEF_MAX_ENTRIES 1000u
+#define DEF_MAX_BYTES   ((size_t)64 * 1024 * 1024)
+#define DEF_NEG_TTL_MS  10000
+/* Caps sized so that a template with 100 references to one provider costs one round trip (issue
+ * 5), while a runaway template still cannot open more than this many connections at once. */
+#define DEF_CONCURRENCY  128u
+#define DEF_PCONCURRENCY 100u
 #define MAX_CONCURRENCY  256u
 #define DEF_ATTEMPTS     3u
 #define MAX_ATTEMPTS     10u
@@ -44,6 +48,8 @@
 #define DEF_MAX_MS       5000u
 #define DEF_MAX_STALE_S  3600u
 #define KEY_SEP          '\x1f' /* cannot appear in a canonical reference (it is encoded) */
+
+struct pool;
 
 typedef struct flight {
     struct flight *next;
@@ -73,6 +79,14 @@ struct vp__resolver {
     flight *flights;
     unsigned active;
     unsigned *pactive;
+
+    /* Worker pool (under `lock`): calls post their miss lists on `work`; workers help drain
+     * them. A worker never waits for a pool's owner, so owners and workers cannot deadlock. */
+    pthread_cond_t work_cv, idle_cv;
+    struct pool *work; /* posted lists, newest first */
+    pthread_t workers[MAX_CONCURRENCY];
+    unsigned n_workers;
+    int stopping;
 };
 
 typedef struct job {
@@ -144,6 +158,8 @@ int vp__resolver_new(vp_ctx *ctx, const vp_options *o, vp__resolver **out, vp_er
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->flight_cv, NULL);
     pthread_cond_init(&r->slot_cv, NULL);
+    pthread_cond_init(&r->work_cv, NULL);
+    pthread_cond_init(&r->idle_cv, NULL);
     *out = r;
     return 0;
 }
@@ -153,10 +169,18 @@ void vp__resolver_free(vp__resolver *r)
     if (r == NULL)
         return;
     if (r->cache != NULL) {
+        pthread_mutex_lock(&r->lock);
+        r->stopping = 1;
+        pthread_cond_broadcast(&r->work_cv);
+        pthread_mutex_unlock(&r->lock);
+        for (unsigned i = 0; i < r->n_workers; i++)
+            pthread_join(r->workers[i], NULL);
         vp__cache_free(r->cache);
         pthread_mutex_destroy(&r->lock);
         pthread_cond_destroy(&r->flight_cv);
         pthread_cond_destroy(&r->slot_cv);
+        pthread_cond_destroy(&r->work_cv);
+        pthread_cond_destroy(&r->idle_cv);
     }
     free(r->prov_ttl_s);
     free(r->pactive);
@@ -690,11 +714,12 @@ typedef struct pool {
     size_t n_items;
     atomic_size_t next;
     int64_t deadline;
+    struct pool *next_posted; /* on R->work; under R->lock */
+    unsigned helpers;         /* workers inside pool_drain; under R->lock */
 } pool;
 
-static void *pool_worker(void *arg)
+static void pool_drain(pool *pl)
 {
-    pool *pl = arg;
     size_t i;
     while ((i = atomic_fetch_add(&pl->next, 1)) < pl->n_items) {
         size_t a = pl->start[i], b = pl->start[i + 1];
@@ -703,7 +728,73 @@ static void *pool_worker(void *arg)
         else
             job_miss_batch(pl->R, pl->jobs + a, b - a, pl->deadline);
     }
+}
+
+/* A posted list with items left (lock held), or NULL. */
+static pool *pool_pick(vp__resolver *R)
+{
+    for (pool *pl = R->work; pl; pl = pl->next_posted)
+        if (atomic_load(&pl->next) < pl->n_items)
+            return pl;
     return NULL;
+}
+
+static void *pool_thread(void *arg)
+{
+    vp__resolver *R = arg;
+    pthread_mutex_lock(&R->lock);
+    while (!R->stopping) {
+        pool *pl = pool_pick(R);
+        if (pl == NULL) {
+            pthread_cond_wait(&R->work_cv, &R->lock);
+            continue;
+        }
+        pl->helpers++;
+        pthread_mutex_unlock(&R->lock);
+        pool_drain(pl);
+        pthread_mutex_lock(&R->lock);
+        if (--pl->helpers == 0)
+            pthread_cond_broadcast(&R->idle_cv);
+    }
+    pthread_mutex_unlock(&R->lock);
+    return NULL;
+}
+
+/* Run pl on this thread and up to want - 1 pool workers; returns when every item is done. */
+static void pool_run(vp__resolver *R, pool *pl, size_t want)
+{
+    if (want > 1) {
+        pthread_mutex_lock(&R->lock);
+        pl->next_posted = R->work;
+        R->work = pl;
+        size_t idle = want - 1 < R->n_workers ? want - 1 : R->n_workers;
+        for (size_t i = 0; i < idle; i++)
+            pthread_cond_signal(&R->work_cv);
+        /* Grow the pool to what this call can use (bounded by fetch_concurrency - 1). The list
+         * is posted first, so each new worker starts on it while the next one is created; a
+         * failed pthread_create only means fewer helpers: the caller drains the list anyway. */
+        while (R->n_workers + 1 < want && R->n_workers + 1 < R->conc &&
+               atomic_load(&pl->next) < pl->n_items &&
+               pthread_create(&R->workers[R->n_workers], NULL, pool_thread, R) == 0) {
+            R->n_workers++;
+            pthread_mutex_unlock(&R->lock); /* let the new worker pick its item */
+            pthread_mutex_lock(&R->lock);
+        }
+        pthread_mutex_unlock(&R->lock);
+    }
+    pool_drain(pl);
+    if (want > 1) {
+        pthread_mutex_lock(&R->lock);
+        for (pool **pp = &R->work; *pp; pp = &(*pp)->next_posted)
+            if (*pp == pl) {
+                *pp = pl->next_posted;
+                break;
+            }
+        /* Every item is claimed; wait for the workers still finishing theirs. */
+        while (pl->helpers > 0)
+            pthread_cond_wait(&R->idle_cv, &R->lock);
+        pthread_mutex_unlock(&R->lock);
+    }
 }
 
 static int same_group(const job *a, const job *b)
@@ -752,18 +843,8 @@ static void resolve_jobs(vp__resolver *R, job *jobs, size_t n, int64_t deadline)
         miss[i] = NULL;
     }
     start[n_items] = ng;
-    pool pl = {R, grouped, start, n_items, 0, deadline};
-    size_t want = n_items < R->conc ? n_items : R->conc;
-    pthread_t th[MAX_CONCURRENCY];
-    size_t started = 0;
-    for (size_t i = 1; i < want; i++) {
-        if (pthread_create(&th[started], NULL, pool_worker, &pl) != 0)
-            break; /* fewer workers; the caller still drains the queue */
-        started++;
-    }
-    pool_worker(&pl);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+    pool pl = {R, grouped, start, n_items, 0, deadline, NULL, 0};
+    pool_run(R, &pl, n_items < R->conc ? n_items : R->conc);
     free(miss);
     free(grouped);
     free(start);

@@ -33,7 +33,16 @@
 
 struct vp_env {
     json_object *root; /* merged object */
+    uint64_t gen;      /* unique per environment state (renders memoise lookups by it) */
 };
+
+/* Generations are never reused, so a memo entry can never match a later environment. */
+static _Atomic uint64_t env_gen_next = 1;
+
+static uint64_t env_gen_new(void)
+{
+    return atomic_fetch_add(&env_gen_next, 1);
+}
 
 int vp_env_new(vp_env **out)
 {
@@ -48,6 +57,7 @@ int vp_env_new(vp_env **out)
         free(e);
         return VP_ENOMEM;
     }
+    e->gen = env_gen_new();
     *out = e;
     return 0;
 }
@@ -139,6 +149,7 @@ int vp_env_add_json(vp_env *env, const char *json, size_t len, vp_error *err)
     }
     json_object_put(env->root);
     env->root = copy;
+    env->gen = env_gen_new();
     return 0;
 }
 
@@ -212,6 +223,7 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
     if (t == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     t->limits = lim;
+    atomic_init(&t->spare_state, SPARE_EMPTY);
     t->src = malloc(len + 1);
     if (t->src == NULL) {
         free(t);
@@ -239,6 +251,7 @@ void vp_template_free(vp_template *t)
     if (t == NULL)
         return;
     vp__arena_free(&t->arena);
+    vp__render_spare_free(&t->spare);
     free(t->src);
     free(t);
 }
@@ -521,11 +534,13 @@ static void render_init(vp__render *r, const vp_template *t, const vp_render_par
     memset(r, 0, sizeof(*r));
     r->t = t;
     r->root = p->env ? p->env->root : NULL;
+    r->env_gen = p->env ? p->env->gen : 0;
     r->vault = p->vault;
     r->mode = p->mode;
     r->flags = p->flags;
     r->err = err;
     limits_fill(&r->lim, p->limits ? p->limits : &t->limits);
+    vp__render_adopt(r);
 }
 
 static int check_params(const vp_render_params *p, vp_error *err)
@@ -571,11 +586,21 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
     }
     int want_values = p->mode == VP_RENDER_SEND || (p->flags & VP_TMPL_PREVIEW_RESOLVE);
     if (want_values) {
-        res = calloc(r.nrefs, sizeof(*res));
-        if (res == NULL) {
-            rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-            goto fail;
+        /* the results array is kept between renders (r.res, recycled with the render's other
+         * work arrays); it arrives zeroed as the resolver contract says */
+        if (r.capres < r.nrefs) {
+            free(r.res);
+            r.res = NULL;
+            r.capres = 0;
+            if ((r.res = calloc(r.nrefs, sizeof(*r.res))) == NULL) {
+                rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+                goto fail;
+            }
+            r.capres = r.nrefs;
+        } else {
+            memset(r.res, 0, r.nrefs * sizeof(*r.res));
         }
+        res = r.res;
         if (p->resolver != NULL && p->resolver->resolve_batch != NULL)
             rc = p->resolver->resolve_batch(p->resolver->ud, r.refs, r.nrefs, res);
         else
@@ -640,11 +665,9 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
     *out = r.out;
     memset(&r.out, 0, sizeof(r.out));
 ok:
-    if (res != NULL) {
+    if (res != NULL)
         for (size_t i = 0; i < r.nrefs; i++)
-            vp_buf_free(&res[i].value);
-        free(res);
-    }
+            vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
     vp__render_clear(&r);
     if (err != NULL)
         vp_error_clear(err);
@@ -652,11 +675,9 @@ ok:
 fail:
     finish_error(&r, p, res, err);
     vp_buf_free(out);
-    if (res != NULL) {
+    if (res != NULL)
         for (size_t i = 0; i < r.nrefs; i++)
-            vp_buf_free(&res[i].value);
-        free(res);
-    }
+            vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
     vp__render_clear(&r);
     return rc;
 }
@@ -714,10 +735,16 @@ int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
         free(l);
         return rc;
     }
+    if (vp__render_own_refs(&r) != 0) {
+        vp__render_clear(&r);
+        free(l);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
     l->refs = r.refs;
     l->n = r.nrefs;
     r.refs = NULL;
     r.nrefs = 0;
+    r.caprefs = 0;
     vp__render_clear(&r);
     *out = l;
     if (err != NULL)

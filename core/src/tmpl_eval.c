@@ -63,7 +63,8 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < r->nvc; i++) {
         tvault_entry *e = &r->vc[i];
-        if (strlen(e->name) == len && memcmp(e->name, name, len) == 0) {
+        const char *en = e->name ? e->name : e->sname;
+        if (strlen(en) == len && memcmp(en, name, len) == 0) {
             if (e->found) {
                 out->t = TV_STR;
                 out->u.s = e->val.data ? e->val.data : "";
@@ -85,21 +86,25 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
     }
     tvault_entry *e = &r->vc[r->nvc];
     memset(e, 0, sizeof(*e));
-    e->name = malloc(len + 1);
-    if (e->name == NULL)
-        return VP_ENOMEM;
-    memcpy(e->name, name, len);
-    e->name[len] = '\0';
+    /* names are short: the entry's own buffer saves a malloc per name per render (name stays
+     * NULL then: entries move when r->vc grows) */
+    char *nm = e->sname;
+    if (len >= sizeof(e->sname)) {
+        if ((nm = e->name = malloc(len + 1)) == NULL)
+            return VP_ENOMEM;
+    }
+    memcpy(nm, name, len);
+    nm[len] = '\0';
     r->nvc++;
     vp_error le = {0, {0}};
-    int rc = r->vault->lookup(r->vault->ud, e->name, &e->val, &le);
+    int rc = r->vault->lookup(r->vault->ud, nm, &e->val, &le);
     if (rc == VP_ENOTFOUND) {
         vp_buf_free(&e->val);
         return 0;
     }
     if (rc != 0) {
         vp_buf_free(&e->val);
-        return vp__render_fail(r, off, rc, "local vault lookup of '%s' failed: %s", e->name,
+        return vp__render_fail(r, off, rc, "local vault lookup of '%s' failed: %s", nm,
                                le.message[0] ? le.message : vp_strerror(rc));
     }
     e->found = 1;
@@ -107,6 +112,32 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
     out->u.s = e->val.data ? e->val.data : "";
     out->len = (uint32_t)e->val.len;
     out->secret = 1;
+    return 0;
+}
+
+/* Whether node e's environment lookup of name can go through the memo: a slot, a memo, an
+ * environment, and a plain key (NUL-terminated, not the reserved vault names). */
+static int memo_usable(const vp__render *r, const tx *e, const char *name, size_t len)
+{
+    return e->memo != 0 && r->memo != NULL && e->memo <= r->capmemo && r->root != NULL &&
+           name[len] == '\0' && !is_vault_name(name, len);
+}
+
+/* Member name of environment object parent, as vp__render_member finds it, through node e's
+ * memo slot: the json-c hash lookup runs once per environment, not once per render. */
+static int memo_member(vp__render *r, const tx *e, json_object *parent, const char *name, tv *out)
+{
+    tmemo *m = &r->memo[e->memo - 1];
+    if (m->gen != r->env_gen || m->parent != parent) {
+        json_object *j = NULL;
+        if (json_object_object_get_ex(parent, name, &j))
+            m->val = vp__tv_from_json(j);
+        else
+            memset(&m->val, 0, sizeof(m->val));
+        m->parent = parent;
+        m->gen = r->env_gen;
+    }
+    *out = m->val;
     return 0;
 }
 
@@ -400,6 +431,8 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
             out->t = TV_ROOT;
             return 0;
         }
+        if (memo_usable(r, e, nm, e->u.str.len))
+            return memo_member(r, e, r->root, nm, out);
         tv root;
         memset(&root, 0, sizeof(root));
         root.t = TV_ROOT;
@@ -408,6 +441,12 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
     case TX_ATTR:
         if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
             return rc;
+        if (memo_usable(r, e, e->u.attr.name, e->u.attr.len)) {
+            if (a.t == TV_ROOT)
+                return memo_member(r, e, r->root, e->u.attr.name, out);
+            if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object)
+                return memo_member(r, e, a.u.j, e->u.attr.name, out);
+        }
         return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
     case TX_INDEX: {
         if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0 ||

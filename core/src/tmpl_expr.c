@@ -19,6 +19,8 @@ static tx *new_tx(tmpl_ps *p, int kind, size_t off)
         e->kind = (uint8_t)kind;
         e->off = (uint32_t)off;
         e->end = (uint32_t)p->i;
+        if ((kind == TX_NAME || kind == TX_ATTR) && p->t->nmemo < TMPL_MEMO_MAX)
+            e->memo = ++p->t->nmemo;
     }
     return e;
 }
@@ -235,9 +237,12 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
 }
 
 /* Binary levels, lowest first (Nunjucks' precedence). */
-static int parse_pow(tmpl_ps *p, tx **out)
+static int parse_pow(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_unary(p, out, 0));
+    if (seed != NULL)
+        *out = seed;
+    else
+        TRY(parse_unary(p, out, 0));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -255,9 +260,9 @@ static int parse_pow(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_mul(tmpl_ps *p, tx **out)
+static int parse_mul(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_pow(p, out));
+    TRY(parse_pow(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -275,7 +280,7 @@ static int parse_mul(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_pow(p, &b));
+        TRY(parse_pow(p, &b, NULL));
         NEW(e, TX_ARITH, (*out)->off);
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
@@ -284,9 +289,9 @@ static int parse_mul(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_add(tmpl_ps *p, tx **out)
+static int parse_add(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_mul(p, out));
+    TRY(parse_mul(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -300,7 +305,7 @@ static int parse_add(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_mul(p, &b));
+        TRY(parse_mul(p, &b, NULL));
         NEW(e, TX_ARITH, (*out)->off);
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
@@ -309,9 +314,9 @@ static int parse_add(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_concat(tmpl_ps *p, tx **out)
+static int parse_concat(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_add(p, out));
+    TRY(parse_add(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -320,7 +325,7 @@ static int parse_concat(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_add(p, &b));
+        TRY(parse_add(p, &b, NULL));
         NEW(e, TX_CONCAT, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
@@ -328,14 +333,14 @@ static int parse_concat(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_compare(tmpl_ps *p, tx **out)
+static int parse_compare(tmpl_ps *p, tx **out, tx *seed)
 {
     static const struct {
         const char *t;
         tx_op op;
     } ops[] = {{"===", OP_SEQ}, {"!==", OP_SNE}, {"==", OP_EQ}, {"!=", OP_NE},
                {"<=", OP_LE},   {">=", OP_GE},   {"<", OP_LT},  {">", OP_GT}};
-    TRY(parse_concat(p, out));
+    TRY(parse_concat(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -348,7 +353,7 @@ static int parse_compare(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_concat(p, &b));
+        TRY(parse_concat(p, &b, NULL));
         NEW(e, TX_CMP, (*out)->off);
         e->op = (uint8_t)ops[q].op;
         e->u.bin.a = *out;
@@ -357,9 +362,9 @@ static int parse_compare(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_in(tmpl_ps *p, tx **out)
+static int parse_in(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_compare(p, out));
+    TRY(parse_compare(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -381,7 +386,7 @@ static int parse_in(tmpl_ps *p, tx **out)
             return 0;
         }
         tx *b, *e;
-        TRY(parse_compare(p, &b));
+        TRY(parse_compare(p, &b, NULL));
         NEW(e, TX_IN, (*out)->off);
         e->op = (uint8_t)invert;
         e->u.bin.a = *out;
@@ -390,8 +395,10 @@ static int parse_in(tmpl_ps *p, tx **out)
     }
 }
 
-static int parse_not(tmpl_ps *p, tx **out)
+static int parse_not(tmpl_ps *p, tx **out, tx *seed)
 {
+    if (seed != NULL)
+        return parse_in(p, out, seed);
     tmpl_tok *pk;
     TRY(vp__lex_peek(p, &pk));
     if (vp__tok_is(p, pk, K_SYM, "not")) {
@@ -400,19 +407,19 @@ static int parse_not(tmpl_ps *p, tx **out)
         TRY(vp__lex_next(p, &k));
         TRY(vp__ps_enter(p, off));
         tx *a, *e;
-        TRY(parse_not(p, &a));
+        TRY(parse_not(p, &a, NULL));
         p->depth--;
         NEW(e, TX_NOT, off);
         e->u.bin.a = a;
         *out = e;
         return 0;
     }
-    return parse_in(p, out);
+    return parse_in(p, out, NULL);
 }
 
-static int parse_and(tmpl_ps *p, tx **out)
+static int parse_and(tmpl_ps *p, tx **out, tx *seed)
 {
-    TRY(parse_not(p, out));
+    TRY(parse_not(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -421,7 +428,7 @@ static int parse_and(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_not(p, &b));
+        TRY(parse_not(p, &b, NULL));
         NEW(e, TX_AND, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
@@ -429,10 +436,34 @@ static int parse_and(tmpl_ps *p, tx **out)
     }
 }
 
+/* Tokens that no operator level continues with: an expression that is one unary operand
+ * followed by one of these is complete. */
+static int ends_expr(tk_type t)
+{
+    return t == K_VAR_END || t == K_BLOCK_END || t == K_RPAREN || t == K_RBRACK || t == K_COMMA ||
+           t == K_COLON || t == K_EOF;
+}
+
 int vp__parse_expr(tmpl_ps *p, tx **out)
 {
     TRY(vp__ps_enter(p, p->i));
-    TRY(parse_and(p, out));
+    /* The common expression is a single operand (`{{ a.b | f }}`): parse it first, and only when
+     * an operator follows walk the precedence levels, with it as their first operand (the
+     * levels would have parsed exactly this operand first; `not` starts at the top). */
+    tmpl_tok *pk0;
+    TRY(vp__lex_peek(p, &pk0));
+    tx *seed = NULL;
+    if (!vp__tok_is(p, pk0, K_SYM, "not")) {
+        TRY(parse_unary(p, &seed, 0));
+        TRY(vp__lex_peek(p, &pk0));
+        if (ends_expr(pk0->type)) {
+            seed->end = (uint32_t)p->i;
+            *out = seed;
+            p->depth--;
+            return 0;
+        }
+    }
+    TRY(parse_and(p, out, seed));
     for (;;) {
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
@@ -441,7 +472,7 @@ int vp__parse_expr(tmpl_ps *p, tx **out)
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
         tx *b, *e;
-        TRY(parse_and(p, &b));
+        TRY(parse_and(p, &b, NULL));
         NEW(e, TX_OR, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;

@@ -12,8 +12,10 @@
 #ifndef VP_TMPL_INT_H
 #define VP_TMPL_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -93,6 +95,7 @@ struct tx {
     uint8_t kind, op;
     uint8_t nargs;     /* filters */
     uint32_t off, end; /* source span (for messages: the excerpt names the expression) */
+    uint32_t memo;     /* TX_NAME/TX_ATTR: 1-based slot in the render's lookup memo, 0 = none */
     union {
         struct {
             const char *s; /* NUL-terminated arena copy */
@@ -151,13 +154,51 @@ struct tn {
     } u;
 };
 
+typedef struct tvar tvar;
+typedef struct tvault_entry tvault_entry;
+typedef struct tsplice tsplice;
+
+/* One memoised environment lookup: member `name` of object parent (the node's name) was val
+ * in the environment of generation gen. Environments are immutable while rendered and
+ * every environment state has its own generation, so a matching gen proves parent and val are
+ * alive and unchanged (the engine makes no JSON objects of its own: every TV_JSON points into
+ * the environment). Holds pointers into the environment only, never a secret. */
+typedef struct tmemo tmemo;
+
+/* The work arrays of a finished render, emptied (no values, no references). */
+typedef struct vp__render_spare {
+    tmemo *memo; /* survives between renders: hits for the next render with the same env */
+    size_t capmemo;
+    tvar *vars;
+    size_t capvars;
+    tvault_entry *vc;
+    size_t capvc;
+    vp_template_ref *refs;
+    uint8_t *owned;
+    size_t caprefs;
+    tsplice *sp;
+    size_t capsp;
+    vp_ref_result *res;
+    size_t capres;
+} vp__render_spare;
+
 struct vp_template {
     char *src; /* own copy, NUL-terminated */
     size_t len;
     tn *root;
     vp__arena arena;
     vp_template_limits limits;
+    /* The work arrays of the last finished render, taken by the next one so a repeated render
+     * of a parsed template allocates almost nothing. spare_state guards them: SPARE_EMPTY,
+     * SPARE_FULL or SPARE_BUSY (being moved); concurrent renders of one template that find the
+     * slot busy or taken simply allocate (or free) their own. Freed with the template. */
+    _Atomic int spare_state;
+    vp__render_spare spare;
+    uint32_t nmemo; /* memo slots handed out to TX_NAME/TX_ATTR nodes (at most TMPL_MEMO_MAX) */
 };
+/* Environment lookups memoised per expression node: a bound on the memo's size (32 B a slot). */
+#define TMPL_MEMO_MAX 65536u
+enum { SPARE_EMPTY, SPARE_FULL, SPARE_BUSY };
 
 /* ---- parser state (tmpl_lex.c, tmpl_expr.c, tmpl_parse.c) --------------------------------- */
 
@@ -215,13 +256,35 @@ int vp__ps_fail(tmpl_ps *p, size_t off, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* memmem without _GNU_SOURCE. */
 const char *vp__find_bytes(const char *h, size_t hn, const char *nd, size_t nn);
-/* Non-zero if the source at i starts with lit. */
-int vp__lex_starts(const tmpl_ps *p, size_t i, const char *lit);
+/* Non-zero if the source at i starts with lit. (Inline, as vp__tok_is: the parser asks these
+ * with constant text at every precedence level, so the lengths fold at compile time.) */
+static inline int vp__lex_starts(const tmpl_ps *p, size_t i, const char *lit)
+{
+    size_t l = strlen(lit);
+    return i + l <= p->n && memcmp(p->s + i, lit, l) == 0;
+}
 /* The token at p->i (lexed once, cached) / the same and advance past it. 0 or an error. */
-int vp__lex_peek(tmpl_ps *p, tmpl_tok **out);
+int vp__lex_peek_slow(tmpl_ps *p, tmpl_tok **out);
+static inline int vp__lex_peek(tmpl_ps *p, tmpl_tok **out)
+{
+    /* every precedence level peeks at the same token: the cached case inline */
+    if (p->pk_valid && p->pk_pos == p->i) {
+        *out = &p->pk;
+        return 0;
+    }
+    return vp__lex_peek_slow(p, out);
+}
 int vp__lex_next(tmpl_ps *p, tmpl_tok *out);
 /* Token of this type (and, if text is not NULL, this exact text). */
-int vp__tok_is(const tmpl_ps *p, const tmpl_tok *k, tk_type type, const char *text);
+static inline int vp__tok_is(const tmpl_ps *p, const tmpl_tok *k, tk_type type, const char *text)
+{
+    if (k->type != type)
+        return 0;
+    if (text == NULL)
+        return 1;
+    size_t l = strlen(text);
+    return k->len == l && memcmp(p->s + k->off, text, l) == 0;
+}
 /* Human name of a token type (messages). */
 const char *vp__tok_name(tk_type t);
 
@@ -269,6 +332,12 @@ typedef struct tv {
     } u;
 } tv;
 
+struct tmemo {
+    uint64_t gen;
+    const json_object *parent;
+    tv val; /* vp__tv_from_json of the member (TV_UNDEF: absent); strings point into the env */
+};
+
 /* tmpl_value.c: JavaScript semantics */
 /* Number -> shortest round-trip string as JS's Number::toString; buf needs 32 bytes. */
 size_t vp__js_num(double d, char *buf);
@@ -290,26 +359,30 @@ size_t vp__js_space_at(const char *s, size_t n);
 size_t vp__js_space_before(const char *s, size_t n);
 
 /* ---- render state (tmpl_render.c, tmpl_filters.c, template.c) ----------------------------- */
-typedef struct tvar {
+struct tvar {
     const char *name;
     tv v;
-} tvar;
+};
 
-typedef struct tvault_entry {
-    char *name; /* plain (names are not secret) */
+struct tvault_entry {
+    char *name; /* plain (names are not secret): malloc'd if too long for sname, else NULL */
+    char sname[40];
     vp_buf val; /* secure */
     int found;
-} tvault_entry;
+};
 
-typedef struct tsplice {
+struct tsplice {
     size_t off;       /* output offset where the reference's value goes */
     uint32_t ref;     /* index into refs */
     uint32_t src_off; /* the tag's offset in the template (error excerpts) */
-} tsplice;
+};
 
 typedef struct vp__render {
     const vp_template *t;
     json_object *root; /* merged environment (may be NULL) */
+    uint64_t env_gen;  /* its generation (0: none; the memo is then unused) */
+    tmemo *memo;       /* t->nmemo slots, or NULL */
+    size_t capmemo;
     const vp_vault_source *vault;
     vp_render_mode mode;
     uint32_t flags;
@@ -322,18 +395,31 @@ typedef struct vp__render {
     tvault_entry *vc;
     size_t nvc, capvc;
     vp_template_ref *refs;
+    uint8_t *owned; /* per ref: 1 = strings malloc'd by this render, 0 = borrowed from the
+                     * template's arena (a parse-time reference; lives as long as the template) */
     size_t nrefs, caprefs;
-    uint32_t *hidx; /* open addressing over refs (index + 1; 0 = empty) */
+    uint32_t *hidx; /* open addressing over refs (index + 1; 0 = empty); built only past
+                     * REF_LINEAR refs, a linear scan is cheaper below */
     size_t hcap;
     tsplice *sp;
     size_t nsp, capsp;
+    vp_ref_result *res; /* the resolver's results (template.c), capres entries */
+    size_t capres;
     size_t steps;
     vp_error *err;
 } vp__render;
 
 /* tmpl_render.c */
 int vp__render_run(vp__render *r);
+/* Free everything the render holds; its emptied work arrays go back to the template's spare
+ * slot for the next render. */
 void vp__render_clear(vp__render *r);
+/* Take the template's spare work arrays, if any (after r->t is set, before rendering). */
+void vp__render_adopt(vp__render *r);
+/* Free a template's spare arrays (vp_template_free). */
+void vp__render_spare_free(vp__render_spare *s);
+/* Make every reference own its strings (before handing r->refs to a caller). VP_ENOMEM. */
+int vp__render_own_refs(vp__render *r);
 int vp__render_fail(vp__render *r, size_t off, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Append the JS String() of v to b (bounded by max_output). */

@@ -19,6 +19,14 @@ static const unsigned char DELIM[256] = {
     [':'] = 1, ['|'] = 1, ['.'] = 1, ['<'] = 1, ['>'] = 1, ['='] = 1, ['!'] = 1,
 };
 
+/* Where a symbol stops: 1 = a delimiter or ASCII whitespace, 2 = maybe U+00A0 (check). */
+static const unsigned char SYMSTOP[256] = {
+    ['('] = 1, [')'] = 1,  ['['] = 1,  [']'] = 1,  ['{'] = 1,  ['}'] = 1, ['%'] = 1,
+    ['*'] = 1, ['-'] = 1,  ['+'] = 1,  ['~'] = 1,  ['/'] = 1,  ['#'] = 1, [','] = 1,
+    [':'] = 1, ['|'] = 1,  ['.'] = 1,  ['<'] = 1,  ['>'] = 1,  ['='] = 1, ['!'] = 1,
+    [' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, [0xC2] = 2,
+};
+
 static int is_delim(unsigned char c)
 {
     return DELIM[c];
@@ -59,12 +67,6 @@ const char *vp__find_bytes(const char *h, size_t hn, const char *nd, size_t nn)
             return q;
     }
     return NULL;
-}
-
-int vp__lex_starts(const tmpl_ps *p, size_t i, const char *lit)
-{
-    size_t l = strlen(lit);
-    return i + l <= p->n && memcmp(p->s + i, lit, l) == 0;
 }
 
 /* Lex one code token at position i; sets *end. 0 or an error status. */
@@ -134,15 +136,13 @@ static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
     }
     if (is_delim(c)) {
         size_t l = 1;
-        static const char *const two[] = {"==", "!=", "<=", ">=", "//", "**"};
-        for (size_t q = 0; q < sizeof(two) / sizeof(two[0]); q++) {
-            if (vp__lex_starts(p, i, two[q])) {
-                l = 2;
-                if ((vp__lex_starts(p, i, "==") || vp__lex_starts(p, i, "!=")) && i + 2 < n &&
-                    s[i + 2] == '=')
-                    l = 3;
-                break;
-            }
+        /* two-character operators == != <= >= // ** (and === !==) */
+        unsigned char c2 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+        if ((c2 == '=' && (c == '=' || c == '!' || c == '<' || c == '>')) ||
+            (c2 == c && (c == '/' || c == '*'))) {
+            l = 2;
+            if ((c == '=' || c == '!') && i + 2 < n && s[i + 2] == '=')
+                l = 3;
         }
         k->len = l;
         *end = i + l;
@@ -184,14 +184,18 @@ static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
             k->type = K_OP;
         return 0;
     }
+    /* one pass: the symbol's end (whitespace or a delimiter) and whether it is all digits */
     size_t j = i;
-    while (j < n && !code_space(s, n, j) && !is_delim((unsigned char)s[j]))
-        j++;
-    size_t l = j - i;
     int digits = 1;
-    for (size_t q = 0; q < l; q++)
-        if (s[i + q] < '0' || s[i + q] > '9')
+    while (j < n) {
+        unsigned char ch = (unsigned char)s[j];
+        if (SYMSTOP[ch] && (SYMSTOP[ch] == 1 || code_space(s, n, j)))
+            break;
+        if (ch < '0' || ch > '9')
             digits = 0;
+        j++;
+    }
+    size_t l = j - i;
     if (digits) {
         if (j < n && s[j] == '.') {
             j++;
@@ -215,15 +219,13 @@ static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
     return 0;
 }
 
-int vp__lex_peek(tmpl_ps *p, tmpl_tok **out)
+int vp__lex_peek_slow(tmpl_ps *p, tmpl_tok **out)
 {
-    if (!p->pk_valid || p->pk_pos != p->i) {
-        int rc = lex_at(p, p->i, &p->pk, &p->pk_end);
-        if (rc != 0)
-            return rc;
-        p->pk_pos = p->i;
-        p->pk_valid = 1;
-    }
+    int rc = lex_at(p, p->i, &p->pk, &p->pk_end);
+    if (rc != 0)
+        return rc;
+    p->pk_pos = p->i;
+    p->pk_valid = 1;
     *out = &p->pk;
     return 0;
 }
@@ -237,16 +239,6 @@ int vp__lex_next(tmpl_ps *p, tmpl_tok *out)
     *out = *k;
     p->i = p->pk_end;
     return 0;
-}
-
-int vp__tok_is(const tmpl_ps *p, const tmpl_tok *k, tk_type type, const char *text)
-{
-    if (k->type != type)
-        return 0;
-    if (text == NULL)
-        return 1;
-    size_t l = strlen(text);
-    return k->len == l && memcmp(p->s + k->off, text, l) == 0;
 }
 
 const char *vp__tok_name(tk_type t)

@@ -175,34 +175,55 @@ static int ref_dup(const vp_template_ref *pre, vp_template_ref *ref)
     return 0;
 }
 
+/* Below this many distinct references a linear scan beats hashing (and needs no table). */
+#define REF_LINEAR 16
+
+static int hidx_build(vp__render *r, size_t nc)
+{
+    uint32_t *nh = calloc(nc, sizeof(*nh));
+    if (nh == NULL)
+        return VP_ENOMEM;
+    for (size_t i = 0; i < r->nrefs; i++) {
+        size_t h = (size_t)fnv1a(r->refs[i].id) & (nc - 1);
+        while (nh[h] != 0)
+            h = (h + 1) & (nc - 1);
+        nh[h] = (uint32_t)(i + 1);
+    }
+    free(r->hidx);
+    r->hidx = nh;
+    r->hcap = nc;
+    return 0;
+}
+
 /* Dedup by id and record the splice point. Takes ownership of *ref's strings; or, with pre (a
- * reference parsed at parse time; *ref then zeroed), copies pre only when it is new. */
+ * reference parsed at parse time; *ref then zeroed), records pre's strings borrowed from the
+ * template (no copy: the template outlives the render; vp__render_own_refs copies them when the
+ * list leaves the render). */
 static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *pre, size_t off)
 {
     const char *id = pre != NULL ? pre->id : ref->id;
-    if (r->hcap == 0 || r->nrefs * 2 >= r->hcap) {
-        size_t nc = r->hcap ? r->hcap * 2 : 64;
-        uint32_t *nh = calloc(nc, sizeof(*nh));
-        if (nh == NULL)
-            goto nomem;
-        for (size_t i = 0; i < r->nrefs; i++) {
-            size_t h = (size_t)fnv1a(r->refs[i].id) & (nc - 1);
-            while (nh[h] != 0)
-                h = (h + 1) & (nc - 1);
-            nh[h] = (uint32_t)(i + 1);
-        }
-        free(r->hidx);
-        r->hidx = nh;
-        r->hcap = nc;
-    }
-    size_t h = (size_t)fnv1a(id) & (r->hcap - 1);
     uint32_t idx = 0;
-    while (r->hidx[h] != 0) {
-        if (strcmp(r->refs[r->hidx[h] - 1].id, id) == 0) {
-            idx = r->hidx[h];
-            break;
+    size_t h = 0;
+    if (r->nrefs < REF_LINEAR && r->hcap == 0) {
+        for (size_t i = 0; i < r->nrefs; i++) {
+            if (r->refs[i].id == id || strcmp(r->refs[i].id, id) == 0) {
+                idx = (uint32_t)(i + 1);
+                break;
+            }
         }
-        h = (h + 1) & (r->hcap - 1);
+    } else {
+        if (r->hcap == 0 || r->nrefs * 2 >= r->hcap) {
+            if (hidx_build(r, r->hcap ? r->hcap * 2 : 64) != 0)
+                goto nomem;
+        }
+        h = (size_t)fnv1a(id) & (r->hcap - 1);
+        while (r->hidx[h] != 0) {
+            if (strcmp(r->refs[r->hidx[h] - 1].id, id) == 0) {
+                idx = r->hidx[h];
+                break;
+            }
+            h = (h + 1) & (r->hcap - 1);
+        }
     }
     if (idx != 0) {
         vp__template_ref_clear(ref);
@@ -218,13 +239,17 @@ static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *p
             if (nr == NULL)
                 goto nomem;
             r->refs = nr;
+            uint8_t *no = realloc(r->owned, nc);
+            if (no == NULL)
+                goto nomem;
+            r->owned = no;
             r->caprefs = nc;
         }
-        if (pre != NULL && ref_dup(pre, ref) != 0)
-            return VP_ENOMEM;
-        r->refs[r->nrefs++] = *ref;
-        r->hidx[h] = (uint32_t)r->nrefs;
+        r->owned[r->nrefs] = pre == NULL;
+        r->refs[r->nrefs++] = pre != NULL ? *pre : *ref;
         idx = (uint32_t)r->nrefs;
+        if (r->hcap != 0)
+            r->hidx[h] = idx;
     }
     if (r->nsp == r->capsp) {
         if (r->capsp >= r->lim.max_steps)
@@ -244,6 +269,20 @@ static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *p
 nomem:
     vp__template_ref_clear(ref);
     return VP_ENOMEM;
+}
+
+int vp__render_own_refs(vp__render *r)
+{
+    for (size_t i = 0; i < r->nrefs; i++) {
+        if (r->owned[i])
+            continue;
+        vp_template_ref copy;
+        if (ref_dup(&r->refs[i], &copy) != 0)
+            return VP_ENOMEM;
+        r->refs[i] = copy;
+        r->owned[i] = 1;
+    }
+    return 0;
 }
 
 static int do_vault(vp__render *r, const tn *nd)
@@ -443,7 +482,8 @@ static int run_nodes(vp__render *r, const tn *nd)
             rc = vp__tmpl_eval(r, nd->u.expr, &v);
             if (rc == 0)
                 rc = emit_value(r, nd->u.expr, &v);
-            vp__arena_release(&r->scratch, m);
+            if (r->scratch.head != m.head || r->scratch.used != m.used) /* made strings */
+                vp__arena_release(&r->scratch, m);
             if (rc != 0)
                 return rc;
             break;
@@ -495,9 +535,52 @@ int vp__render_run(vp__render *r)
     int rc = vp__buf_reserve(&r->out, r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64, 1);
     if (rc != 0)
         return rc;
+    /* the lookup memo: kept between renders (hits need the same environment generation) */
+    if (r->root != NULL && r->env_gen != 0 && r->t->nmemo > 0 && r->capmemo < r->t->nmemo) {
+        free(r->memo);
+        r->capmemo = 0;
+        if ((r->memo = calloc(r->t->nmemo, sizeof(*r->memo))) != NULL)
+            r->capmemo = r->t->nmemo;
+    }
     rc = run_nodes(r, r->t->root);
     vp_buf_free(&r->tmp);
     return rc;
+}
+
+void vp__render_spare_free(vp__render_spare *s)
+{
+    free(s->memo);
+    free(s->vars);
+    free(s->vc);
+    free(s->refs);
+    free(s->owned);
+    free(s->sp);
+    free(s->res);
+    memset(s, 0, sizeof(*s));
+}
+
+void vp__render_adopt(vp__render *r)
+{
+    vp_template *t = (vp_template *)r->t; /* only the spare slot is touched, under its state */
+    int expect = SPARE_FULL;
+    if (!atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY))
+        return;
+    vp__render_spare *s = &t->spare;
+    r->memo = s->memo;
+    r->capmemo = s->capmemo;
+    r->vars = s->vars;
+    r->capvars = s->capvars;
+    r->vc = s->vc;
+    r->capvc = s->capvc;
+    r->refs = s->refs;
+    r->owned = s->owned;
+    r->caprefs = s->caprefs;
+    r->sp = s->sp;
+    r->capsp = s->capsp;
+    r->res = s->res;
+    r->capres = s->capres;
+    memset(s, 0, sizeof(*s));
+    atomic_store(&t->spare_state, SPARE_EMPTY);
 }
 
 void vp__render_clear(vp__render *r)
@@ -505,25 +588,62 @@ void vp__render_clear(vp__render *r)
     vp_buf_free(&r->out);
     vp_buf_free(&r->tmp);
     vp__arena_free(&r->scratch);
-    free(r->vars);
-    r->vars = NULL;
-    r->nvars = r->capvars = 0;
+    /* variables may hold numbers or booleans computed from secrets: wipe, do not just drop */
+    if (r->vars != NULL && r->capvars > 0) /* also the slots of finished loops */
+        sodium_memzero(r->vars, r->capvars * sizeof(*r->vars));
+    r->nvars = 0;
     for (size_t i = 0; i < r->nvc; i++) {
-        free(r->vc[i].name);
+        free(r->vc[i].name); /* NULL when the name is in sname */
         vp_buf_free(&r->vc[i].val);
     }
-    free(r->vc);
-    r->vc = NULL;
-    r->nvc = r->capvc = 0;
+    r->nvc = 0;
     for (size_t i = 0; i < r->nrefs; i++)
-        vp__template_ref_clear(&r->refs[i]);
-    free(r->refs);
-    r->refs = NULL;
-    r->nrefs = r->caprefs = 0;
+        if (r->owned[i])
+            vp__template_ref_clear(&r->refs[i]);
+    r->nrefs = 0;
     free(r->hidx);
     r->hidx = NULL;
     r->hcap = 0;
-    free(r->sp);
+    r->nsp = 0;
+    /* the result values are freed (wiped) by template.c; the array holds no secrets then */
+    vp_template *t = (vp_template *)r->t;
+    int expect = SPARE_EMPTY;
+    if (t != NULL && atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY)) {
+        vp__render_spare *s = &t->spare;
+        s->memo = r->memo;
+        s->capmemo = r->memo ? r->capmemo : 0;
+        s->vars = r->vars;
+        s->capvars = r->vars ? r->capvars : 0;
+        s->vc = r->vc;
+        s->capvc = r->vc ? r->capvc : 0;
+        s->refs = r->refs;
+        s->owned = r->owned;
+        s->caprefs = r->refs && r->owned ? r->caprefs : 0;
+        s->sp = r->sp;
+        s->capsp = r->sp ? r->capsp : 0;
+        s->res = r->res;
+        s->capres = r->res ? r->capres : 0;
+        atomic_store(&t->spare_state, SPARE_FULL);
+    } else { /* no template, or another render's arrays are already parked */
+        free(r->memo);
+        free(r->vars);
+        free(r->vc);
+        free(r->refs);
+        free(r->owned);
+        free(r->sp);
+        free(r->res);
+    }
+    r->memo = NULL;
+    r->capmemo = 0;
+    r->vars = NULL;
+    r->capvars = 0;
+    r->vc = NULL;
+    r->capvc = 0;
+    r->refs = NULL;
+    r->owned = NULL;
+    r->caprefs = 0;
     r->sp = NULL;
-    r->nsp = r->capsp = 0;
+    r->capsp = 0;
+    r->res = NULL;
+    r->capres = 0;
 }

@@ -651,6 +651,107 @@ static void test_stress(void **state)
     vp_ctx_free(ctx);
 }
 
+/* 100 references in one template: exactly 100 upstream requests, all in parallel (sequential
+ * fetches would take 2 s at 20 ms each), then none for the same template within the TTL. */
+static void test_render_100(void **state)
+{
+    (void)state;
+    vp_options o;
+    vp_options_init(&o);
+    vp_ctx *ctx = new_ctx(&o, 0);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/", .latency_ms = 20};
+    assert_int_equal(mc_fault_add(g_srv, &f), 0);
+    char *tmpl = malloc(100 * 40 + 1);
+    assert_non_null(tmpl);
+    size_t off = 0;
+    for (int i = 0; i < 100; i++)
+        off += (size_t)sprintf(tmpl + off, "{%% vault 'rtmock://h%03d' %%};", i);
+    for (int round = 0; round < 2; round++) {
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        int64_t t0 = real_ms();
+        int rc = vp_render(ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err);
+        int64_t dt = real_ms() - t0;
+        if (rc != 0)
+            fprintf(stderr, "render: %s\n", err.message);
+        assert_int_equal(rc, 0);
+        assert_int_equal(upstream(), 100);
+        for (int i = 0; i < 100; i++) {
+            char want[16];
+            snprintf(want, sizeof(want), ":h%03d;", i);
+            assert_non_null(strstr(out.data, want));
+        }
+        if (round == 0)
+            assert_true(dt < 1000);
+        vp_buf_free(&out);
+    }
+    free(tmpl);
+    vp_ctx_free(ctx);
+}
+
+typedef struct renderer {
+    vp_ctx *ctx;
+    unsigned id;
+    int failures;
+} renderer;
+
+/* Renders of 12 references drawn from 30 keys, with resets: the calls of 4 threads share a
+ * worker pool smaller than what they ask for, and follow each other's flights. */
+static void *render_thread(void *arg)
+{
+    renderer *r = arg;
+    for (unsigned it = 0; it < 25; it++) {
+        char tmpl[1024];
+        size_t off = 0;
+        unsigned keys[12];
+        for (unsigned k = 0; k < 12; k++) {
+            keys[k] = (it * 5 + r->id * 7 + k * 11) % 30;
+            off += (size_t)snprintf(tmpl + off, sizeof(tmpl) - off, "{%% vault '%s://pr%02u' %%};",
+                                    keys[k] % 4 == 0 ? "echo" : "rtmock", keys[k]);
+        }
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        if (vp_render(r->ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err) != 0) {
+            r->failures++;
+            continue;
+        }
+        for (unsigned k = 0; k < 12; k++) {
+            char want[16];
+            snprintf(want, sizeof(want), "pr%02u;", keys[k]);
+            if (strstr(out.data, want) == NULL)
+                r->failures++;
+        }
+        vp_buf_free(&out);
+        if (it % 6 == r->id)
+            (void)vp_cache_reset(r->ctx, it % 2 ? "rtmock" : NULL);
+    }
+    return NULL;
+}
+
+static void test_pool_stress(void **state)
+{
+    (void)state;
+    vp_options o;
+    vp_options_init(&o);
+    o.fetch_concurrency = 5;
+    o.provider_concurrency = 3;
+    o.cache_max_entries = 16;
+    vp_ctx *ctx = new_ctx(&o, 0);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/", .latency_ms = 2};
+    assert_int_equal(mc_fault_add(g_srv, &f), 0);
+    pthread_t th[4];
+    renderer r[4];
+    for (unsigned i = 0; i < 4; i++) {
+        r[i] = (renderer){ctx, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, render_thread, &r[i]), 0);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].failures, 0);
+    }
+    vp_ctx_free(ctx);
+}
+
 static void test_options(void **state)
 {
     (void)state;
@@ -687,6 +788,8 @@ int main(void)
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_stress),
+        cmocka_unit_test(test_render_100),
+        cmocka_unit_test(test_pool_stress),
         cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

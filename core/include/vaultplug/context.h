@@ -88,8 +88,8 @@ typedef struct vp_options {
     uint32_t cache_max_entries;    /* 1000 */
     size_t cache_max_bytes;        /* 64 MiB of cached values */
     int32_t negative_ttl_ms;       /* 10000; -1 = failed lookups are not remembered */
-    uint32_t fetch_concurrency;    /* 16 fetches at once per context */
-    uint32_t provider_concurrency; /* 8 fetches at once per provider */
+    uint32_t fetch_concurrency;    /* 128 per context, max 256; threads kept until ctx_free */
+    uint32_t provider_concurrency; /* 100 fetches at once per provider; max 256 */
     uint32_t retry_attempts;       /* 3 attempts in all (1 = no retry); max 10 */
     uint32_t retry_base_ms;        /* 100: first backoff cap, doubled per attempt */
     uint32_t retry_max_ms;         /* 5000: backoff cap */
