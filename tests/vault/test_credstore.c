@@ -17,19 +17,12 @@
 
 static const char canary[] = "CANARY-cred-9d2e-never-in-clear";
 
-typedef struct fixture {
-    vt_dir d;
-    char *key;
-    vp_vault *v;
-} fixture;
+typedef vt_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    vp_error err;
-    vt_dir_make(&f->d);
-    f->key = vt_create(&f->d);
-    if (vp_vault_open(f->d.path, f->key, &f->v, &err) != 0)
+    fixture *f = vt_fixture_new();
+    if (f == NULL)
         return -1;
     *state = f;
     return 0;
@@ -37,11 +30,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    vp_vault_close(f->v);
-    free(f->key);
-    vt_dir_remove(&f->d);
-    free(f);
+    vt_fixture_free(*state);
     return 0;
 }
 

@@ -50,19 +50,13 @@ static int log_has(const char *s)
 
 /* ---- fixture: a vault with two secrets ---- */
 
-typedef struct fixture {
-    vt_dir d;
-    char *key;
-    vp_vault *v;
-} fixture;
+typedef vt_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    fixture *f = vt_fixture_new();
     vp_error err;
-    vt_dir_make(&f->d);
-    f->key = vt_create(&f->d);
-    if (vp_vault_open(f->d.path, f->key, &f->v, &err) != 0)
+    if (f == NULL)
         return -1;
     if (vp_vault_set(f->v, "db", db_secret, strlen(db_secret), &err) != 0 ||
         vp_vault_set(f->v, "api.key", api_secret, strlen(api_secret), &err) != 0)
@@ -77,11 +71,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    vp_vault_close(f->v);
-    free(f->key);
-    vt_dir_remove(&f->d);
-    free(f);
+    vt_fixture_free(*state);
     return 0;
 }
 

@@ -104,3 +104,28 @@ size_t vt_records(const unsigned char *img, size_t len, size_t *offs, size_t *le
     }
     return n;
 }
+
+vt_fixture *vt_fixture_new(void)
+{
+    vt_fixture *f = calloc(1, sizeof *f);
+    vp_error err;
+    if (f == NULL)
+        return NULL;
+    vt_dir_make(&f->d);
+    f->key = vt_create(&f->d);
+    if (vp_vault_open(f->d.path, f->key, &f->v, &err) != 0) {
+        vt_fixture_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void vt_fixture_free(vt_fixture *f)
+{
+    if (f == NULL)
+        return;
+    vp_vault_close(f->v);
+    free(f->key);
+    vt_dir_remove(&f->d);
+    free(f);
+}

@@ -24,6 +24,18 @@ void vt_write(const char *path, const void *data, size_t len);
 /* Create a vault at d->path, returning its key (malloc'd copy of the vpk1_ string). */
 char *vt_create(const vt_dir *d);
 
+/* A fresh directory holding a new vault, opened: the common cmocka fixture. */
+typedef struct vt_fixture {
+    vt_dir d;
+    char *key;
+    vp_vault *v;
+} vt_fixture;
+
+/* calloc'd fixture with an open vault, or NULL on failure. */
+vt_fixture *vt_fixture_new(void);
+/* Close the vault, remove the directory, free the fixture. NULL-safe. */
+void vt_fixture_free(vt_fixture *f);
+
 /* Non-zero if needle occurs anywhere in haystack. */
 int vt_contains(const void *hay, size_t hlen, const void *needle, size_t nlen);
 
