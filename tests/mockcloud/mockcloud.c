@@ -591,6 +591,38 @@ const char *mc_req_query(const mc_request *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct header_walk {
+    mc_header_fn fn;
+    void *ud;
+    size_t n;
+    int stop;
+};
+
+static enum MHD_Result header_walk_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct header_walk *w = cls;
+    (void)kind;
+    if (w->stop)
+        return MHD_NO;
+    w->n++;
+    if (w->fn(w->ud, key, value != NULL ? value : "") != 0) {
+        w->stop = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+size_t mc_req_header_foreach(const mc_request *req, mc_header_fn fn, void *ud)
+{
+    struct header_walk w = {fn, ud, 0, 0};
+    if (fn == NULL)
+        return 0;
+    MHD_get_connection_values((struct MHD_Connection *)req->internal_, MHD_HEADER_KIND,
+                              header_walk_cb, &w);
+    return w.n;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * lifetime
  * ------------------------------------------------------------------------------------------- */

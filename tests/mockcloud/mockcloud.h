@@ -64,6 +64,11 @@ typedef struct mc_request {
 const char *mc_req_header(const mc_request *req, const char *name);
 /* Decoded query parameter, or NULL. */
 const char *mc_req_query(const mc_request *req, const char *name);
+/* Call fn for every request header in the order received (names as sent; a repeated header is
+ * reported once per occurrence). Stops early when fn returns non-zero. Returns the number of
+ * headers visited. For signature verification (SigV4 signs a chosen set of headers). */
+typedef int (*mc_header_fn)(void *ud, const char *name, const char *value);
+size_t mc_req_header_foreach(const mc_request *req, mc_header_fn fn, void *ud);
 
 typedef struct mc_response {
     int status; /* default 200 */

@@ -12,5 +12,6 @@
 #include "vaultplug/vault.h"
 #include "vaultplug/credstore.h"
 #include "vaultplug/resolve.h"
+#include "vaultplug/login.h"
 
 #endif /* VAULTPLUG_VAULTPLUG_H */
