@@ -1,17 +1,23 @@
 # vaultplug_add_provider(<name> SOURCES <src>... [LIBRARIES <lib>...] [OUTPUT_DIRECTORY <dir>]
-#                        [INSTALL_DIR <dir>] [NO_INSTALL])
+#                        [INSTALL_DIR <dir>] [NO_INSTALL] [EXCLUDE_FROM_ALL])
 #
 # Builds a vaultplug provider plugin `<name>.so` (no "lib" prefix: the file's base name is the
 # provider's name) against the SDK headers:
 #   - C11, hidden visibility, a linker version script that exports only
 #     vaultplug_provider_entry, and -Wl,--no-undefined so the module provably needs nothing but
 #     libc (and LIBRARIES, if a provider truly needs its own extra library);
-#   - installed into INSTALL_DIR (default: the SDK's provider directory).
+#   - installed into INSTALL_DIR (default: the SDK's provider directory) as its own install
+#     COMPONENT `provider-<name>`, so `cmake --install <build> --component provider-<name>`
+#     installs it alone and CPack makes one package per provider (vaultplug-provider-<name>).
+#     EXCLUDE_FROM_ALL keeps it out of a plain `cmake --install` and out of the packages (the
+#     component can still be installed by name): for example and test providers.
+# Every installed provider is appended to the global property VAULTPLUG_PROVIDERS, which the
+# vaultplug tree's packaging (cmake/VaultplugPackaging.cmake) turns into packages.
 # Works in the vaultplug source tree and out of tree after find_package(vaultplug-sdk).
 set(_VP_PROVIDER_CMAKE_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "directory of provider.map")
 
 function(vaultplug_add_provider name)
-    cmake_parse_arguments(VPP "NO_INSTALL" "OUTPUT_DIRECTORY;INSTALL_DIR" "SOURCES;LIBRARIES" ${ARGN})
+    cmake_parse_arguments(VPP "NO_INSTALL;EXCLUDE_FROM_ALL" "OUTPUT_DIRECTORY;INSTALL_DIR" "SOURCES;LIBRARIES" ${ARGN})
     if(NOT name MATCHES "^[a-z0-9_]+$")
         message(FATAL_ERROR "vaultplug_add_provider: provider name '${name}' must match [a-z0-9_]+")
     endif()
@@ -50,6 +56,12 @@ function(vaultplug_add_provider name)
         else()
             set(_dest lib/vaultplug/providers-1)
         endif()
-        install(TARGETS ${name} LIBRARY DESTINATION ${_dest} COMPONENT provider-${name})
+        if(VPP_EXCLUDE_FROM_ALL)
+            install(TARGETS ${name} LIBRARY DESTINATION ${_dest} COMPONENT provider-${name}
+                    EXCLUDE_FROM_ALL)
+        else()
+            install(TARGETS ${name} LIBRARY DESTINATION ${_dest} COMPONENT provider-${name})
+            set_property(GLOBAL APPEND PROPERTY VAULTPLUG_PROVIDERS ${name})
+        endif()
     endif()
 endfunction()

@@ -31,10 +31,10 @@ extern "C" {
 #endif
 
 /* Library version (the C API/ABI of libvaultplug; the plugin ABI is VP_ABI_MAJOR/MINOR). */
-#define VP_VERSION_MAJOR  0
-#define VP_VERSION_MINOR  1
+#define VP_VERSION_MAJOR  1
+#define VP_VERSION_MINOR  0
 #define VP_VERSION_PATCH  0
-#define VP_VERSION_STRING "0.1.0"
+#define VP_VERSION_STRING "1.0.0"
 
 /* Maximum length of an error message, including the terminating NUL. */
 #define VP_ERROR_MAX 512
@@ -69,7 +69,7 @@ typedef struct vp_buf {
 /* Wipe and release the buffer's storage; the buffer is left empty and reusable. NULL-safe. */
 VP_EXPORT void vp_buf_free(vp_buf *buf);
 
-/* Library version string, e.g. "0.1.0". */
+/* Library version string, e.g. "1.0.0". */
 VP_EXPORT const char *vp_version(void);
 
 #ifdef __cplusplus
