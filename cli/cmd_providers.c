@@ -2,7 +2,6 @@
  * cmd_providers.c - `vaultplug providers`: list the provider plugins found, their identity and
  * load state, and why a failed one failed.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +11,6 @@
 #include <vaultplug/provider.h>
 
 #include "cli.h"
-
-#define PROVIDERS_MAX_DIRS 64
 
 static const char providers_help[] =
     "Usage: vaultplug providers [--available] [--json] [--plugin-dir DIR]...\n"
@@ -25,9 +22,10 @@ static const char providers_help[] =
     "            name mismatch, load error...) and references to it fail with exit 6\n"
     "  disabled  found but not enabled by the configuration; never opened\n"
     "\n"
-    "Search path, first match of a name wins: each --plugin-dir DIR in order, the build\n"
-    "tree's provider directory when vaultplug runs from its build tree, the directories in\n"
-    "VAULTPLUG_PLUGIN_PATH, then the installed provider directory.\n"
+    "Search path, first match of a name wins: each --plugin-dir DIR in order, the plugin_dirs\n"
+    "of the configuration, the build tree's provider directory when vaultplug runs from its\n"
+    "build tree, the directories in VAULTPLUG_PLUGIN_PATH, then the installed provider\n"
+    "directory. Only the enabled_providers of the configuration load, when it has that list.\n"
     "\n"
     "Options:\n"
     "  --available       list only the providers that loaded (usable now)\n"
@@ -202,63 +200,46 @@ static int print_table(vp_ctx *ctx, int available)
     return CLI_EXIT_OK;
 }
 
-static int providers_run(const cli_global *g, int argc, char **argv)
+enum { O_AVAILABLE = 256, O_JSON };
+
+typedef struct providers_opts {
+    int available, json;
+} providers_opts;
+
+static int on_opt(void *ud, int id, const char *arg)
 {
-    static const struct option longopts[] = {
-        {"available", no_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {"plugin-dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    (void)arg;
+    providers_opts *o = ud;
+    if (id == O_AVAILABLE)
+        o->available = 1;
+    else if (id == O_JSON)
+        o->json = 1;
+    return CLI_EXIT_OK;
+}
+
+static int providers_run(cli_global *g, int argc, char **argv)
+{
+    static const cli_opt opts[] = {
+        {"available", 0, 0, O_AVAILABLE},
+        {"json", 0, 0, O_JSON},
+        {NULL, 0, 0, 0},
     };
-    const char *dirs[PROVIDERS_MAX_DIRS + 1];
-    size_t n_dirs = 0;
-    int available = 0, json = 0, c;
-    optind = 0; /* glibc: full re-initialisation, argv is the command's own */
-    opterr = 0; /* our own messages, with the usage hint */
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'a':
-            available = 1;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'd':
-            if (n_dirs >= PROVIDERS_MAX_DIRS)
-                return cli_usage_error("providers", "at most %d --plugin-dir options",
-                                       PROVIDERS_MAX_DIRS);
-            if (optarg[0] == '\0')
-                return cli_usage_error("providers", "--plugin-dir needs a directory");
-            dirs[n_dirs++] = optarg;
-            break;
-        case 'h':
-            fputs(providers_help, stdout);
-            return CLI_EXIT_OK;
-        default:
-            if (optopt == 'd' ||
-                (optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--plugin-dir") == 0))
-                return cli_usage_error("providers", "--plugin-dir needs a directory");
-            return cli_usage_error("providers", "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("providers", "unexpected argument '%s'", argv[optind]);
-    dirs[n_dirs] = NULL;
+    providers_opts o = {0, 0};
+    char *pos[1];
+    int npos = 0;
+    int rc = cli_parse(g, &cli_cmd_providers, argc, argv, opts, on_opt, &o, pos, &npos, 0);
+    if (rc != CLI_EXIT_OK)
+        return rc == CLI_HELP ? CLI_EXIT_OK : rc;
 
     /* Load failures are the listing's subject: show them in it, not also as log warnings. */
-    cli_ctx_opts o = {dirs, VP_LEVEL_ERROR};
-    vp_ctx *ctx = NULL;
-    int rc = cli_ctx_open(g, &o, &ctx);
+    cli_session s;
+    rc = cli_session_open(g, CLI_VAULT_NONE, VP_LEVEL_ERROR, &s);
     if (rc != CLI_EXIT_OK)
         return rc;
-    rc = json ? print_json(ctx, available) : print_table(ctx, available);
-    vp_ctx_free(ctx);
-    if (fflush(stdout) != 0) {
-        cli_error("cannot write the output");
-        return CLI_EXIT_INTERNAL;
-    }
-    return rc;
+    rc = o.json ? print_json(s.ctx, o.available) : print_table(s.ctx, o.available);
+    cli_session_close(&s);
+    int frc = cli_flush_stdout();
+    return rc != CLI_EXIT_OK ? rc : frc;
 }
 
 const cli_command cli_cmd_providers = {

@@ -18,8 +18,8 @@ static void print_version(void)
     printf("vaultplug %s (plugin ABI %d.%d)\n", vp_version(), VP_ABI_MAJOR, VP_ABI_MINOR);
 }
 
-static int cmd_help_run(const cli_global *g, int argc, char **argv);
-static int cmd_version_run(const cli_global *g, int argc, char **argv);
+static int cmd_help_run(cli_global *g, int argc, char **argv);
+static int cmd_version_run(cli_global *g, int argc, char **argv);
 
 static const cli_command cli_cmd_help = {
     "help",
@@ -49,9 +49,9 @@ static const cli_command cli_cmd_version = {
 
 /* The command table: the order is the order of `vaultplug --help`. */
 static const cli_command *const commands[] = {
-    &cli_cmd_providers,
-    &cli_cmd_version,
-    &cli_cmd_help,
+    &cli_cmd_render,    &cli_cmd_get,     &cli_cmd_refs,  &cli_cmd_vault,
+    &cli_cmd_cred,      &cli_cmd_login,   &cli_cmd_cache, &cli_cmd_config,
+    &cli_cmd_providers, &cli_cmd_version, &cli_cmd_help,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -65,7 +65,7 @@ const cli_command *cli_find_command(const char *name)
 
 static void print_main_help(FILE *f)
 {
-    fputs("Usage: vaultplug [-v]... COMMAND [OPTIONS] [ARGS]\n"
+    fputs("Usage: vaultplug [-v]... [-q] COMMAND [OPTIONS] [ARGS]\n"
           "       vaultplug --version | --help | help COMMAND\n"
           "\n"
           "Render templates whose values come from secret stores, through provider plugins.\n"
@@ -76,9 +76,13 @@ static void print_main_help(FILE *f)
         fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
     fputs("\n"
           "Global options:\n"
-          "  -v, --verbose  show library log lines on stderr (repeat for debug and trace)\n"
-          "  -h, --help     show this help\n"
-          "  -V, --version  print the version\n"
+          "  -v, --verbose         show library log lines on stderr (repeat for debug, trace)\n"
+          "  -q, --quiet           no informational messages (errors are still shown)\n"
+          "  --vault-key-file FILE read the vault key from FILE\n"
+          "  --plugin-dir DIR      search DIR for providers first (repeatable)\n"
+          "  -h, --help            show this help\n"
+          "  -V, --version         print the version\n"
+          "The last three are accepted after the command name too.\n"
           "\n"
           "Exit status:\n"
           "  0  success\n"
@@ -92,8 +96,18 @@ static void print_main_help(FILE *f)
           "  9  internal or other error\n"
           "\n"
           "Environment:\n"
-          "  VAULTPLUG_PLUGIN_PATH  extra provider directories (colon-separated)\n"
-          "  NO_COLOR               disable colours (they are only used on a terminal)\n"
+          "  VAULTPLUG_VAULT_KEY        the vault key (else --vault-key-file or a prompt)\n"
+          "  VAULTPLUG_HOME             directory for the vault and config.json (instead of\n"
+          "                             $XDG_DATA_HOME/vaultplug and $XDG_CONFIG_HOME/vaultplug)\n"
+          "  VAULTPLUG_VAULT            the vault file\n"
+          "  VAULTPLUG_CONFIG           the user configuration file\n"
+          "  VAULTPLUG_CACHE_TTL        cache lifetime in minutes (0 = off)\n"
+          "  VAULTPLUG_ENABLED_PROVIDERS  comma-separated providers to load\n"
+          "  VAULTPLUG_PROXY, VAULTPLUG_CA_FILE, VAULTPLUG_HTTP_TIMEOUT_MS\n"
+          "  VAULTPLUG_PLUGIN_PATH      extra provider directories (colon-separated)\n"
+          "  VAULTPLUG_<PROVIDER>_TYPE, VAULTPLUG_<PROVIDER>_<FIELD>\n"
+          "                             credential used by references that name none\n"
+          "  NO_COLOR                   disable colours (they are only used on a terminal)\n"
           "\n"
           "Run 'vaultplug COMMAND --help' for the options and examples of a command.\n",
           f);
@@ -137,7 +151,7 @@ static int unknown_command(const char *name)
     return CLI_EXIT_USAGE;
 }
 
-static int cmd_help_run(const cli_global *g, int argc, char **argv)
+static int cmd_help_run(cli_global *g, int argc, char **argv)
 {
     (void)g;
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -157,7 +171,7 @@ static int cmd_help_run(const cli_global *g, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-static int cmd_version_run(const cli_global *g, int argc, char **argv)
+static int cmd_version_run(cli_global *g, int argc, char **argv)
 {
     (void)g;
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -172,8 +186,10 @@ static int cmd_version_run(const cli_global *g, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    cli_global g = {"vaultplug", 0};
-    int i = 1;
+    cli_global g;
+    memset(&g, 0, sizeof(g));
+    g.argv0 = "vaultplug";
+    int i = 1, rc;
     /* Global options come before the command name; everything after it is the command's. */
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -185,6 +201,19 @@ int main(int argc, char **argv)
             return CLI_EXIT_OK;
         } else if (strcmp(a, "--verbose") == 0) {
             g.verbose++;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            g.quiet = 1;
+        } else if (strcmp(a, "--vault-key-file") == 0 || strcmp(a, "--plugin-dir") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0')
+                return cli_usage_error(NULL, "option '%s' needs a value", a);
+            if (a[2] == 'v') {
+                g.vault_key_file = argv[++i];
+            } else {
+                if (g.n_plugin_dirs >= CLI_MAX_PLUGIN_DIRS)
+                    return cli_usage_error(NULL, "at most %d --plugin-dir options",
+                                           CLI_MAX_PLUGIN_DIRS);
+                g.plugin_dirs[g.n_plugin_dirs++] = argv[++i];
+            }
         } else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
             g.verbose += (int)strlen(a + 1); /* -v, -vv, -vvv */
         } else if (strcmp(a, "--") == 0) {
@@ -201,5 +230,7 @@ int main(int argc, char **argv)
     const cli_command *c = cli_find_command(argv[i]);
     if (c == NULL)
         return unknown_command(argv[i]);
-    return c->run(&g, argc - i, argv + i);
+    rc = c->run(&g, argc - i, argv + i);
+    cli_config_free(g.cfg);
+    return rc;
 }

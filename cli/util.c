@@ -1,5 +1,6 @@
 /*
- * util.c - helpers shared by the commands: exit statuses, messages, colours, context creation.
+ * util.c - helpers shared by the commands: exit statuses, messages, colours, value output,
+ * option parsing.
  */
 #define _DEFAULT_SOURCE /* realpath() is XSI, not in strict POSIX 2008 */
 #include <limits.h>
@@ -109,57 +110,169 @@ int cli_in_build_tree(const char **dir)
 #endif
 }
 
-static const char *level_name(int level)
+void cli_info(const cli_global *g, const char *fmt, ...)
 {
-    static const char *const names[] = {"error", "warning", "info", "debug", "trace"};
-    return level >= 0 && level <= VP_LEVEL_TRACE ? names[level] : "log";
-}
-
-/* Log lines reach us already redacted by the library. ud points at the highest level shown
- * (the library's level 0 means "default", so VP_LEVEL_ERROR alone is filtered here). */
-static void log_to_stderr(void *ud, int level, const char *source, const char *message)
-{
-    if (level > *(const int *)ud)
+    if (g != NULL && g->quiet)
         return;
-    fprintf(stderr, "vaultplug: %s: [%s] %s\n", level_name(level), source ? source : "core",
-            message);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
-#define CLI_MAX_PLUGIN_DIRS 64
-
-int cli_ctx_open(const cli_global *g, const cli_ctx_opts *o, vp_ctx **out)
+int cli_fail(int status, const vp_error *err, const char *what)
 {
-    const char *dirs[CLI_MAX_PLUGIN_DIRS + 2];
-    size_t n = 0;
-    for (const char *const *d = o->plugin_dirs; d && *d; d++) {
-        if (n >= CLI_MAX_PLUGIN_DIRS) {
-            cli_error("too many plugin directories (at most %d)", CLI_MAX_PLUGIN_DIRS);
-            return CLI_EXIT_USAGE;
-        }
-        dirs[n++] = *d;
+    const char *msg = err != NULL && err->message[0] ? err->message : vp_strerror(status);
+    if (what != NULL)
+        cli_error("%s: %s", what, msg);
+    else
+        cli_error("%s", msg);
+    return cli_exit_for_status(status);
+}
+
+int cli_flush_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output");
+        return CLI_EXIT_INTERNAL;
     }
-    /* After the user's directories, so an explicit --plugin-dir wins over the build tree. */
-    const char *build_dir = NULL;
-    if (cli_in_build_tree(&build_dir))
-        dirs[n++] = build_dir;
-    dirs[n] = NULL;
+    return CLI_EXIT_OK;
+}
 
-    vp_options opts;
-    vp_options_init(&opts);
-    opts.plugin_dirs = n ? dirs : NULL;
-    opts.log_fn = log_to_stderr;
-    static int max_level; /* read by log_to_stderr until the process exits */
-    max_level = o->log_level + (g ? g->verbose : 0);
-    if (max_level > VP_LEVEL_TRACE)
-        max_level = VP_LEVEL_TRACE;
-    opts.log_ud = &max_level;
-    opts.log_level = max_level > VP_LEVEL_WARN ? max_level : VP_LEVEL_WARN;
+int cli_write_value(const char *data, size_t len)
+{
+    if (len > 0 && fwrite(data, 1, len, stdout) != len) {
+        cli_error("cannot write the output");
+        return CLI_EXIT_INTERNAL;
+    }
+    if (isatty(STDOUT_FILENO) && (len == 0 || data[len - 1] != '\n'))
+        fputc('\n', stdout);
+    return cli_flush_stdout();
+}
 
-    vp_error err;
-    int rc = vp_ctx_new(&opts, out, &err);
-    if (rc != 0) {
-        cli_error("cannot initialise: %s", err.message[0] ? err.message : vp_strerror(rc));
-        return cli_exit_for_status(rc);
+void cli_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    if (v == NULL)
+        return;
+    while (n--)
+        *v++ = 0;
+}
+
+/* ---- option parsing ---------------------------------------------------------------------- */
+
+enum { OPT_QUIET = 1, OPT_KEYFILE, OPT_PLUGINDIR, OPT_HELP };
+
+static const cli_opt common_opts[] = {
+    {"quiet", 'q', 0, OPT_QUIET},
+    {"vault-key-file", 0, 1, OPT_KEYFILE},
+    {"plugin-dir", 0, 1, OPT_PLUGINDIR},
+    {"help", 'h', 0, OPT_HELP},
+    {NULL, 0, 0, 0},
+};
+
+static const cli_opt *find_long(const cli_opt *opts, const char *name, size_t len)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+            return o;
+    return NULL;
+}
+
+static const cli_opt *find_short(const cli_opt *opts, char c)
+{
+    for (const cli_opt *o = opts; o && o->name; o++)
+        if (o->short_name == c)
+            return o;
+    return NULL;
+}
+
+static int common_opt(cli_global *g, const cli_command *cmd, int id, const char *arg)
+{
+    switch (id) {
+    case OPT_QUIET:
+        g->quiet = 1;
+        return CLI_EXIT_OK;
+    case OPT_KEYFILE:
+        if (arg[0] == '\0')
+            return cli_usage_error(cmd->name, "--vault-key-file needs a file name");
+        g->vault_key_file = arg;
+        return CLI_EXIT_OK;
+    case OPT_PLUGINDIR:
+        if (arg[0] == '\0')
+            return cli_usage_error(cmd->name, "--plugin-dir needs a directory");
+        if (g->n_plugin_dirs >= CLI_MAX_PLUGIN_DIRS)
+            return cli_usage_error(cmd->name, "at most %d --plugin-dir options",
+                                   CLI_MAX_PLUGIN_DIRS);
+        g->plugin_dirs[g->n_plugin_dirs++] = arg;
+        g->plugin_dirs[g->n_plugin_dirs] = NULL;
+        return CLI_EXIT_OK;
+    case OPT_HELP:
+        fputs(cmd->help, stdout);
+        return CLI_HELP;
+    }
+    return CLI_EXIT_INTERNAL;
+}
+
+int cli_parse(cli_global *g, const cli_command *cmd, int argc, char **argv, const cli_opt *opts,
+              int (*on_opt)(void *ud, int id, const char *arg), void *ud, char **pos, int *npos,
+              int maxpos)
+{
+    int only_pos = 0;
+    *npos = 0;
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        const cli_opt *o = NULL;
+        const char *arg = NULL;
+        char shortbuf[3] = "-?";
+        int is_common = 0;
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (only_pos || a[0] != '-' || a[1] == '\0') {
+            if (*npos >= maxpos)
+                return cli_usage_error(cmd->name, "unexpected argument '%s'", a);
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const char *shown = a;
+        if (a[1] == '-') {
+            const char *name = a + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            o = find_long(opts, name, len);
+            if (o == NULL && (o = find_long(common_opts, name, len)) != NULL)
+                is_common = 1;
+            if (o == NULL)
+                return cli_usage_error(cmd->name, "unknown option '%.*s'", (int)(len + 2), a);
+            if (eq != NULL && !o->has_arg)
+                return cli_usage_error(cmd->name, "option '--%s' takes no value", o->name);
+            arg = eq ? eq + 1 : NULL;
+        } else {
+            if (a[2] != '\0')
+                return cli_usage_error(cmd->name, "unknown option '%s' (one short option per word)",
+                                       a);
+            o = find_short(opts, a[1]);
+            if (o == NULL && (o = find_short(common_opts, a[1])) != NULL)
+                is_common = 1;
+            if (o == NULL)
+                return cli_usage_error(cmd->name, "unknown option '%s'", a);
+            shortbuf[1] = a[1];
+            shown = shortbuf;
+        }
+        if (o->has_arg && arg == NULL) {
+            if (i + 1 >= argc)
+                return cli_usage_error(cmd->name, "option '%s' needs a value", shown);
+            arg = argv[++i];
+        }
+        int rc;
+        if (is_common)
+            rc = common_opt(g, cmd, o->id, arg);
+        else
+            rc = on_opt ? on_opt(ud, o->id, arg) : CLI_EXIT_INTERNAL;
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     return CLI_EXIT_OK;
 }

@@ -8,7 +8,7 @@ PKGS=(
     clang libclang-rt-14-dev clang-format
     libcurl4-openssl-dev libjson-c-dev libsodium-dev libltdl-dev libssl-dev libyaml-dev
     libmicrohttpd-dev libcmocka-dev
-    openssl binutils file
+    openssl binutils file tmux procps
 )
 
 missing=()

@@ -317,3 +317,12 @@ void vp__cache_free(vp__cache *c)
     free(c->counters);
     free(c);
 }
+
+void vp__cache_foreach_fresh(vp__cache *c, int64_t now, vp__cache_visit_fn fn, void *ud)
+{
+    pthread_mutex_lock(&c->lock);
+    for (entry *e = c->tail; e; e = e->prev)
+        if (e->value != NULL && e->expires > now)
+            fn(ud, e->key, e->prov, e->value, e->len, e->expires);
+    pthread_mutex_unlock(&c->lock);
+}

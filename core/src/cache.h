@@ -55,4 +55,12 @@ void vp__cache_usage(vp__cache *c, size_t prov, uint64_t *entries, uint64_t *byt
 /* Counters of prov (0 <= prov < n_prov). */
 vp__cache_counters *vp__cache_counters_of(vp__cache *c, size_t prov);
 
+/* Persistence (cachefile.c): call fn for every VALUE entry (remembered failures are skipped)
+ * still fresh at now, least recently used first, so re-inserting them in that order restores
+ * the LRU order. fn runs under the cache's lock and must not call into c; value points into
+ * secure memory and must not be kept. */
+typedef void (*vp__cache_visit_fn)(void *ud, const char *key, size_t prov, const char *value,
+                                   size_t len, int64_t expires);
+void vp__cache_foreach_fresh(vp__cache *c, int64_t now, vp__cache_visit_fn fn, void *ud);
+
 #endif

@@ -152,7 +152,9 @@ static int check_spec(vp_ctx *ctx, const vp__provider *p, const vp_cred_spec *cr
                       const vp_cred_type **type_out, vp_error *err)
 {
     *type_out = NULL;
-    if (!vp__cred_name_valid(cred->name))
+    /* "" is the credential used by references that name none (e.g. built from
+     * VAULTPLUG_<PROVIDER>_<FIELD> variables); it replaces the provider's bare default chain. */
+    if (cred->name == NULL || (cred->name[0] != '\0' && !vp__cred_name_valid(cred->name)))
         return vp__err_set(err, NULL, VP_EINVAL,
                            "invalid credential name (must match [A-Za-z0-9_.-]{1,64})");
     if (cred->n_fields > CRED_FIELDS_MAX || (cred->n_fields > 0 && cred->fields == NULL))

@@ -976,3 +976,8 @@ int vp_cache_stats_get(vp_ctx *ctx, const char *provider, vp_cache_stats *out)
     }
     return 0;
 }
+
+vp__cache *vp__resolver_cache(vp__resolver *R)
+{
+    return R != NULL ? R->cache : NULL;
+}

@@ -25,4 +25,7 @@ void vp__resolver_free(vp__resolver *r);
 int vp__resolver_template_batch(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
                                 vp_ref_result *results);
 
+/* The context's cache (cachefile.c persists it). */
+struct vp__cache *vp__resolver_cache(vp__resolver *r);
+
 #endif

@@ -22,7 +22,8 @@ typedef struct vp_field {
 
 /* A named credential for one provider (see the provider's credential types). */
 typedef struct vp_cred_spec {
-    const char *name; /* "prod"; must match [A-Za-z0-9_.-]{1,64} */
+    const char *name; /* "prod"; must match [A-Za-z0-9_.-]{1,64}. vp_cred_set also takes "":
+                         the credential of references that name none (default chain) */
     const char *type; /* provider credential type, "" = default chain */
     const vp_field *fields;
     size_t n_fields;
