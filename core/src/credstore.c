@@ -852,3 +852,37 @@ int vp__credstore_cred_update(vp_call *call, const char *key, const char *value,
                              c->name, e.message[0] ? e.message : vp_strerror(src));
     return 0;
 }
+
+/* ---- sign-in (login.c) ---------------------------------------------------------------------- */
+
+int vp__credstore_login_save(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred,
+                             int *stored, vp_error *err)
+{
+    const vp__provider *p = vp__ctx_find_provider(ctx, provider);
+    int rc;
+
+    *stored = 0;
+    if (p == NULL)
+        return vp__err_set(err, NULL, VP_ENOTFOUND, "unknown provider '%.64s'", provider);
+    /* One vault_lock section: no cred_update() can slip between the commit and the flag. The
+     * context check (vp_cred_set) runs first so a refused credential never reaches the store. */
+    pthread_mutex_lock(&ctx->vault_lock);
+    rc = vp_cred_set(ctx, provider, cred, err);
+    if (rc != 0 || ctx->vault == NULL)
+        goto out;
+    rc = vp_credstore_put(ctx->vault, provider, cred, err);
+    if (rc != 0) {
+        vp_error keep;
+        if (err != NULL)
+            keep = *err;
+        (void)vp_cred_unset(ctx, provider, cred->name, NULL);
+        if (err != NULL)
+            *err = keep;
+        goto out;
+    }
+    flag_from_store(ctx, p, cred);
+    *stored = 1;
+out:
+    pthread_mutex_unlock(&ctx->vault_lock);
+    return rc;
+}

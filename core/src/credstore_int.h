@@ -48,4 +48,12 @@ typedef int (*vp__vault_update_fn)(void *arg, const unsigned char *old, size_t o
 int vp__vault_rec_update(struct vp_vault *v, uint8_t section, const char *name,
                          vp__vault_update_fn fn, void *arg, vp_error *err);
 
+/* login.c: register a credential produced by a provider's login() in ctx under cred->name and,
+ * when a vault is attached, seal it in its credential store and flag it as coming from the store,
+ * all under vault_lock, so that later cred_update() calls persist. If the store cannot be written
+ * the context registration is undone. *stored = 1 when it was written to the store. */
+struct vp_cred_spec;
+int vp__credstore_login_save(struct vp_ctx *ctx, const char *provider,
+                             const struct vp_cred_spec *cred, int *stored, vp_error *err);
+
 #endif
