@@ -13,5 +13,6 @@
 #include "vaultplug/credstore.h"
 #include "vaultplug/resolve.h"
 #include "vaultplug/login.h"
+#include "vaultplug/cachefile.h"
 
 #endif /* VAULTPLUG_VAULTPLUG_H */
