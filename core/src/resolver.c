@@ -86,6 +86,7 @@ struct vp__resolver {
     struct pool *work; /* posted lists, newest first */
     pthread_t workers[MAX_CONCURRENCY];
     unsigned n_workers;
+    unsigned spawning; /* pthread_create calls in progress (slots of workers reserved) */
     int stopping;
 };
 
@@ -760,6 +761,35 @@ static void *pool_thread(void *arg)
     return NULL;
 }
 
+/* Start workers until the pool has want - 1 (bounded by fetch_concurrency - 1), or pl has no
+ * unclaimed item left. pthread_create runs without R->lock: holding it, the creating thread
+ * would keep re-taking the lock ahead of the workers it just started (mutexes are not fair),
+ * and no fetch could begin before the last thread existed. A failed pthread_create only means
+ * fewer helpers: the caller drains the list anyway. */
+static void pool_grow(vp__resolver *R, pool *pl, size_t want)
+{
+    for (;;) {
+        pthread_mutex_lock(&R->lock);
+        unsigned have = R->n_workers + R->spawning;
+        if (R->stopping || have + 1 >= want || have + 1 >= R->conc ||
+            atomic_load(&pl->next) >= pl->n_items) {
+            pthread_mutex_unlock(&R->lock);
+            return;
+        }
+        R->spawning++; /* reserves a slot of R->workers */
+        pthread_mutex_unlock(&R->lock);
+        pthread_t t;
+        int ok = pthread_create(&t, NULL, pool_thread, R) == 0;
+        pthread_mutex_lock(&R->lock);
+        R->spawning--;
+        if (ok)
+            R->workers[R->n_workers++] = t;
+        pthread_mutex_unlock(&R->lock);
+        if (!ok)
+            return;
+    }
+}
+
 /* Run pl on this thread and up to want - 1 pool workers; returns when every item is done. */
 static void pool_run(vp__resolver *R, pool *pl, size_t want)
 {
@@ -770,17 +800,9 @@ static void pool_run(vp__resolver *R, pool *pl, size_t want)
         size_t idle = want - 1 < R->n_workers ? want - 1 : R->n_workers;
         for (size_t i = 0; i < idle; i++)
             pthread_cond_signal(&R->work_cv);
-        /* Grow the pool to what this call can use (bounded by fetch_concurrency - 1). The list
-         * is posted first, so each new worker starts on it while the next one is created; a
-         * failed pthread_create only means fewer helpers: the caller drains the list anyway. */
-        while (R->n_workers + 1 < want && R->n_workers + 1 < R->conc &&
-               atomic_load(&pl->next) < pl->n_items &&
-               pthread_create(&R->workers[R->n_workers], NULL, pool_thread, R) == 0) {
-            R->n_workers++;
-            pthread_mutex_unlock(&R->lock); /* let the new worker pick its item */
-            pthread_mutex_lock(&R->lock);
-        }
         pthread_mutex_unlock(&R->lock);
+        /* The list is posted first, so each new worker starts on it at once. */
+        pool_grow(R, pl, want);
     }
     pool_drain(pl);
     if (want > 1) {
