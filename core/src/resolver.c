@@ -10,6 +10,12 @@
  * leading one. Fetch slots (global and per provider)
  * bound the provider calls in flight across every call of the context; waiters in a singleflight
  * hold no slot, so they cannot starve the leaders.
+ *
+ * fork(): the pool's threads do not exist in a child, and the cache's and the resolver's locks
+ * may have been held by one of them at the fork. A resolver therefore belongs to the process
+ * that created it: in a child, every call on an inherited context fails with VP_EINVAL (the
+ * child creates its own context), and vp__resolver_free there releases nothing it would have to
+ * lock or join.
  */
 #include "resolver.h"
 
@@ -87,6 +93,7 @@ struct vp__resolver {
     pthread_t workers[MAX_CONCURRENCY];
     unsigned n_workers;
     unsigned spawning; /* pthread_create calls in progress (slots of workers reserved) */
+    unsigned fork_gen; /* vp__fork_generation() at creation */
     int stopping;
 };
 
@@ -128,6 +135,7 @@ int vp__resolver_new(vp_ctx *ctx, const vp_options *o, vp__resolver **out, vp_er
     if (r == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     r->ctx = ctx;
+    r->fork_gen = vp__fork_generation();
     r->n_prov = ctx->n_providers;
     size_t np = r->n_prov ? r->n_prov : 1;
     r->prov_ttl_s = calloc(np, sizeof(*r->prov_ttl_s));
@@ -165,10 +173,28 @@ int vp__resolver_new(vp_ctx *ctx, const vp_options *o, vp__resolver **out, vp_er
     return 0;
 }
 
+#define FORK_MSG                                                                             \
+    "this context was created before fork() by the parent process; create a new context in " \
+    "the child"
+
+/* Created by an ancestor of this process (before a fork)? */
+static int inherited(const vp__resolver *R)
+{
+    return R->fork_gen != vp__fork_generation();
+}
+
 void vp__resolver_free(vp__resolver *r)
 {
     if (r == NULL)
         return;
+    if (inherited(r)) {
+        /* The workers are not in this process and a lock may be held forever: leak the cache
+         * (its pages are the parent's copy; they go when the child exits or execs). */
+        free(r->prov_ttl_s);
+        free(r->pactive);
+        free(r);
+        return;
+    }
     if (r->cache != NULL) {
         pthread_mutex_lock(&r->lock);
         r->stopping = 1;
@@ -886,6 +912,10 @@ int vp_resolve(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, v
     vp__resolver *R = ctx->resolver;
     if (R == NULL)
         return vp_fetch(ctx, uri, timeout_ms, out, NULL, err);
+    if (inherited(R)) {
+        vp_buf_free(out);
+        return vp__err_set(err, NULL, VP_EINVAL, FORK_MSG);
+    }
     char msg[VP_ERROR_MAX] = {0};
     job j;
     memset(&j, 0, sizeof(j));
@@ -906,6 +936,14 @@ int vp__resolver_template_batch(vp_ctx *ctx, const vp_template_ref *refs, size_t
                                 vp_ref_result *results)
 {
     vp__resolver *R = ctx->resolver;
+    if (inherited(R)) {
+        for (size_t i = 0; i < n; i++) {
+            results[i].status = VP_EINVAL;
+            snprintf(results[i].message, sizeof(results[i].message), "%s", FORK_MSG);
+            vp_buf_free(&results[i].value);
+        }
+        return 0;
+    }
     job *jobs = calloc(n ? n : 1, sizeof(*jobs));
     if (jobs == NULL)
         return VP_ENOMEM;
@@ -942,6 +980,8 @@ int vp_cache_reset(vp_ctx *ctx, const char *provider)
     size_t pi = VP__CACHE_ALL;
     if (provider != NULL && prov_index(ctx, provider, &pi) != 0)
         return VP_ENOTFOUND;
+    if (ctx->resolver != NULL && inherited(ctx->resolver))
+        return VP_EINVAL;
     if (ctx->resolver != NULL)
         vp__cache_reset(ctx->resolver->cache, pi);
     return 0;
@@ -950,7 +990,7 @@ int vp_cache_reset(vp_ctx *ctx, const char *provider)
 int vp_cache_set_ttl(vp_ctx *ctx, const char *provider, int32_t seconds)
 {
     vp__resolver *R = ctx->resolver;
-    if (R == NULL)
+    if (R == NULL || inherited(R))
         return VP_EINVAL;
     if (seconds > VP_CACHE_TTL_MAX_S || seconds < (provider ? -1 : 0))
         return VP_EINVAL;
@@ -990,6 +1030,8 @@ int vp_cache_stats_get(vp_ctx *ctx, const char *provider, vp_cache_stats *out)
         return VP_ENOTFOUND;
     if (R == NULL)
         return 0;
+    if (inherited(R))
+        return VP_EINVAL;
     if (provider != NULL) {
         add_stats(R, pi, out);
     } else {

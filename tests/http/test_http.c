@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -941,6 +943,141 @@ static void test_concurrent(void **state)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * handle reuse and fork
+ * ------------------------------------------------------------------------------------------- */
+
+/* Requests run on reused libcurl handles: nothing of one request (method, headers, body,
+ * redirect policy) may reach the next one, and the connection stays the same. */
+static void test_reuse_no_carryover(void **state)
+{
+    vp__http *h = http_with(NULL);
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    vp_http_response *r = NULL;
+    /* warm the connection */
+    req_init(&req, "GET", url_of(g_srv, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    vp__http_response_free(r);
+    uint64_t conns = mc_connections(g_srv);
+
+    for (int round = 0; round < 5; round++) {
+        vp_http_header hs[] = {{"X-Test", "carry", 0}, {"Authorization", "Bearer reuse-tok", 1}};
+        req_init(&req, "PUT", url_of(g_srv, "/redir"));
+        req.headers = hs;
+        req.n_headers = 2;
+        req.body = "put-body";
+        req.body_len = 8;
+        req.flags = VP_HTTP_FOLLOW_REDIRECTS;
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 200); /* followed to /echo */
+        vp__http_response_free(r);
+
+        req_init(&req, "GET", url_of(g_srv, "/echo"));
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 200);
+        assert_string_equal(vp__http_header(r, "X-Echo-Method"), "GET");
+        assert_null(vp__http_header(r, "X-Echo-Test"));
+        size_t len = 99;
+        vp__http_body(r, &len);
+        assert_int_equal(len, 0);
+        vp__http_response_free(r);
+        mc_log_entry e;
+        assert_int_equal(mc_log_get(g_srv, mc_log_count(g_srv) - 1, &e), 0);
+        assert_string_equal(e.method, "GET");
+        assert_int_equal(e.body_len, 0);
+        assert_string_equal(mc_log_header(&e, "Authorization"), "");
+        assert_string_equal(mc_log_header(&e, "X-Test"), "");
+
+        /* without the flag, the redirect is not followed any more */
+        req_init(&req, "GET", url_of(g_srv, "/redir"));
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 302);
+        vp__http_response_free(r);
+    }
+    /* a failed transfer does not spoil the handles that ran it */
+    mc_fault f = {.kind = MC_FAULT_TRUNCATE, .path_prefix = "/bytes/", .count = 1, .size = 100};
+    assert_int_equal(mc_fault_add(g_srv, &f), 0);
+    req_init(&req, "GET", url_of(g_srv, "/bytes/500"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), VP_ENETWORK);
+    assert_null(r);
+    req_init(&req, "GET", url_of(g_srv, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    assert_string_equal(vp__http_header(r, "X-Echo-Method"), "GET");
+    vp__http_response_free(r);
+    /* one connection for the 15 requests before the truncated one, one after it */
+    assert_int_equal(mc_connections(g_srv) - conns, 1);
+    assert_int_equal(capture_count(&g_cap, -1, "reuse-tok"), 0);
+    vp__http_free(h);
+}
+
+/* Wait for a child (at most ~30 s: it arms an alarm) and return its exit status, or -signal. */
+static int wait_child(pid_t pid)
+{
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        return -WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static int child_get(vp__http *h, mc_server *srv, const char *ca, char *msg, size_t cap)
+{
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    req_init(&req, "GET", url_of(srv, "/echo"));
+    req.ca_file = ca;
+    vp_http_response *r = NULL;
+    int rc = vp__http_perform(h, "test", &call, &req, &r);
+    snprintf(msg, cap, "%s", call.message);
+    if (rc == 0 && vp__http_status(r) != 200)
+        rc = -1;
+    vp__http_response_free(r);
+    return rc;
+}
+
+/* A child of fork() must neither send on nor close the parent's connections (a TLS
+ * close_notify would end the parent's session): requests on the inherited vp__http fail, freeing
+ * it leaves the connections alone, and a vp__http created in the child works. */
+static void test_fork_inherited(void **state)
+{
+    mc_server *srv = g_tls ? g_tls : g_srv;
+    const char *ca = g_tls ? mc_ca_file(g_tls) : NULL;
+    vp__http *h = http_with(ca);
+    char msg[VP_ERROR_MAX];
+    assert_int_equal(child_get(h, srv, NULL, msg, sizeof(msg)), 0);
+    uint64_t conns = mc_connections(srv), total = mc_count_total(srv);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        if (child_get(h, srv, NULL, msg, sizeof(msg)) != VP_EINVAL)
+            _exit(1);
+        if (strstr(msg, "fork()") == NULL)
+            _exit(2);
+        vp__http_free(h); /* must not touch the parent's connection */
+        vp__http *mine = NULL;
+        vp__http_opts o = {.proxy = "", .ca_file = ca};
+        if (vp__http_new(&o, g_log, &mine) != 0)
+            _exit(3);
+        if (child_get(mine, srv, NULL, msg, sizeof(msg)) != 0)
+            _exit(4);
+        vp__http_free(mine);
+        _exit(0);
+    }
+    assert_int_equal(wait_child(pid), 0);
+    /* the child's own request arrived on its own connection, the refused one never did */
+    assert_int_equal(mc_count_total(srv) - total, 1);
+    assert_int_equal(mc_connections(srv) - conns, 1);
+    /* and the parent's connection still works: reused, not reopened */
+    assert_int_equal(child_get(h, srv, NULL, msg, sizeof(msg)), 0);
+    assert_int_equal(mc_connections(srv) - conns, 1);
+    vp__http_free(h);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * argument checks
  * ------------------------------------------------------------------------------------------- */
 
@@ -1013,6 +1150,8 @@ int main(void)
         cmocka_unit_test_setup(test_redirects, test_setup),
         cmocka_unit_test_setup(test_concurrent, test_setup),
         cmocka_unit_test_setup(test_refused_input, test_setup),
+        cmocka_unit_test_setup(test_reuse_no_carryover, test_setup),
+        cmocka_unit_test_setup(test_fork_inherited, test_setup),
     };
     return cmocka_run_group_tests_name("http", tests, group_setup, group_teardown);
 }
