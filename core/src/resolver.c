@@ -410,11 +410,16 @@ static int job_try_cache(vp__resolver *R, job *j, int64_t now)
     vp__cache_counters *ct = vp__cache_counters_of(R->cache, j->pi);
     vp_buf raw = {0};
     int st = 0;
-    int r = vp__cache_get(R->cache, j->key, now, &raw, &st, j->msg, VP_ERROR_MAX);
+    /* Without a JSON key the value is the result: copy it out of the cache once, into j->out. */
+    vp_buf *dst = j->json_key == NULL ? j->out : &raw;
+    int r = vp__cache_get(R->cache, j->key, now, dst, &st, j->msg, VP_ERROR_MAX);
     if (r == VP__CACHE_MISS)
         return 0;
-    atomic_fetch_add(&ct->hits, 1);
-    if (r == VP__CACHE_HIT)
+    atomic_fetch_add_explicit(&ct->hits, 1, memory_order_relaxed);
+    if (r == VP__CACHE_HIT && dst == j->out) {
+        j->done = 1;
+        j->status = 0;
+    } else if (r == VP__CACHE_HIT)
         job_finish(R, j, 0, raw.data, raw.len, NULL);
     else
         job_finish(R, j, st, NULL, 0, j->msg);
@@ -854,13 +859,20 @@ static int same_group(const job *a, const job *b)
  * VP_CAP_BATCH provider are grouped per credential (at most BATCH_MAX per call). */
 static void resolve_jobs(vp__resolver *R, job *jobs, size_t n, int64_t deadline)
 {
-    job **miss = calloc(n ? n : 1, sizeof(*miss));
-    job **grouped = calloc(n ? n : 1, sizeof(*grouped));
-    size_t *start = calloc(n + 1, sizeof(*start));
+    /* Cache hits first, without allocating anything: the all-hit case is the hot one. */
     size_t nm = 0;
     int64_t now = mono_now(R);
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].done && !job_try_cache(R, &jobs[i], now))
+            nm++;
+    if (nm == 0)
+        return;
+    job **miss = calloc(nm, sizeof(*miss));
+    job **grouped = calloc(nm, sizeof(*grouped));
+    size_t *start = calloc(nm + 1, sizeof(*start));
+    nm = 0;
     for (size_t i = 0; i < n; i++) {
-        if (jobs[i].done || job_try_cache(R, &jobs[i], now))
+        if (jobs[i].done)
             continue;
         if (miss == NULL || grouped == NULL || start == NULL) {
             job_miss(R, &jobs[i], deadline); /* no memory for the pool: resolve in place */
