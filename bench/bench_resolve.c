@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,15 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU time of this process (user + system), in ms. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -97,15 +107,16 @@ static void p2_series(const char *where, const char *name, uint32_t conc, uint32
     vp_buf out = VP_BUF_INIT;
     vp_error err;
     static unsigned gen;
-    double wall[2];
+    double wall[2], cpu[2];
     for (int r = 0; r < 2; r++) {
         size_t off = 0;
         gen++;
         for (size_t i = 0; i < nrefs; i++)
             off += (size_t)sprintf(tmpl + off, "{%% vault 'rtmock://lat/p2-%u-%zu' %%}\n", gen, i);
-        double t0 = now_ms();
+        double c0 = cpu_ms(), t0 = now_ms();
         int rc = vp_render(ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err);
         wall[r] = now_ms() - t0;
+        cpu[r] = cpu_ms() - c0;
         if (rc != 0)
             fprintf(stderr, "P2 render: %s\n", err.message);
         vp_buf_free(&out);
@@ -125,8 +136,10 @@ static void p2_series(const char *where, const char *name, uint32_t conc, uint32
         g_one_rt = median(rt, 5);
     }
     printf("P2 %zu cold refs, 20 ms, server %-10s %-13s: fresh context %6.1f ms = %.2fx, "
-           "warm %6.1f ms = %.2fx one round trip (%.1f ms; goal <= 2x)\n",
-           nrefs, where, name, wall[0], wall[0] / g_one_rt, wall[1], wall[1] / g_one_rt, g_one_rt);
+           "warm %6.1f ms = %.2fx one round trip (%.1f ms; goal <= 2x); process CPU %.1f / "
+           "%.1f ms\n",
+           nrefs, where, name, wall[0], wall[0] / g_one_rt, wall[1], wall[1] / g_one_rt, g_one_rt,
+           cpu[0], cpu[1]);
     vp_ctx_free(ctx);
 }
 
