@@ -35,6 +35,7 @@
 
 #include "call.h"
 #include "host.h"
+#include "http_ca.h"
 #include "secmem.h"
 #include "vaultplug/common.h"
 
@@ -78,6 +79,8 @@ struct vp__http {
     unsigned n_idle;
     unsigned fork_gen; /* vp__fork_generation() at creation */
     int idle_lock_ok;
+    vp__http_ca *ca; /* the parsed trust store of ca_file/ca_path, shared by TLS connections */
+    int ca_shared;   /* use it: not with a TLS proxy, whose SSL_CTX would get it too */
 };
 
 typedef struct http_hdr {
@@ -308,6 +311,21 @@ static void share_unlock(CURL *e, curl_lock_data d, void *ud)
  * vp__http lifetime
  * ------------------------------------------------------------------------------------------- */
 
+/* Is the proxy (the option, else the environment libcurl reads) reached over TLS? */
+static int tls_proxy(const char *proxy)
+{
+    static const char *const vars[] = {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy",
+                                       "ALL_PROXY"};
+    if (proxy != NULL)
+        return strncasecmp(proxy, "https:", 6) == 0;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v != NULL && strncasecmp(v, "https:", 6) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
 {
     if (out == NULL)
@@ -352,6 +370,9 @@ int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
             goto fail;
     }
     rc = VP_ENOMEM;
+    if ((h->ca = vp__http_ca_new(h->ca_file, h->ca_path)) == NULL)
+        goto fail;
+    h->ca_shared = !tls_proxy(h->proxy);
     h->share = curl_share_init();
     if (h->share == NULL)
         goto fail;
@@ -368,6 +389,7 @@ int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
 fail:
     if (h->share)
         curl_share_cleanup(h->share);
+    vp__http_ca_free(h->ca);
     if (h->idle_lock_ok)
         pthread_mutex_destroy(&h->idle_lock);
     while (nlocks > 0)
@@ -457,6 +479,7 @@ void vp__http_free(vp__http *h)
         pair_destroy(p);
     }
     curl_share_cleanup(h->share);
+    vp__http_ca_free(h->ca);
     pthread_mutex_destroy(&h->idle_lock);
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&h->locks[i]);
@@ -636,6 +659,11 @@ static const char *configure_easy(vp__http *h, CURL *e, const vp_http_request *r
         SETOPT(e, CURLOPT_CAINFO, ca_file);
         SETOPT(e, CURLOPT_CAPATH, ca_path);
     }
+    /* The context's trust store, parsed once for all its TLS connections (see http_ca.h). A
+     * request with a CA override of its own keeps libcurl's loading. */
+    if (h->ca_shared && v->https && !(req->flags & VP_HTTP_INSECURE_SKIP_VERIFY) &&
+        req->ca_file == NULL && req->ca_path == NULL)
+        (void)vp__http_ca_apply(h->ca, e);
     if (h->proxy != NULL)
         SETOPT(e, CURLOPT_PROXY, h->proxy);
     SETOPT(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "call.h"
 #include "host.h"
@@ -483,6 +484,93 @@ static void test_tls_ca_override(void **state)
     assert_int_equal(vp__http_perform(g_http, "test", &call, &req, &r), 0);
     vp__http_response_free(r);
     assert_int_equal(capture_count(&g_cap, VP_LEVEL_WARN, "DISABLED"), 0);
+}
+
+typedef struct slow_get {
+    vp__http *h;
+    const char *url;
+    int rc;
+    long status;
+} slow_get;
+
+static void *slow_get_fn(void *p)
+{
+    slow_get *g = p;
+    vp_call call;
+    vp__call_init(&call, &g_hc, 20000);
+    vp_http_request req;
+    req_init(&req, "GET", g->url);
+    vp_http_response *r = NULL;
+    g->rc = vp__http_perform(g->h, "test", &call, &req, &r);
+    g->status = vp__http_status(r);
+    vp__http_response_free(r);
+    return NULL;
+}
+
+/* The TLS connections of one vp__http verify against one trust store, parsed on the first: the CA
+ * file can disappear afterwards and a new connection still verifies (libcurl's own loading would
+ * fail it), while a server the store does not trust is still refused. */
+static void test_tls_store_parsed_once(void **state)
+{
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (g_tls == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL/3.", 10) != 0)
+        skip();
+    char path[] = "/tmp/vp-test-ca-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *in = fopen(mc_ca_file(g_tls), "rb");
+    assert_non_null(in);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    fclose(in);
+    close(fd);
+
+    vp__http *h = http_with(path);
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    vp_http_response *r = NULL;
+    req_init(&req, "GET", url_of(g_tls, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    vp__http_response_free(r);
+    assert_int_equal(unlink(path), 0);
+
+    /* a slow request holds the open connection, so the next one needs a new connection */
+    uint64_t conns = mc_connections(g_tls);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/status/", .latency_ms = 500};
+    assert_int_equal(mc_fault_add(g_tls, &f), 0);
+    slow_get g = {h, url_of(g_tls, "/status/200"), -1, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_get_fn, &g), 0);
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+    vp__call_init(&call, &g_hc, 10000);
+    int rc = vp__http_perform(h, "test", &call, &req, &r);
+    if (rc != 0)
+        printf("  second connection: %s\n", call.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(vp__http_status(r), 200);
+    vp__http_response_free(r);
+    pthread_join(t, NULL);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.status, 200);
+    assert_int_equal(mc_connections(g_tls) - conns, 1);
+    mc_fault_clear(g_tls);
+
+    /* the store holds only that CA: a server with another one is refused */
+    mc_options o = {.tls = 1};
+    mc_server *other = mc_start(&o);
+    assert_non_null(other);
+    assert_true(mc_route(other, NULL, "/echo", h_echo, NULL) >= 0);
+    req_init(&req, "GET", url_of(other, "/echo"));
+    vp__call_init(&call, &g_hc, 10000);
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), VP_ENETWORK);
+    assert_null(r);
+    assert_non_null(strstr(call.message, "not trusted"));
+    mc_stop(other);
+    vp__http_free(h);
 }
 
 static void test_tls_insecure_skip_verify(void **state)
@@ -1140,6 +1228,7 @@ int main(void)
         cmocka_unit_test_setup(test_status_and_headers, test_setup),
         cmocka_unit_test_setup(test_tls_unknown_ca, test_setup),
         cmocka_unit_test_setup(test_tls_ca_override, test_setup),
+        cmocka_unit_test_setup(test_tls_store_parsed_once, test_setup),
         cmocka_unit_test_setup(test_tls_insecure_skip_verify, test_setup),
         cmocka_unit_test_setup(test_response_cap, test_setup),
         cmocka_unit_test_setup(test_timeouts, test_setup),
