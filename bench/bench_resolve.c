@@ -9,7 +9,8 @@
  *       its first render pays for what a CLI run pays for (worker threads, connections), the
  *       second (other cold references) reuses them. First against a server in a child process
  *       (as a real service would be), then against one in this process, with the default caps,
- *       with caps of 128, and with parallelism 1 for contrast;
+ *       with caps of 128, and with parallelism 1 for contrast; then over HTTPS with the system CA
+ *       bundle (plus the mock's CA) as the trust store;
  *   P3  64 threads racing one cold secret: upstream requests (goal exactly 1);
  *   P4  cached vp_resolve latency, median per call, 1 and 2 threads (goal <= 1 us);
  *   P7  RSS after caching 10,000 secrets of 1 KiB (goal <= 32 MiB), run first, with the mock
@@ -34,6 +35,7 @@ static int g_route;
 static const char *g_dirs[3];
 static const char *const g_enabled[] = {"rtmock", "echo", NULL};
 static double g_one_rt;
+static const char *g_ca_file; /* vp_options.ca_file of new contexts (the TLS series) */
 
 static double now_ms(void)
 {
@@ -87,6 +89,7 @@ static vp_ctx *new_ctx(uint32_t conc, uint32_t pconc)
     o.fetch_concurrency = conc;
     o.provider_concurrency = pconc;
     o.cache_max_entries = 20000;
+    o.ca_file = g_ca_file;
     vp_ctx *ctx = NULL;
     vp_error err;
     if (vp_ctx_new(&o, &ctx, &err) != 0) {
@@ -159,6 +162,49 @@ static void p2(const char *where, int quick, int contrast)
             break;
     }
     free(tmpl);
+}
+
+/* The same over HTTPS, trusting the system CA bundle plus the mock's CA (a realistic bundle of
+ * ~150 certificates: what a CLI run loads), on a server in this process. */
+static void p2_tls(int quick)
+{
+    if (!mc_tls_supported())
+        return;
+    mc_options mo = {.tls = 1};
+    mc_server *srv = mc_start(&mo);
+    if (srv == NULL)
+        return;
+    mc_route(srv, "GET", "/secret/", h_secret, NULL);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/lat/", .latency_ms = 20};
+    mc_fault_add(srv, &f);
+    char bundle[] = "/tmp/bench-resolve-ca-XXXXXX";
+    int fd = mkstemp(bundle);
+    const char *parts[] = {"/etc/ssl/certs/ca-certificates.crt", mc_ca_file(srv)};
+    for (int i = 0; fd >= 0 && i < 2; i++) {
+        FILE *in = fopen(parts[i], "rb");
+        char buf[8192];
+        size_t n;
+        while (in != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+            if (write(fd, buf, n) != (ssize_t)n)
+                break;
+        if (in != NULL)
+            fclose(in);
+    }
+    if (fd >= 0) {
+        close(fd);
+        char *old = getenv("RT_MOCK_BASE") ? strdup(getenv("RT_MOCK_BASE")) : NULL;
+        setenv("RT_MOCK_BASE", mc_url(srv), 1);
+        g_ca_file = bundle;
+        char *tmpl = malloc((quick ? 10 : 100) * 64 + 1);
+        p2_series("TLS+sysCA", "default caps", 0, 0, quick ? 10 : 100, tmpl);
+        free(tmpl);
+        g_ca_file = NULL;
+        if (old != NULL)
+            setenv("RT_MOCK_BASE", old, 1);
+        free(old);
+        unlink(bundle);
+    }
+    mc_stop(srv);
 }
 
 typedef struct racer {
@@ -368,6 +414,7 @@ int main(int argc, char **argv)
     mc_fault_add(g_srv, &f);
     p2("in-process", quick, 1);
     mc_fault_clear(g_srv);
+    p2_tls(quick);
     p3();
     p4(quick);
     mc_stop(g_srv);
