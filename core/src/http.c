@@ -5,12 +5,11 @@
  * cache, TLS sessions, DNS), driven by a multi handle of its own so that we can look at the
  * call's cancellation flag every few milliseconds instead of once a second (curl_easy_perform's
  * internal poll interval). The (multi, easy) pairs are kept on an idle list and reused: creating
- * them per request cost a socketpair, signal handler changes and allocations on every request,
- * and the multi handle holds libcurl's parsed CA store, which would otherwise be loaded again for
- * every new TLS connection. A pair is reset before it goes back on the list, so nothing of one
- * request (URL, headers, body pointers) survives into the next. Connections are forced to
- * HTTP/1.1: libcurl does not support sharing multiplexed (HTTP/2) connections between concurrent
- * threads through a share handle.
+ * them per request cost a socketpair, signal handler changes and allocations on every request.
+ * A pair is reset before it goes back on the list, so nothing of one request (URL, headers, body
+ * pointers) survives into the next. The CA bundle is parsed once per vp__http (http_ca.h).
+ * Connections are forced to HTTP/1.1: libcurl does not support sharing multiplexed (HTTP/2)
+ * connections between concurrent threads through a share handle.
  *
  * fork(): a vp__http belongs to the process that created it. Its connections (and TLS state) are
  * shared with the parent after a fork, so a child must neither use nor close them: requests on an
@@ -60,6 +59,7 @@ typedef struct http_pair {
     struct http_pair *next;
     CURLM *multi;
     CURL *easy;
+    int spoiled; /* the multi handle failed: do not reuse */
 } http_pair;
 
 struct vp__http {
@@ -447,7 +447,7 @@ static void pair_put(vp__http *h, http_pair *p)
     /* Drop every option of the request: URL, header list, body and buffer pointers. */
     curl_easy_reset(p->easy);
     pthread_mutex_lock(&h->idle_lock);
-    if (h->n_idle < HTTP_MAX_IDLE_PAIRS) {
+    if (!p->spoiled && h->n_idle < HTTP_MAX_IDLE_PAIRS) {
         p->next = h->idle;
         h->idle = p;
         h->n_idle++;
@@ -465,10 +465,10 @@ void vp__http_free(vp__http *h)
     if (h->fork_gen != vp__fork_generation()) {
         /* Inherited across fork(): the connections are the parent's (closing a TLS connection
          * would send its close_notify on the parent's stream) and a lock may have been held by
-         * a thread that does not exist here. Leak the libcurl state; free only our memory. */
+         * a thread that does not exist here (the secure arena's too: h->proxy stays). Leak the
+         * libcurl state; free only plain memory (malloc is fork-safe). */
         free(h->ca_file);
         free(h->ca_path);
-        vp__secmem_free(h->proxy);
         free(h);
         return;
     }
@@ -896,12 +896,15 @@ static CURLcode run_transfer(http_pair *p, xfer *x)
 {
     CURLM *m = p->multi;
     CURL *e = p->easy;
-    if (curl_multi_add_handle(m, e) != CURLM_OK)
+    if (curl_multi_add_handle(m, e) != CURLM_OK) {
+        p->spoiled = 1;
         return CURLE_OUT_OF_MEMORY;
+    }
     CURLcode result = CURLE_OK;
     int running = 1;
     for (;;) {
         if (curl_multi_perform(m, &running) != CURLM_OK) {
+            p->spoiled = 1;
             result = CURLE_RECV_ERROR;
             break;
         }
@@ -921,11 +924,13 @@ static CURLcode run_transfer(http_pair *p, xfer *x)
             break;
         }
         if (curl_multi_poll(m, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK) {
+            p->spoiled = 1;
             result = CURLE_RECV_ERROR;
             break;
         }
     }
-    curl_multi_remove_handle(m, e);
+    if (curl_multi_remove_handle(m, e) != CURLM_OK)
+        p->spoiled = 1;
     return result;
 }
 
