@@ -5,12 +5,15 @@
  *   bench_resolve [--quick] RTMOCK_DIR ECHO_DIR
  *
  *   P2  one template with 100 distinct cold references against the mock server at 20 ms latency:
- *       wall time and ratio to one round trip (goal <= 2x), with the default caps, with caps of
- *       128, and with parallelism 1; each followed by a second template of other cold references
- *       in the same context, whose connections are then open (the difference is their cost);
+ *       wall time and ratio to one round trip (goal <= 2x). Each series runs on a new context:
+ *       its first render pays for what a CLI run pays for (worker threads, connections), the
+ *       second (other cold references) reuses them. First against a server in a child process
+ *       (as a real service would be), then against one in this process, with the default caps,
+ *       with caps of 128, and with parallelism 1 for contrast; then over HTTPS with the system CA
+ *       bundle (plus the mock's CA) as the trust store;
  *   P3  64 threads racing one cold secret: upstream requests (goal exactly 1);
  *   P4  cached vp_resolve latency, median per call, 1 and 2 threads (goal <= 1 us);
- *   P7  RSS after caching 10,000 secrets of 1 KiB (goal <= 32 MiB), run first with the mock
+ *   P7  RSS after caching 10,000 secrets of 1 KiB (goal <= 32 MiB), run first, with the mock
  *       server in a child process (its request log would otherwise dominate).
  */
 #include <pthread.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,12 +34,23 @@ static mc_server *g_srv;
 static int g_route;
 static const char *g_dirs[3];
 static const char *const g_enabled[] = {"rtmock", "echo", NULL};
+static double g_one_rt;
+static const char *g_ca_file; /* vp_options.ca_file of new contexts (the TLS series) */
 
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU time of this process (user + system), in ms. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -74,6 +89,7 @@ static vp_ctx *new_ctx(uint32_t conc, uint32_t pconc)
     o.fetch_concurrency = conc;
     o.provider_concurrency = pconc;
     o.cache_max_entries = 20000;
+    o.ca_file = g_ca_file;
     vp_ctx *ctx = NULL;
     vp_error err;
     if (vp_ctx_new(&o, &ctx, &err) != 0) {
@@ -83,64 +99,112 @@ static vp_ctx *new_ctx(uint32_t conc, uint32_t pconc)
     return ctx;
 }
 
-static void p2(int quick)
+/* One P2 series on a context created just for it: the first render pays for everything a CLI
+ * run pays for (worker threads, connections, provider instances); the round trip is then taken
+ * on a warm connection, and the second render of other cold references reuses the threads and
+ * connections of the first (the difference between the two is their cost). */
+static void p2_series(const char *where, const char *name, uint32_t conc, uint32_t pconc,
+                      size_t nrefs, char *tmpl)
 {
-    static const struct {
-        const char *name;
-        uint32_t conc, pconc;
-    } cfgs[] = {{"default caps", 0, 0}, {"caps 128", 128, 128}, {"parallelism 1", 1, 1}};
-    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/", .latency_ms = 20};
-    mc_fault_add(g_srv, &f);
-    size_t nrefs = quick ? 10 : 100;
-    char *tmpl = malloc(nrefs * 64 + 1);
-    for (size_t c = 0; c < sizeof(cfgs) / sizeof(cfgs[0]); c++) {
-        vp_ctx *ctx = new_ctx(cfgs[c].conc, cfgs[c].pconc);
+    vp_ctx *ctx = new_ctx(conc, pconc);
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    static unsigned gen;
+    double wall[2], cpu[2];
+    for (int r = 0; r < 2; r++) {
+        size_t off = 0;
+        gen++;
+        for (size_t i = 0; i < nrefs; i++)
+            off += (size_t)sprintf(tmpl + off, "{%% vault 'rtmock://lat/p2-%u-%zu' %%}\n", gen, i);
+        double c0 = cpu_ms(), t0 = now_ms();
+        int rc = vp_render(ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err);
+        wall[r] = now_ms() - t0;
+        cpu[r] = cpu_ms() - c0;
+        if (rc != 0)
+            fprintf(stderr, "P2 render: %s\n", err.message);
+        vp_buf_free(&out);
+        if (r == 1)
+            break;
         /* one round trip (warm connection, cold secret) */
         double rt[5];
-        vp_buf out = VP_BUF_INIT;
-        vp_error err;
         for (int i = 0; i < 5; i++) {
             char uri[64];
-            snprintf(uri, sizeof(uri), "rtmock://rt%d", i);
-            double t0 = now_ms();
+            snprintf(uri, sizeof(uri), "rtmock://lat/rt-%u-%d", gen, i);
+            t0 = now_ms();
             if (vp_resolve(ctx, uri, 0, &out, &err) != 0)
                 fprintf(stderr, "P2 round trip: %s\n", err.message);
             rt[i] = now_ms() - t0;
             vp_buf_free(&out);
         }
-        double one = median(rt, 5);
-        tmpl[0] = '\0';
-        size_t off = 0;
-        for (size_t i = 0; i < nrefs; i++)
-            off += (size_t)sprintf(tmpl + off, "{%% vault 'rtmock://p2-%zu' %%}\n", i);
-        double t0 = now_ms();
-        int rc = vp_render(ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err);
-        double wall = now_ms() - t0;
-        if (rc != 0)
-            fprintf(stderr, "P2 render: %s\n", err.message);
-        vp_buf_free(&out);
-        printf("P2 %zu cold refs, 20 ms latency, %-14s: %8.1f ms, one round trip %.1f ms, "
-               "ratio %.2fx (goal <= 2x)\n",
-               nrefs, cfgs[c].name, wall, one, wall / one);
-        /* The same with other cold secrets: the connections of the first render are reused, so
-         * the difference between the two is the cost of opening them. */
-        off = 0;
-        for (size_t i = 0; i < nrefs; i++)
-            off += (size_t)sprintf(tmpl + off, "{%% vault 'rtmock://p2b-%zu' %%}\n", i);
-        t0 = now_ms();
-        rc = vp_render(ctx, tmpl, off, NULL, VP_RENDER_SEND, &out, &err);
-        wall = now_ms() - t0;
-        if (rc != 0)
-            fprintf(stderr, "P2 render: %s\n", err.message);
-        vp_buf_free(&out);
-        printf("P2   again, other cold refs (warm connections)  : %8.1f ms, ratio %.2fx\n", wall,
-               wall / one);
-        vp_ctx_free(ctx);
+        g_one_rt = median(rt, 5);
+    }
+    printf("P2 %zu cold refs, 20 ms, server %-10s %-13s: fresh context %6.1f ms = %.2fx, "
+           "warm %6.1f ms = %.2fx one round trip (%.1f ms; goal <= 2x); process CPU %.1f / "
+           "%.1f ms\n",
+           nrefs, where, name, wall[0], wall[0] / g_one_rt, wall[1], wall[1] / g_one_rt, g_one_rt,
+           cpu[0], cpu[1]);
+    vp_ctx_free(ctx);
+}
+
+/* where: the mock server's URL is in RT_MOCK_BASE and it delays /secret/lat/ by 20 ms. */
+static void p2(const char *where, int quick, int contrast)
+{
+    static const struct {
+        const char *name;
+        uint32_t conc, pconc;
+    } cfgs[] = {{"default caps", 0, 0}, {"caps 128", 128, 128}, {"parallelism 1", 1, 1}};
+    size_t nrefs = quick ? 10 : 100;
+    char *tmpl = malloc(nrefs * 64 + 1);
+    size_t ncfg = contrast ? 3 : 1;
+    for (size_t c = 0; c < ncfg; c++) {
+        p2_series(where, cfgs[c].name, cfgs[c].conc, cfgs[c].pconc, nrefs, tmpl);
         if (quick)
             break;
     }
     free(tmpl);
-    mc_fault_clear(g_srv);
+}
+
+/* The same over HTTPS, trusting the system CA bundle plus the mock's CA (a realistic bundle of
+ * ~150 certificates: what a CLI run loads), on a server in this process. */
+static void p2_tls(int quick)
+{
+    if (!mc_tls_supported())
+        return;
+    mc_options mo = {.tls = 1};
+    mc_server *srv = mc_start(&mo);
+    if (srv == NULL)
+        return;
+    mc_route(srv, "GET", "/secret/", h_secret, NULL);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/lat/", .latency_ms = 20};
+    mc_fault_add(srv, &f);
+    char bundle[] = "/tmp/bench-resolve-ca-XXXXXX";
+    int fd = mkstemp(bundle);
+    const char *parts[] = {"/etc/ssl/certs/ca-certificates.crt", mc_ca_file(srv)};
+    for (int i = 0; fd >= 0 && i < 2; i++) {
+        FILE *in = fopen(parts[i], "rb");
+        char buf[8192];
+        size_t n;
+        while (in != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+            if (write(fd, buf, n) != (ssize_t)n)
+                break;
+        if (in != NULL)
+            fclose(in);
+    }
+    if (fd >= 0) {
+        close(fd);
+        char *old = getenv("RT_MOCK_BASE") ? strdup(getenv("RT_MOCK_BASE")) : NULL;
+        setenv("RT_MOCK_BASE", mc_url(srv), 1);
+        g_ca_file = bundle;
+        char *tmpl = malloc((quick ? 10 : 100) * 64 + 1);
+        p2_series("TLS+sysCA", "default caps", 0, 0, quick ? 10 : 100, tmpl);
+        free(tmpl);
+        g_ca_file = NULL;
+        if (old != NULL)
+            setenv("RT_MOCK_BASE", old, 1);
+        free(old);
+        unlink(bundle);
+    }
+    mc_stop(srv);
 }
 
 typedef struct racer {
@@ -264,6 +328,8 @@ static pid_t start_child_server(char *url, size_t url_size, int *keep_fd)
         if (srv == NULL)
             _exit(1);
         mc_route(srv, "GET", "/secret/", h_secret, NULL);
+        mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/lat/", .latency_ms = 20};
+        mc_fault_add(srv, &f);
         dprintf(up[1], "%s\n", mc_url(srv));
         close(up[1]);
         char c;
@@ -282,15 +348,8 @@ static pid_t start_child_server(char *url, size_t url_size, int *keep_fd)
     return pid;
 }
 
-static void p7(int quick)
+static void p7(const char *url, int quick)
 {
-    char url[128];
-    int keep = -1;
-    pid_t pid = start_child_server(url, sizeof(url), &keep);
-    if (pid < 0 || url[0] == '\0') {
-        fprintf(stderr, "P7: cannot start the mock server process\n");
-        return;
-    }
     setenv("RT_MOCK_BASE", url, 1);
     vp_ctx *ctx = new_ctx(0, 0);
     long before = rss_kib();
@@ -314,8 +373,6 @@ static void p7(int quick)
            n, (unsigned long long)st.entries, (unsigned long long)st.bytes, after / 1024.0,
            before / 1024.0);
     vp_ctx_free(ctx);
-    close(keep);
-    waitpid(pid, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -331,13 +388,33 @@ int main(int argc, char **argv)
     }
     g_dirs[0] = argv[a];
     g_dirs[1] = argv[a + 1];
-    p7(quick); /* first: it forks its server while this process has a single thread */
+    /* The mock server of P7 and of the first P2 series runs in a child process, as a real
+     * service would: in this process its threads' stacks and connection buffers (mmap/munmap,
+     * TLB shootdowns) would be charged to the resolver. It is forked while this process has a
+     * single thread. */
+    char url[128];
+    int keep = -1;
+    pid_t pid = start_child_server(url, sizeof(url), &keep);
+    if (pid < 0 || url[0] == '\0') {
+        fprintf(stderr, "cannot start the mock server process\n");
+        return 1;
+    }
+    p7(url, quick); /* first: the RSS figure should not include P2's threads and connections */
+    setenv("RT_MOCK_BASE", url, 1);
+    p2("process", quick, 0);
+    close(keep);
+    waitpid(pid, NULL, 0);
+
     g_srv = mc_start(NULL);
     if (g_srv == NULL)
         return 1;
     g_route = mc_route(g_srv, "GET", "/secret/", h_secret, NULL);
     setenv("RT_MOCK_BASE", mc_url(g_srv), 1);
-    p2(quick);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/secret/lat/", .latency_ms = 20};
+    mc_fault_add(g_srv, &f);
+    p2("in-process", quick, 1);
+    mc_fault_clear(g_srv);
+    p2_tls(quick);
     p3();
     p4(quick);
     mc_stop(g_srv);

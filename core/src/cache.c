@@ -166,8 +166,11 @@ int vp__cache_get(vp__cache *c, const char *key, int64_t now, vp_buf *out, int *
         if (now >= e->keep_until)
             drop(c, slot);
     } else if (e != NULL) {
-        lru_unlink(c, e);
-        lru_push_front(c, e);
+        /* A hot secret stays at the head: no write to the shared list for it. */
+        if (e != c->head) {
+            lru_unlink(c, e);
+            lru_push_front(c, e);
+        }
         if (e->value != NULL) {
             r = vp__buf_set_secure(out, e->value, e->len) == 0 ? VP__CACHE_HIT : VP__CACHE_MISS;
         } else {

@@ -1,11 +1,20 @@
 /*
  * http - see http.h.
  *
- * Every request gets a fresh easy handle attached to the vp__http's share handle (connection
- * cache, TLS sessions, DNS), and is driven by its own multi handle so that we can look at the
+ * Every request runs on an easy handle attached to the vp__http's share handle (connection
+ * cache, TLS sessions, DNS), driven by a multi handle of its own so that we can look at the
  * call's cancellation flag every few milliseconds instead of once a second (curl_easy_perform's
- * internal poll interval). Connections are forced to HTTP/1.1: libcurl does not support sharing
- * multiplexed (HTTP/2) connections between concurrent threads through a share handle.
+ * internal poll interval). The (multi, easy) pairs are kept on an idle list and reused: creating
+ * them per request cost a socketpair, signal handler changes and allocations on every request.
+ * A pair is reset before it goes back on the list, so nothing of one request (URL, headers, body
+ * pointers) survives into the next. The CA bundle is parsed once per vp__http (http_ca.h).
+ * Connections are forced to HTTP/1.1: libcurl does not support sharing multiplexed (HTTP/2)
+ * connections between concurrent threads through a share handle.
+ *
+ * fork(): a vp__http belongs to the process that created it. Its connections (and TLS state) are
+ * shared with the parent after a fork, so a child must neither use nor close them: requests on an
+ * inherited vp__http fail, and vp__http_free in the child leaks the libcurl state instead of
+ * shutting down the parent's connections.
  *
  * Nothing here logs a header value flagged secret, a request body or a response body, and
  * CURLOPT_VERBOSE is never set (it would print every header).
@@ -14,6 +23,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +34,7 @@
 
 #include "call.h"
 #include "host.h"
+#include "http_ca.h"
 #include "secmem.h"
 #include "vaultplug/common.h"
 
@@ -40,7 +51,16 @@
 #define HTTP_POLL_MS              20  /* cancellation latency bound while idle */
 #define HTTP_DISPLAY_MAX          512 /* "scheme://host:port/path" as shown in messages */
 #define HTTP_HOST_MAX             256
-#define HTTP_MAX_IDLE_CONNS       64L /* connections kept in the shared cache */
+#define HTTP_MAX_IDLE_CONNS       128L /* connections kept in the shared cache: one per fetch */
+#define HTTP_MAX_IDLE_PAIRS       128u /* (multi, easy) pairs kept for reuse: 2 fds each */
+
+/* A reusable transfer engine: one multi handle driving one easy handle. */
+typedef struct http_pair {
+    struct http_pair *next;
+    CURLM *multi;
+    CURL *easy;
+    int spoiled; /* the multi handle failed: do not reuse */
+} http_pair;
 
 struct vp__http {
     CURLSH *share;
@@ -54,6 +74,13 @@ struct vp__http {
     uint32_t default_timeout_ms;
     uint32_t connect_timeout_ms;
     size_t max_response;
+    pthread_mutex_t idle_lock;
+    http_pair *idle; /* reset pairs ready for a request */
+    unsigned n_idle;
+    unsigned fork_gen; /* vp__fork_generation() at creation */
+    int idle_lock_ok;
+    vp__http_ca *ca; /* the parsed trust store of ca_file/ca_path, shared by TLS connections */
+    int ca_shared;   /* use it: not with a TLS proxy, whose SSL_CTX would get it too */
 };
 
 typedef struct http_hdr {
@@ -97,10 +124,23 @@ typedef struct xfer {
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int g_init_rc = VP_EINTERNAL;
+static atomic_uint g_fork_gen; /* incremented in every child of fork() */
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&g_fork_gen, 1, memory_order_relaxed);
+}
 
 static void global_init_once(void)
 {
     g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? VP_OK : VP_EINTERNAL;
+    if (g_init_rc == VP_OK && pthread_atfork(NULL, NULL, on_fork_child) != 0)
+        g_init_rc = VP_EINTERNAL;
+}
+
+unsigned vp__fork_generation(void)
+{
+    return atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
 }
 
 int vp__http_global_init(void)
@@ -271,6 +311,21 @@ static void share_unlock(CURL *e, curl_lock_data d, void *ud)
  * vp__http lifetime
  * ------------------------------------------------------------------------------------------- */
 
+/* Is the proxy (the option, else the environment libcurl reads) reached over TLS? */
+static int tls_proxy(const char *proxy)
+{
+    static const char *const vars[] = {"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy",
+                                       "ALL_PROXY"};
+    if (proxy != NULL)
+        return strncasecmp(proxy, "https:", 6) == 0;
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (v != NULL && strncasecmp(v, "https:", 6) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
 {
     if (out == NULL)
@@ -289,6 +344,12 @@ int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
             goto fail;
         }
     }
+    if (pthread_mutex_init(&h->idle_lock, NULL) != 0) {
+        rc = VP_EINTERNAL;
+        goto fail;
+    }
+    h->idle_lock_ok = 1;
+    h->fork_gen = vp__fork_generation();
     h->log = log;
     h->default_timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
     h->connect_timeout_ms = HTTP_DEFAULT_CONNECT_MS;
@@ -309,6 +370,9 @@ int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
             goto fail;
     }
     rc = VP_ENOMEM;
+    if ((h->ca = vp__http_ca_new(h->ca_file, h->ca_path)) == NULL)
+        goto fail;
+    h->ca_shared = !tls_proxy(h->proxy);
     h->share = curl_share_init();
     if (h->share == NULL)
         goto fail;
@@ -325,6 +389,9 @@ int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out)
 fail:
     if (h->share)
         curl_share_cleanup(h->share);
+    vp__http_ca_free(h->ca);
+    if (h->idle_lock_ok)
+        pthread_mutex_destroy(&h->idle_lock);
     while (nlocks > 0)
         pthread_mutex_destroy(&h->locks[--nlocks]);
     free(h->ca_file);
@@ -334,12 +401,86 @@ fail:
     return rc;
 }
 
+static void pair_destroy(http_pair *p)
+{
+    if (p->easy != NULL)
+        curl_easy_cleanup(p->easy);
+    if (p->multi != NULL)
+        curl_multi_cleanup(p->multi);
+    free(p);
+}
+
+static http_pair *pair_new(void)
+{
+    http_pair *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->multi = curl_multi_init();
+    p->easy = curl_easy_init();
+    if (p->multi == NULL || p->easy == NULL) {
+        pair_destroy(p);
+        return NULL;
+    }
+    /* libcurl trims the connection cache to this multi's limit when a transfer ends (default:
+     * 4 x the handles on the multi = 4); with concurrent requests on the shared cache that would
+     * close most idle connections. */
+    (void)curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, HTTP_MAX_IDLE_CONNS);
+    return p;
+}
+
+/* An idle pair, or a new one (NULL when out of memory). */
+static http_pair *pair_get(vp__http *h)
+{
+    pthread_mutex_lock(&h->idle_lock);
+    http_pair *p = h->idle;
+    if (p != NULL) {
+        h->idle = p->next;
+        h->n_idle--;
+    }
+    pthread_mutex_unlock(&h->idle_lock);
+    return p != NULL ? p : pair_new();
+}
+
+/* Back on the idle list after a request (the easy handle is no longer on the multi). */
+static void pair_put(vp__http *h, http_pair *p)
+{
+    /* Drop every option of the request: URL, header list, body and buffer pointers. */
+    curl_easy_reset(p->easy);
+    pthread_mutex_lock(&h->idle_lock);
+    if (!p->spoiled && h->n_idle < HTTP_MAX_IDLE_PAIRS) {
+        p->next = h->idle;
+        h->idle = p;
+        h->n_idle++;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&h->idle_lock);
+    if (p != NULL)
+        pair_destroy(p);
+}
+
 void vp__http_free(vp__http *h)
 {
     if (h == NULL)
         return;
-    /* Every easy handle is released at the end of its request, so the share is idle here. */
+    if (h->fork_gen != vp__fork_generation()) {
+        /* Inherited across fork(): the connections are the parent's (closing a TLS connection
+         * would send its close_notify on the parent's stream) and a lock may have been held by
+         * a thread that does not exist here (the secure arena's too: h->proxy stays). Leak the
+         * libcurl state; free only plain memory (malloc is fork-safe). */
+        free(h->ca_file);
+        free(h->ca_path);
+        free(h);
+        return;
+    }
+    /* Every request has returned its pair, so the share is idle once the pairs are gone. */
+    while (h->idle != NULL) {
+        http_pair *p = h->idle;
+        h->idle = p->next;
+        pair_destroy(p);
+    }
     curl_share_cleanup(h->share);
+    vp__http_ca_free(h->ca);
+    pthread_mutex_destroy(&h->idle_lock);
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&h->locks[i]);
     free(h->ca_file);
@@ -518,6 +659,11 @@ static const char *configure_easy(vp__http *h, CURL *e, const vp_http_request *r
         SETOPT(e, CURLOPT_CAINFO, ca_file);
         SETOPT(e, CURLOPT_CAPATH, ca_path);
     }
+    /* The context's trust store, parsed once for all its TLS connections (see http_ca.h). A
+     * request with a CA override of its own keeps libcurl's loading. */
+    if (h->ca_shared && v->https && !(req->flags & VP_HTTP_INSECURE_SKIP_VERIFY) &&
+        req->ca_file == NULL && req->ca_path == NULL)
+        (void)vp__http_ca_apply(h->ca, e);
     if (h->proxy != NULL)
         SETOPT(e, CURLOPT_PROXY, h->proxy);
     SETOPT(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
@@ -745,24 +891,20 @@ static int fail_curl(vp_call *call, const char *method, const url_view *v, const
  * perform
  * ------------------------------------------------------------------------------------------- */
 
-/* Drive one easy handle on its own multi handle, checking the call between polls. */
-static CURLcode run_transfer(CURL *e, xfer *x)
+/* Drive the pair's easy handle on its multi handle, checking the call between polls. */
+static CURLcode run_transfer(http_pair *p, xfer *x)
 {
-    CURLM *m = curl_multi_init();
-    if (m == NULL)
-        return CURLE_OUT_OF_MEMORY;
-    /* libcurl trims the connection cache to this multi's limit when a transfer ends (default:
-     * 4 x the handles on the multi = 4); with concurrent requests on the shared cache that would
-     * close most idle connections. */
-    (void)curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, HTTP_MAX_IDLE_CONNS);
+    CURLM *m = p->multi;
+    CURL *e = p->easy;
     if (curl_multi_add_handle(m, e) != CURLM_OK) {
-        curl_multi_cleanup(m);
+        p->spoiled = 1;
         return CURLE_OUT_OF_MEMORY;
     }
     CURLcode result = CURLE_OK;
     int running = 1;
     for (;;) {
         if (curl_multi_perform(m, &running) != CURLM_OK) {
+            p->spoiled = 1;
             result = CURLE_RECV_ERROR;
             break;
         }
@@ -782,12 +924,13 @@ static CURLcode run_transfer(CURL *e, xfer *x)
             break;
         }
         if (curl_multi_poll(m, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK) {
+            p->spoiled = 1;
             result = CURLE_RECV_ERROR;
             break;
         }
     }
-    curl_multi_remove_handle(m, e);
-    curl_multi_cleanup(m);
+    if (curl_multi_remove_handle(m, e) != CURLM_OK)
+        p->spoiled = 1;
     return result;
 }
 
@@ -811,6 +954,10 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     if (req->body_len > HTTP_MAX_REQ_BODY)
         return vp__call_fail(call, VP_ELIMIT, "%s request: body larger than %zu bytes", method,
                              HTTP_MAX_REQ_BODY);
+    if (h->fork_gen != vp__fork_generation())
+        return vp__call_fail(call, VP_EINVAL,
+                             "http: this context was created before fork() by the parent "
+                             "process; create a new context in the child");
     if (req->n_headers > HTTP_MAX_REQ_HEADERS || (req->n_headers > 0 && req->headers == NULL))
         return vp__call_fail(call, VP_EINVAL, "%s request: invalid header list (at most %d)",
                              method, HTTP_MAX_REQ_HEADERS);
@@ -857,6 +1004,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     }
 
     struct curl_slist *headers = NULL;
+    http_pair *pair = NULL;
     CURL *e = NULL;
     xfer x;
     memset(&x, 0, sizeof(x));
@@ -869,11 +1017,12 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     rc = build_headers(call, method, req, &headers);
     if (rc != VP_OK)
         goto done;
-    e = curl_easy_init();
-    if (e == NULL) {
+    pair = pair_get(h);
+    if (pair == NULL) {
         rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
         goto done;
     }
+    e = pair->easy;
     x.easy = e;
     const char *bad = configure_easy(h, e, req, &v, headers, &x, errbuf, (long)timeout,
                                      (long)connect, ca_file, ca_path);
@@ -900,7 +1049,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
                  (req->flags & VP_HTTP_BODY_SECRET) ? " (secret)" : "");
     }
 
-    CURLcode cc = run_transfer(e, &x);
+    CURLcode cc = run_transfer(pair, &x);
     int64_t ms = vp__host_monotonic_ms(call ? call->hc : NULL) - t0;
     if (cc != CURLE_OK || x.abort != ABORT_NONE) {
         rc = fail_curl(call, method, &v, &x, cc, errbuf, (long)timeout, ca_file, ca_path,
@@ -944,8 +1093,8 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     rc = VP_OK;
 
 done:
-    if (e != NULL)
-        curl_easy_cleanup(e);
+    if (pair != NULL)
+        pair_put(h, pair);
     curl_slist_free_all(headers);
     curl_url_cleanup(v.u);
     vp__secmem_free(x.body);

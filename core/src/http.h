@@ -1,7 +1,8 @@
 /*
- * http - the host's HTTP service: libcurl easy handles over one shared CURLSH (connections, TLS
- * sessions, DNS), TLS verification always on, CA override, proxy, response cap, timeouts from
- * the call's deadline, cancellation. Retries never happen here (the resolver owns them).
+ * http - the host's HTTP service: reused libcurl easy + multi handles over one shared CURLSH
+ * (connections, TLS sessions, DNS), TLS verification always on, CA override, proxy, response cap,
+ * timeouts from the call's deadline, cancellation. Retries never happen here (the resolver owns
+ * them).
  */
 #ifndef VP_HTTP_H
 #define VP_HTTP_H
@@ -22,6 +23,9 @@ typedef struct vp__http_opts {
 
 /* libcurl global init is done once per process by vp__http_global_init (thread-safe). */
 int vp__http_global_init(void);
+/* Number of fork() children this process descends from since vp__http_global_init (a context
+ * records it at creation: a different value means the context was inherited from a parent). */
+unsigned vp__fork_generation(void);
 int vp__http_new(const vp__http_opts *opts, vp__log *log, vp__http **out);
 void vp__http_free(vp__http *h);
 

@@ -10,6 +10,12 @@
  * leading one. Fetch slots (global and per provider)
  * bound the provider calls in flight across every call of the context; waiters in a singleflight
  * hold no slot, so they cannot starve the leaders.
+ *
+ * fork(): the pool's threads do not exist in a child, and the cache's and the resolver's locks
+ * may have been held by one of them at the fork. A resolver therefore belongs to the process
+ * that created it: in a child, every call on an inherited context fails with VP_EINVAL (the
+ * child creates its own context), and vp__resolver_free there releases nothing it would have to
+ * lock or join.
  */
 #include "resolver.h"
 
@@ -86,6 +92,8 @@ struct vp__resolver {
     struct pool *work; /* posted lists, newest first */
     pthread_t workers[MAX_CONCURRENCY];
     unsigned n_workers;
+    unsigned spawning; /* pthread_create calls in progress (slots of workers reserved) */
+    unsigned fork_gen; /* vp__fork_generation() at creation */
     int stopping;
 };
 
@@ -127,6 +135,7 @@ int vp__resolver_new(vp_ctx *ctx, const vp_options *o, vp__resolver **out, vp_er
     if (r == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     r->ctx = ctx;
+    r->fork_gen = vp__fork_generation();
     r->n_prov = ctx->n_providers;
     size_t np = r->n_prov ? r->n_prov : 1;
     r->prov_ttl_s = calloc(np, sizeof(*r->prov_ttl_s));
@@ -164,10 +173,28 @@ int vp__resolver_new(vp_ctx *ctx, const vp_options *o, vp__resolver **out, vp_er
     return 0;
 }
 
+#define FORK_MSG                                                                             \
+    "this context was created before fork() by the parent process; create a new context in " \
+    "the child"
+
+/* Created by an ancestor of this process (before a fork)? */
+static int inherited(const vp__resolver *R)
+{
+    return R->fork_gen != vp__fork_generation();
+}
+
 void vp__resolver_free(vp__resolver *r)
 {
     if (r == NULL)
         return;
+    if (inherited(r)) {
+        /* The workers are not in this process and a lock may be held forever: leak the cache
+         * (its pages are the parent's copy; they go when the child exits or execs). */
+        free(r->prov_ttl_s);
+        free(r->pactive);
+        free(r);
+        return;
+    }
     if (r->cache != NULL) {
         pthread_mutex_lock(&r->lock);
         r->stopping = 1;
@@ -383,11 +410,16 @@ static int job_try_cache(vp__resolver *R, job *j, int64_t now)
     vp__cache_counters *ct = vp__cache_counters_of(R->cache, j->pi);
     vp_buf raw = {0};
     int st = 0;
-    int r = vp__cache_get(R->cache, j->key, now, &raw, &st, j->msg, VP_ERROR_MAX);
+    /* Without a JSON key the value is the result: copy it out of the cache once, into j->out. */
+    vp_buf *dst = j->json_key == NULL ? j->out : &raw;
+    int r = vp__cache_get(R->cache, j->key, now, dst, &st, j->msg, VP_ERROR_MAX);
     if (r == VP__CACHE_MISS)
         return 0;
-    atomic_fetch_add(&ct->hits, 1);
-    if (r == VP__CACHE_HIT)
+    atomic_fetch_add_explicit(&ct->hits, 1, memory_order_relaxed);
+    if (r == VP__CACHE_HIT && dst == j->out) {
+        j->done = 1;
+        j->status = 0;
+    } else if (r == VP__CACHE_HIT)
         job_finish(R, j, 0, raw.data, raw.len, NULL);
     else
         job_finish(R, j, st, NULL, 0, j->msg);
@@ -760,6 +792,35 @@ static void *pool_thread(void *arg)
     return NULL;
 }
 
+/* Start workers until the pool has want - 1 (bounded by fetch_concurrency - 1), or pl has no
+ * unclaimed item left. pthread_create runs without R->lock: holding it, the creating thread
+ * would keep re-taking the lock ahead of the workers it just started (mutexes are not fair),
+ * and no fetch could begin before the last thread existed. A failed pthread_create only means
+ * fewer helpers: the caller drains the list anyway. */
+static void pool_grow(vp__resolver *R, pool *pl, size_t want)
+{
+    for (;;) {
+        pthread_mutex_lock(&R->lock);
+        unsigned have = R->n_workers + R->spawning;
+        if (R->stopping || have + 1 >= want || have + 1 >= R->conc ||
+            atomic_load(&pl->next) >= pl->n_items) {
+            pthread_mutex_unlock(&R->lock);
+            return;
+        }
+        R->spawning++; /* reserves a slot of R->workers */
+        pthread_mutex_unlock(&R->lock);
+        pthread_t t;
+        int ok = pthread_create(&t, NULL, pool_thread, R) == 0;
+        pthread_mutex_lock(&R->lock);
+        R->spawning--;
+        if (ok)
+            R->workers[R->n_workers++] = t;
+        pthread_mutex_unlock(&R->lock);
+        if (!ok)
+            return;
+    }
+}
+
 /* Run pl on this thread and up to want - 1 pool workers; returns when every item is done. */
 static void pool_run(vp__resolver *R, pool *pl, size_t want)
 {
@@ -770,17 +831,9 @@ static void pool_run(vp__resolver *R, pool *pl, size_t want)
         size_t idle = want - 1 < R->n_workers ? want - 1 : R->n_workers;
         for (size_t i = 0; i < idle; i++)
             pthread_cond_signal(&R->work_cv);
-        /* Grow the pool to what this call can use (bounded by fetch_concurrency - 1). The list
-         * is posted first, so each new worker starts on it while the next one is created; a
-         * failed pthread_create only means fewer helpers: the caller drains the list anyway. */
-        while (R->n_workers + 1 < want && R->n_workers + 1 < R->conc &&
-               atomic_load(&pl->next) < pl->n_items &&
-               pthread_create(&R->workers[R->n_workers], NULL, pool_thread, R) == 0) {
-            R->n_workers++;
-            pthread_mutex_unlock(&R->lock); /* let the new worker pick its item */
-            pthread_mutex_lock(&R->lock);
-        }
         pthread_mutex_unlock(&R->lock);
+        /* The list is posted first, so each new worker starts on it at once. */
+        pool_grow(R, pl, want);
     }
     pool_drain(pl);
     if (want > 1) {
@@ -806,13 +859,20 @@ static int same_group(const job *a, const job *b)
  * VP_CAP_BATCH provider are grouped per credential (at most BATCH_MAX per call). */
 static void resolve_jobs(vp__resolver *R, job *jobs, size_t n, int64_t deadline)
 {
-    job **miss = calloc(n ? n : 1, sizeof(*miss));
-    job **grouped = calloc(n ? n : 1, sizeof(*grouped));
-    size_t *start = calloc(n + 1, sizeof(*start));
+    /* Cache hits first, without allocating anything: the all-hit case is the hot one. */
     size_t nm = 0;
     int64_t now = mono_now(R);
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].done && !job_try_cache(R, &jobs[i], now))
+            nm++;
+    if (nm == 0)
+        return;
+    job **miss = calloc(nm, sizeof(*miss));
+    job **grouped = calloc(nm, sizeof(*grouped));
+    size_t *start = calloc(nm + 1, sizeof(*start));
+    nm = 0;
     for (size_t i = 0; i < n; i++) {
-        if (jobs[i].done || job_try_cache(R, &jobs[i], now))
+        if (jobs[i].done)
             continue;
         if (miss == NULL || grouped == NULL || start == NULL) {
             job_miss(R, &jobs[i], deadline); /* no memory for the pool: resolve in place */
@@ -864,6 +924,10 @@ int vp_resolve(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, v
     vp__resolver *R = ctx->resolver;
     if (R == NULL)
         return vp_fetch(ctx, uri, timeout_ms, out, NULL, err);
+    if (inherited(R)) {
+        vp_buf_free(out);
+        return vp__err_set(err, NULL, VP_EINVAL, FORK_MSG);
+    }
     char msg[VP_ERROR_MAX] = {0};
     job j;
     memset(&j, 0, sizeof(j));
@@ -884,6 +948,14 @@ int vp__resolver_template_batch(vp_ctx *ctx, const vp_template_ref *refs, size_t
                                 vp_ref_result *results)
 {
     vp__resolver *R = ctx->resolver;
+    if (inherited(R)) {
+        for (size_t i = 0; i < n; i++) {
+            results[i].status = VP_EINVAL;
+            snprintf(results[i].message, sizeof(results[i].message), "%s", FORK_MSG);
+            vp_buf_free(&results[i].value);
+        }
+        return 0;
+    }
     job *jobs = calloc(n ? n : 1, sizeof(*jobs));
     if (jobs == NULL)
         return VP_ENOMEM;
@@ -920,6 +992,8 @@ int vp_cache_reset(vp_ctx *ctx, const char *provider)
     size_t pi = VP__CACHE_ALL;
     if (provider != NULL && prov_index(ctx, provider, &pi) != 0)
         return VP_ENOTFOUND;
+    if (ctx->resolver != NULL && inherited(ctx->resolver))
+        return VP_EINVAL;
     if (ctx->resolver != NULL)
         vp__cache_reset(ctx->resolver->cache, pi);
     return 0;
@@ -928,7 +1002,7 @@ int vp_cache_reset(vp_ctx *ctx, const char *provider)
 int vp_cache_set_ttl(vp_ctx *ctx, const char *provider, int32_t seconds)
 {
     vp__resolver *R = ctx->resolver;
-    if (R == NULL)
+    if (R == NULL || inherited(R))
         return VP_EINVAL;
     if (seconds > VP_CACHE_TTL_MAX_S || seconds < (provider ? -1 : 0))
         return VP_EINVAL;
@@ -968,6 +1042,8 @@ int vp_cache_stats_get(vp_ctx *ctx, const char *provider, vp_cache_stats *out)
         return VP_ENOTFOUND;
     if (R == NULL)
         return 0;
+    if (inherited(R))
+        return VP_EINVAL;
     if (provider != NULL) {
         add_stats(R, pi, out);
     } else {

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "call.h"
 #include "host.h"
@@ -483,6 +486,93 @@ static void test_tls_ca_override(void **state)
     assert_int_equal(capture_count(&g_cap, VP_LEVEL_WARN, "DISABLED"), 0);
 }
 
+typedef struct slow_get {
+    vp__http *h;
+    const char *url;
+    int rc;
+    long status;
+} slow_get;
+
+static void *slow_get_fn(void *p)
+{
+    slow_get *g = p;
+    vp_call call;
+    vp__call_init(&call, &g_hc, 20000);
+    vp_http_request req;
+    req_init(&req, "GET", g->url);
+    vp_http_response *r = NULL;
+    g->rc = vp__http_perform(g->h, "test", &call, &req, &r);
+    g->status = vp__http_status(r);
+    vp__http_response_free(r);
+    return NULL;
+}
+
+/* The TLS connections of one vp__http verify against one trust store, parsed on the first: the CA
+ * file can disappear afterwards and a new connection still verifies (libcurl's own loading would
+ * fail it), while a server the store does not trust is still refused. */
+static void test_tls_store_parsed_once(void **state)
+{
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (g_tls == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL/3.", 10) != 0)
+        skip();
+    char path[] = "/tmp/vp-test-ca-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *in = fopen(mc_ca_file(g_tls), "rb");
+    assert_non_null(in);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    fclose(in);
+    close(fd);
+
+    vp__http *h = http_with(path);
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    vp_http_response *r = NULL;
+    req_init(&req, "GET", url_of(g_tls, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    vp__http_response_free(r);
+    assert_int_equal(unlink(path), 0);
+
+    /* a slow request holds the open connection, so the next one needs a new connection */
+    uint64_t conns = mc_connections(g_tls);
+    mc_fault f = {.kind = MC_FAULT_LATENCY, .path_prefix = "/status/", .latency_ms = 500};
+    assert_int_equal(mc_fault_add(g_tls, &f), 0);
+    slow_get g = {h, url_of(g_tls, "/status/200"), -1, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, slow_get_fn, &g), 0);
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+    vp__call_init(&call, &g_hc, 10000);
+    int rc = vp__http_perform(h, "test", &call, &req, &r);
+    if (rc != 0)
+        printf("  second connection: %s\n", call.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(vp__http_status(r), 200);
+    vp__http_response_free(r);
+    pthread_join(t, NULL);
+    assert_int_equal(g.rc, 0);
+    assert_int_equal(g.status, 200);
+    assert_int_equal(mc_connections(g_tls) - conns, 1);
+    mc_fault_clear(g_tls);
+
+    /* the store holds only that CA: a server with another one is refused */
+    mc_options o = {.tls = 1};
+    mc_server *other = mc_start(&o);
+    assert_non_null(other);
+    assert_true(mc_route(other, NULL, "/echo", h_echo, NULL) >= 0);
+    req_init(&req, "GET", url_of(other, "/echo"));
+    vp__call_init(&call, &g_hc, 10000);
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), VP_ENETWORK);
+    assert_null(r);
+    assert_non_null(strstr(call.message, "not trusted"));
+    mc_stop(other);
+    vp__http_free(h);
+}
+
 static void test_tls_insecure_skip_verify(void **state)
 {
     if (g_tls == NULL)
@@ -941,6 +1031,141 @@ static void test_concurrent(void **state)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * handle reuse and fork
+ * ------------------------------------------------------------------------------------------- */
+
+/* Requests run on reused libcurl handles: nothing of one request (method, headers, body,
+ * redirect policy) may reach the next one, and the connection stays the same. */
+static void test_reuse_no_carryover(void **state)
+{
+    vp__http *h = http_with(NULL);
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    vp_http_response *r = NULL;
+    /* warm the connection */
+    req_init(&req, "GET", url_of(g_srv, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    vp__http_response_free(r);
+    uint64_t conns = mc_connections(g_srv);
+
+    for (int round = 0; round < 5; round++) {
+        vp_http_header hs[] = {{"X-Test", "carry", 0}, {"Authorization", "Bearer reuse-tok", 1}};
+        req_init(&req, "PUT", url_of(g_srv, "/redir"));
+        req.headers = hs;
+        req.n_headers = 2;
+        req.body = "put-body";
+        req.body_len = 8;
+        req.flags = VP_HTTP_FOLLOW_REDIRECTS;
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 200); /* followed to /echo */
+        vp__http_response_free(r);
+
+        req_init(&req, "GET", url_of(g_srv, "/echo"));
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 200);
+        assert_string_equal(vp__http_header(r, "X-Echo-Method"), "GET");
+        assert_null(vp__http_header(r, "X-Echo-Test"));
+        size_t len = 99;
+        vp__http_body(r, &len);
+        assert_int_equal(len, 0);
+        vp__http_response_free(r);
+        mc_log_entry e;
+        assert_int_equal(mc_log_get(g_srv, mc_log_count(g_srv) - 1, &e), 0);
+        assert_string_equal(e.method, "GET");
+        assert_int_equal(e.body_len, 0);
+        assert_string_equal(mc_log_header(&e, "Authorization"), "");
+        assert_string_equal(mc_log_header(&e, "X-Test"), "");
+
+        /* without the flag, the redirect is not followed any more */
+        req_init(&req, "GET", url_of(g_srv, "/redir"));
+        assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+        assert_int_equal(vp__http_status(r), 302);
+        vp__http_response_free(r);
+    }
+    /* a failed transfer does not spoil the handles that ran it */
+    mc_fault f = {.kind = MC_FAULT_TRUNCATE, .path_prefix = "/bytes/", .count = 1, .size = 100};
+    assert_int_equal(mc_fault_add(g_srv, &f), 0);
+    req_init(&req, "GET", url_of(g_srv, "/bytes/500"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), VP_ENETWORK);
+    assert_null(r);
+    req_init(&req, "GET", url_of(g_srv, "/echo"));
+    assert_int_equal(vp__http_perform(h, "test", &call, &req, &r), 0);
+    assert_string_equal(vp__http_header(r, "X-Echo-Method"), "GET");
+    vp__http_response_free(r);
+    /* one connection for the 15 requests before the truncated one, one after it */
+    assert_int_equal(mc_connections(g_srv) - conns, 1);
+    assert_int_equal(capture_count(&g_cap, -1, "reuse-tok"), 0);
+    vp__http_free(h);
+}
+
+/* Wait for a child (at most ~30 s: it arms an alarm) and return its exit status, or -signal. */
+static int wait_child(pid_t pid)
+{
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        return -WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+static int child_get(vp__http *h, mc_server *srv, const char *ca, char *msg, size_t cap)
+{
+    vp_call call;
+    vp__call_init(&call, &g_hc, 10000);
+    vp_http_request req;
+    req_init(&req, "GET", url_of(srv, "/echo"));
+    req.ca_file = ca;
+    vp_http_response *r = NULL;
+    int rc = vp__http_perform(h, "test", &call, &req, &r);
+    snprintf(msg, cap, "%s", call.message);
+    if (rc == 0 && vp__http_status(r) != 200)
+        rc = -1;
+    vp__http_response_free(r);
+    return rc;
+}
+
+/* A child of fork() must neither send on nor close the parent's connections (a TLS
+ * close_notify would end the parent's session): requests on the inherited vp__http fail, freeing
+ * it leaves the connections alone, and a vp__http created in the child works. */
+static void test_fork_inherited(void **state)
+{
+    mc_server *srv = g_tls ? g_tls : g_srv;
+    const char *ca = g_tls ? mc_ca_file(g_tls) : NULL;
+    vp__http *h = http_with(ca);
+    char msg[VP_ERROR_MAX];
+    assert_int_equal(child_get(h, srv, NULL, msg, sizeof(msg)), 0);
+    uint64_t conns = mc_connections(srv), total = mc_count_total(srv);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        if (child_get(h, srv, NULL, msg, sizeof(msg)) != VP_EINVAL)
+            _exit(1);
+        if (strstr(msg, "fork()") == NULL)
+            _exit(2);
+        vp__http_free(h); /* must not touch the parent's connection */
+        vp__http *mine = NULL;
+        vp__http_opts o = {.proxy = "", .ca_file = ca};
+        if (vp__http_new(&o, g_log, &mine) != 0)
+            _exit(3);
+        if (child_get(mine, srv, NULL, msg, sizeof(msg)) != 0)
+            _exit(4);
+        vp__http_free(mine);
+        _exit(0);
+    }
+    assert_int_equal(wait_child(pid), 0);
+    /* the child's own request arrived on its own connection, the refused one never did */
+    assert_int_equal(mc_count_total(srv) - total, 1);
+    assert_int_equal(mc_connections(srv) - conns, 1);
+    /* and the parent's connection still works: reused, not reopened */
+    assert_int_equal(child_get(h, srv, NULL, msg, sizeof(msg)), 0);
+    assert_int_equal(mc_connections(srv) - conns, 1);
+    vp__http_free(h);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * argument checks
  * ------------------------------------------------------------------------------------------- */
 
@@ -1003,6 +1228,7 @@ int main(void)
         cmocka_unit_test_setup(test_status_and_headers, test_setup),
         cmocka_unit_test_setup(test_tls_unknown_ca, test_setup),
         cmocka_unit_test_setup(test_tls_ca_override, test_setup),
+        cmocka_unit_test_setup(test_tls_store_parsed_once, test_setup),
         cmocka_unit_test_setup(test_tls_insecure_skip_verify, test_setup),
         cmocka_unit_test_setup(test_response_cap, test_setup),
         cmocka_unit_test_setup(test_timeouts, test_setup),
@@ -1013,6 +1239,8 @@ int main(void)
         cmocka_unit_test_setup(test_redirects, test_setup),
         cmocka_unit_test_setup(test_concurrent, test_setup),
         cmocka_unit_test_setup(test_refused_input, test_setup),
+        cmocka_unit_test_setup(test_reuse_no_carryover, test_setup),
+        cmocka_unit_test_setup(test_fork_inherited, test_setup),
     };
     return cmocka_run_group_tests_name("http", tests, group_setup, group_teardown);
 }

@@ -2,7 +2,8 @@
  * Resolver and cache: hits, misses and expiry on an injected clock, provider TTLs, JSON keys
  * sharing one entry, per-provider reset, LRU bounds, singleflight (64 threads, one upstream
  * request), retries with Retry-After and deadlines, stale-if-error, negative caching, rendering
- * through the resolver (both tag forms), and a multi-threaded stress with resets (for TSan).
+ * through the resolver (both tag forms), a multi-threaded stress with resets (for TSan), and
+ * fork() after a render (the child may not use the parent's context; a new one works).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -13,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -752,6 +755,87 @@ static void test_pool_stress(void **state)
     vp_ctx_free(ctx);
 }
 
+/* Render in a child: 0 when the three values came back. */
+static int child_render(vp_ctx *ctx, const char *tmpl, const char *want, char *msg, size_t cap)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int rc = vp_render(ctx, tmpl, strlen(tmpl), NULL, VP_RENDER_SEND, &out, &err);
+    snprintf(msg, cap, "%s", rc != 0 ? err.message : "");
+    if (rc == 0 && (out.data == NULL || strstr(out.data, want) == NULL))
+        rc = -1;
+    vp_buf_free(&out);
+    return rc;
+}
+
+/* fork() after a render, the pool's threads idle and connections open: the child's calls on
+ * the inherited context fail at once (no thread to wait for, nothing sent on the parent's
+ * connections), a context created in the child renders, and the parent carries on. */
+static void test_fork(void **state)
+{
+    (void)state;
+    vp_options o;
+    vp_options_init(&o);
+    vp_ctx *ctx = new_ctx(&o, 0);
+    const char *t1 =
+        "{% vault 'rtmock://f1' %};{% vault 'rtmock://f2' %};{% vault 'rtmock://f3' %}";
+    char msg[VP_ERROR_MAX];
+    assert_int_equal(child_render(ctx, t1, ":f3", msg, sizeof(msg)), 0);
+    assert_int_equal(upstream(), 3);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30); /* a deadlock kills the child: the parent sees SIGALRM */
+        vp_buf out = VP_BUF_INIT;
+        vp_error err;
+        /* even a cached value: the cache's lock may have been held by a parent thread */
+        if (vp_resolve(ctx, "rtmock://f1", 0, &out, &err) != VP_EINVAL || out.data != NULL)
+            _exit(1);
+        if (strstr(err.message, "fork()") == NULL)
+            _exit(2);
+        if (child_render(ctx, t1, ":f3", msg, sizeof(msg)) == 0 || strstr(msg, "fork()") == NULL)
+            _exit(3);
+        if (vp_cache_reset(ctx, NULL) != VP_EINVAL)
+            _exit(4);
+        vp_options co;
+        vp_options_init(&co);
+        co.plugin_dirs = g_dirs;
+        co.enabled_providers = g_enabled;
+        co.ignore_env_plugin_path = 1;
+        co.no_default_plugin_dir = 1;
+#if defined(__SANITIZE_THREAD__)
+        co.fetch_concurrency = 1; /* TSan cannot start threads after a multi-threaded fork */
+#endif
+        vp_ctx *mine = NULL;
+        if (vp_ctx_new(&co, &mine, &err) != 0)
+            _exit(5);
+        const char *t2 = "{% vault 'rtmock://c1' %};{% vault 'rtmock://c2' %};{% vault "
+                         "'rtmock://c3' %}";
+        if (child_render(mine, t2, ":c3", msg, sizeof(msg)) != 0)
+            _exit(6);
+        vp_ctx_free(mine);
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fprintf(stderr, "child: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
+                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    /* only the child's own context reached the server */
+    assert_int_equal(upstream(), 6);
+    /* the parent's cache and pool still work */
+    assert_int_equal(child_render(ctx, t1, ":f3", msg, sizeof(msg)), 0);
+    assert_int_equal(upstream(), 6);
+    const char *t3 =
+        "{% vault 'rtmock://p1' %};{% vault 'rtmock://p2' %};{% vault 'rtmock://p3' %}";
+    assert_int_equal(child_render(ctx, t3, ":p3", msg, sizeof(msg)), 0);
+    assert_int_equal(upstream(), 9);
+    vp_ctx_free(ctx);
+}
+
 static void test_options(void **state)
 {
     (void)state;
@@ -791,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_render_100),
         cmocka_unit_test(test_pool_stress),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_fork),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
