@@ -324,7 +324,8 @@ static pid_t start_child_server(char *url, size_t url_size, int *keep_fd)
     if (pid == 0) {
         close(up[0]);
         close(down[1]);
-        mc_server *srv = mc_start(NULL);
+        mc_options mo = {.conn_memory = 32 * 1024}; /* P2 opens 100 connections at once */
+        mc_server *srv = mc_start(&mo);
         if (srv == NULL)
             _exit(1);
         mc_route(srv, "GET", "/secret/", h_secret, NULL);
@@ -405,7 +406,8 @@ int main(int argc, char **argv)
     close(keep);
     waitpid(pid, NULL, 0);
 
-    g_srv = mc_start(NULL);
+    mc_options mo = {.conn_memory = 32 * 1024};
+    g_srv = mc_start(&mo);
     if (g_srv == NULL)
         return 1;
     g_route = mc_route(g_srv, "GET", "/secret/", h_secret, NULL);

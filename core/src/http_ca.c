@@ -1,9 +1,8 @@
 /*
  * http_ca - see http_ca.h.
  *
- * SSL_CTX_set1_cert_store lives in libssl, which vaultplug does not link: libcurl does. The
- * function is looked up in the libssl that is already loaded (RTLD_NOLOAD), and only when
- * libcurl reports OpenSSL 3, so the X509_STORE built with our libcrypto is one that libcurl's
+ * The shared store is handed to libcurl's SSL_CTX only when libcurl reports the same OpenSSL
+ * major we are built with (3), so the X509_STORE built with our libcrypto is one that libcurl's
  * OpenSSL understands. The store gets what libcurl would have put in the SSL_CTX's own store:
  * the CA file and/or directory and X509_V_FLAG_PARTIAL_CHAIN (libcurl's default since 7.68).
  * Verification stays on either way: a failure here never weakens it, it only falls back to
@@ -11,15 +10,13 @@
  */
 #include "http_ca.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-
-typedef void (*set1_store_fn)(void *ssl_ctx, X509_STORE *store);
 
 struct vp__http_ca {
     pthread_mutex_t lock;
@@ -29,7 +26,7 @@ struct vp__http_ca {
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static set1_store_fn g_set1_store;
+static int g_same_openssl; /* libcurl runs on the OpenSSL major we link */
 
 static void lookup_once(void)
 {
@@ -37,13 +34,7 @@ static void lookup_once(void)
     if (vi == NULL || vi->ssl_version == NULL || strncmp(vi->ssl_version, "OpenSSL/3.", 10) != 0 ||
         OPENSSL_VERSION_MAJOR != 3)
         return;
-    void *lib = dlopen("libssl.so.3", RTLD_LAZY | RTLD_NOLOAD);
-    if (lib == NULL)
-        return;
-    void *sym = dlsym(lib, "SSL_CTX_set1_cert_store");
-    /* The handle stays open: libcurl keeps libssl loaded anyway. */
-    if (sym != NULL)
-        memcpy(&g_set1_store, &sym, sizeof(g_set1_store));
+    g_same_openssl = 1;
 }
 
 vp__http_ca *vp__http_ca_new(const char *ca_file, const char *ca_path)
@@ -92,7 +83,7 @@ static void curl_defaults(char **file, char **path)
 static int load(vp__http_ca *c)
 {
     pthread_once(&g_once, lookup_once);
-    if (g_set1_store == NULL)
+    if (!g_same_openssl)
         return -1;
     char *dfile = NULL, *dpath = NULL;
     const char *file = c->ca_file, *path = c->ca_path;
@@ -124,7 +115,7 @@ static int load(vp__http_ca *c)
 static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *ud)
 {
     (void)e;
-    g_set1_store(ssl_ctx, ud);
+    SSL_CTX_set1_cert_store((SSL_CTX *)ssl_ctx, ud);
     return CURLE_OK;
 }
 

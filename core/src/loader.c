@@ -39,6 +39,24 @@
 static pthread_mutex_t lt_lock = PTHREAD_MUTEX_INITIALIZER;
 static int lt_init_rc = -1; /* -1 = not yet, 0 = ok, >0 = lt_dlinit failed; under lt_lock */
 
+/* Held across fork() so that a child never inherits it locked by a thread it does not have. */
+static void lt_fork_prepare(void)
+{
+    pthread_mutex_lock(&lt_lock);
+}
+
+static void lt_fork_release(void)
+{
+    pthread_mutex_unlock(&lt_lock);
+}
+
+static pthread_once_t lt_fork_once = PTHREAD_ONCE_INIT;
+
+static void lt_fork_register(void)
+{
+    (void)pthread_atfork(lt_fork_prepare, lt_fork_release, lt_fork_release);
+}
+
 /* Minor-0 size of the provider table: everything up to and including teardown. */
 #define PROVIDER_MIN_SIZE (offsetof(vp_provider, teardown) + sizeof(((vp_provider *)0)->teardown))
 
@@ -408,6 +426,7 @@ static int fail_open(vp__provider *p, const char *lterr)
                           "ELF",
                           4) != 0)
         return fail(p, VP_EIO, "cannot load %s: not an ELF shared object", p->path);
+    pthread_once(&lt_fork_once, lt_fork_register);
     pthread_mutex_lock(&lt_lock);
     void *h = dlopen(p->path, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
     const char *why = NULL;
@@ -432,6 +451,7 @@ static int load_one(const vp__loader_cfg *cfg, vp__provider *all, size_t idx)
     if (r != 0)
         return r < 0 ? VP_ENOMEM : 0;
 
+    pthread_once(&lt_fork_once, lt_fork_register);
     pthread_mutex_lock(&lt_lock);
     lt_once_init();
     if (lt_init_rc != 0) {

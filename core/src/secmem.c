@@ -87,9 +87,23 @@ static struct {
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc = VP_EINTERNAL;
 
+/* A fork() while another thread holds the arena lock would leave it locked forever in the
+ * child; holding it across fork() keeps the child's arena consistent and usable. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&A.mu);
+}
+
+static void fork_release(void)
+{
+    pthread_mutex_unlock(&A.mu);
+}
+
 static void do_init(void)
 {
     init_rc = sodium_init() < 0 ? VP_EINTERNAL : 0;
+    if (init_rc == 0 && pthread_atfork(fork_prepare, fork_release, fork_release) != 0)
+        init_rc = VP_EINTERNAL;
 }
 
 int vp__secmem_init(void)

@@ -695,9 +695,9 @@ mc_server *mc_start(const mc_options *opt)
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)256 * 1024, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER, quiet_logger, srv,
-        MHD_OPTION_ARRAY, opt->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
+        opt->conn_memory ? opt->conn_memory : (size_t)256 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_EXTERNAL_LOGGER,
+        quiet_logger, srv, MHD_OPTION_ARRAY, opt->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         fprintf(stderr, "mockcloud: cannot start the HTTP daemon on 127.0.0.1:%u\n",
                 (unsigned)opt->port);

@@ -33,6 +33,9 @@ typedef struct mc_options {
      * {"Authorization", "User-Agent", NULL}. NULL = none. The array is copied. */
     const char *const *log_headers;
     const char *ca_out; /* also write the CA PEM here (tls only); NULL = only the temp dir */
+    /* Memory per connection (request headers + body buffer); 0 = 256 KiB, which large-header
+     * tests need. Benchmarks opening many connections use less so the mock costs less CPU. */
+    size_t conn_memory;
 } mc_options;
 
 /* Start a server on 127.0.0.1. NULL on failure (reason printed to stderr). With opt->tls and a

@@ -4,6 +4,10 @@
  * A vp_ctx owns everything: the loaded providers, the HTTP connection cache, the secure memory
  * of secrets it fetched. It is thread-safe: any number of threads may use one context at once.
  * Create one per application (or per isolated tenant) with vp_ctx_new().
+ *
+ * A context belongs to the process that created it: after fork() the child creates its own
+ * context and leaves the parent's alone (calls on an inherited context fail with VP_EINVAL;
+ * vp_ctx_free on it releases memory without touching the parent's threads or connections).
  */
 #ifndef VAULTPLUG_CONTEXT_H
 #define VAULTPLUG_CONTEXT_H
