@@ -85,6 +85,10 @@ void vp__fetch_release_all(vp_ctx *ctx);
  * #key extraction, no retries) before `deadline_ms` (on p's monotonic clock, -1 = none); and
  * the #key extraction applied to a cached raw value. */
 struct vp_secret_out;
+/* Status rc of provider p's call, with the provider's message (or vp_strerror) prefixed by the
+ * provider's name exactly once, into err. Returns rc. */
+int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,
+                       vp_error *err);
 int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
                   int64_t deadline_ms, struct vp_secret_out *so, uint32_t *retry_after_ms,
                   vp_error *err);

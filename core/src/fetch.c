@@ -302,10 +302,14 @@ static vp__inst *inst_find_locked(vp_ctx *ctx, const vp__provider *p, const char
     return NULL;
 }
 
-static int provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,
-                          vp_error *err)
+int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,
+                       vp_error *err)
 {
     const char *msg = call->message[0] ? call->message : vp_strerror(rc);
+    /* Messages name their provider once, whether or not the provider already did. */
+    size_t n = strlen(p->name);
+    if (strncmp(msg, p->name, n) == 0 && msg[n] == ':')
+        return vp__err_set(err, ctx->log, rc, "%s", msg);
     return vp__err_set(err, ctx->log, rc, "%s: %s", p->name, msg);
 }
 
@@ -357,7 +361,7 @@ static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, v
         call->cred_slot = c;
         rc = vp_status_normalize(p->table->configure(p->mod, &view, call, &in->inst));
         if (rc != 0) {
-            provider_error(ctx, p, call, rc, err);
+            vp__provider_error(ctx, p, call, rc, err);
             in->inst = NULL;
             pthread_mutex_destroy(&in->call_lock);
         }
@@ -472,7 +476,7 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
         pthread_mutex_unlock(&in->call_lock);
 
     if (rc != 0) {
-        provider_error(ctx, p, &call, rc, err);
+        vp__provider_error(ctx, p, &call, rc, err);
     } else if (so.value == NULL) {
         rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value for %s",
                          p->name, ref.uri);
@@ -520,7 +524,7 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0)
-        provider_error(ctx, p, &call, rc, err);
+        vp__provider_error(ctx, p, &call, rc, err);
     else if (so->value == NULL)
         rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
     *retry_after_ms = call.retry_after_ms;
@@ -553,7 +557,7 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0) {
-        provider_error(ctx, p, &call, rc, err);
+        vp__provider_error(ctx, p, &call, rc, err);
     } else {
         for (size_t i = 0; i < n; i++) {
             vp_secret_out *o = outs[i];
@@ -618,7 +622,7 @@ int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0)
-        provider_error(ctx, p, &call, rc, err);
+        vp__provider_error(ctx, p, &call, rc, err);
     inst_release(ctx, in);
     return rc;
 }

@@ -92,9 +92,8 @@ int vp_login(vp_ctx *ctx, const char *provider, const char *name, const vp_field
     int rc = vp_status_normalize(p->table->login(p->mod, kv, n_options, &call, &co));
     free(kv);
     if (rc != 0) {
-        const char *msg = call.message[0] ? call.message : vp_strerror(rc);
         vp__cred_out_clear(&co);
-        return vp__err_set(err, ctx->log, rc, "%s: %s", p->name, msg);
+        return vp__provider_error(ctx, p, &call, rc, err);
     }
 
     vp_field *fl = calloc(co.n ? co.n : 1, sizeof(*fl));
