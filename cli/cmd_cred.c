@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -141,8 +142,9 @@ static const vp_cred_type *find_type(const vp_cred_type *types, const char *name
 
 static const vp_cred_field *find_field(const vp_cred_type *t, const char *name)
 {
+    /* Any case: the declared (stored) name is used, e.g. Insomnia's serviceAccountKeyFilePath. */
     for (const vp_cred_field *f = t ? t->fields : NULL; f && f->name; f++)
-        if (strcmp(f->name, name) == 0)
+        if (strcasecmp(f->name, name) == 0)
             return f;
     return NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vaultplug/error.h"
 #include "vaultplug/fetch.h"
@@ -142,8 +143,9 @@ static const vp_cred_field *find_field(const vp_cred_type *t, const char *key)
 {
     if (t == NULL || t->fields == NULL)
         return NULL;
+    /* Field names are case-insensitive (Insomnia's camelCase names, upper-case variables). */
     for (const vp_cred_field *f = t->fields; f->name; f++)
-        if (strcmp(f->name, key) == 0)
+        if (strcasecmp(f->name, key) == 0)
             return f;
     return NULL;
 }

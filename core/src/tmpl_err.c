@@ -28,7 +28,7 @@ int vp__tmpl_error(vp_error *err, const char *src, size_t len, size_t off, int c
     for (size_t i = ls; i < off; i++)
         if (((unsigned char)src[i] & 0xC0) != 0x80)
             col++;
-    char what[200];
+    char what[VP_ERROR_MAX]; /* a provider's whole message, with its advice at the end */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);

@@ -160,10 +160,10 @@ static int fail_oauth(az_inst *in, vp_call *call, const az_token_resp *r, const 
     const vp_host *h = in->host;
     if (in->kind == AZ_KIND_USER &&
         (strcmp(r->error, "invalid_grant") == 0 || strcmp(r->error, "interaction_required") == 0))
-        return h->fail(
-            call, VP_EAUTH,
-            "credential '%s' (%s): the sign-in is no longer valid (%s: %s); " AZ_SIGN_IN_AGAIN,
-            in->cred_name, what, r->error, r->error_desc);
+        return h->fail(call, VP_EAUTH,
+                       "credential '%s' (%s): the sign-in is no longer valid; " AZ_SIGN_IN_AGAIN
+                       " (%s: %.160s)",
+                       in->cred_name, what, r->error, r->error_desc);
     if (strcmp(r->error, "temporarily_unavailable") == 0)
         return h->fail(call, VP_EUNAVAIL, "%s: %s: %s", what, r->error, r->error_desc);
     return h->fail(call, VP_EAUTH, "credential '%s' (%s) was rejected: %s: %s", in->cred_name, what,

@@ -27,8 +27,12 @@
 /* clang-format on */
 
 static const vp_cred_field sa_fields[] = {
-    {"serviceAccountKeyFilePath", 0, "path of the service account JSON key file (Insomnia)"},
-    {"key_file", 0, "the same as serviceAccountKeyFilePath"},
+    /* Insomnia's serviceAccountKeyFilePath; field names match in any case, and stored ones are
+     * lower case (the credential store's rule). */
+    {"serviceaccountkeyfilepath", 0,
+     "path of the service account JSON key file (Insomnia's "
+     "serviceAccountKeyFilePath)"},
+    {"key_file", 0, "the same as serviceaccountkeyfilepath"},
     {"key_json", VP_FIELD_SECRET, "the service account JSON key itself (instead of a path)"},
     COMMON_FIELDS,
     {NULL, 0, NULL},

@@ -432,9 +432,8 @@ void mock_gcp_stop(mock_gcp *m)
 
 void mock_gcp_print_env(const mock_gcp *m, FILE *out)
 {
-    /* The CLI turns VAULTPLUG_GCP_* variables into the fields of the default credential and
-     * wants a type with them: "" = Application Default Credentials with these overrides. */
-    fprintf(out, "export VAULTPLUG_GCP_TYPE=''\n");
+    /* Settings the provider reads itself; references without a credential then use
+     * Application Default Credentials (the key file below, or the metadata server). */
     fprintf(out, "export VAULTPLUG_GCP_ENDPOINT='%s'\n", mc_url(m->srv));
     fprintf(out, "export VAULTPLUG_GCP_TOKEN_URI='%s'\n", m->token_uri);
     if (mc_ca_file(m->srv) != NULL)
