@@ -187,6 +187,17 @@ int vp_env_add_file(vp_env *env, const char *path, vp_error *err)
     return rc;
 }
 
+/* On success err is cleared. A render that succeeds has written nothing into it unless a
+ * message was set on the way (then message[0] is not NUL): only then is the whole message worth
+ * wiping, which is most of a small render's fixed cost otherwise. */
+static void err_ok(vp_error *err)
+{
+    if (err == NULL)
+        return;
+    if (err->code != 0 || err->message[0] != '\0')
+        vp_error_clear(err);
+}
+
 /* ---- parse ---------------------------------------------------------------------------------- */
 
 static void limits_fill(vp_template_limits *l, const vp_template_limits *in)
@@ -223,7 +234,7 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
     if (t == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     t->limits = lim;
-    atomic_init(&t->spare_state, SPARE_EMPTY);
+    atomic_init(&t->spare, NULL);
     t->src = malloc(len + 1);
     if (t->src == NULL) {
         free(t);
@@ -241,8 +252,7 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
         return rc;
     }
     *out = t;
-    if (err != NULL)
-        vp_error_clear(err);
+    err_ok(err);
     return 0;
 }
 
@@ -251,7 +261,7 @@ void vp_template_free(vp_template *t)
     if (t == NULL)
         return;
     vp__arena_free(&t->arena);
-    vp__render_spare_free(&t->spare);
+    vp__render_spare_release(t);
     free(t->src);
     free(t);
 }
@@ -528,19 +538,23 @@ static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
     return 0;
 }
 
-static void render_init(vp__render *r, const vp_template *t, const vp_render_params *p,
-                        vp_error *err)
+/* A render state for t with this call's parameters (NULL: out of memory). */
+static vp__render *render_begin(const vp_template *t, const vp_render_params *p, vp_error *err)
 {
-    memset(r, 0, sizeof(*r));
-    r->t = t;
+    vp__render *r = vp__render_get(t);
+    if (r == NULL)
+        return NULL;
     r->root = p->env ? p->env->root : NULL;
     r->env_gen = p->env ? p->env->gen : 0;
     r->vault = p->vault;
     r->mode = p->mode;
     r->flags = p->flags;
     r->err = err;
-    limits_fill(&r->lim, p->limits ? p->limits : &t->limits);
-    vp__render_adopt(r);
+    if (p->limits != NULL)
+        limits_fill(&r->lim, p->limits);
+    else
+        r->lim = t->limits; /* filled at parse time */
+    return r;
 }
 
 static int check_params(const vp_render_params *p, vp_error *err)
@@ -569,42 +583,45 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
         vp_buf_free(&keep);
         return rc;
     }
-    vp__render r;
-    render_init(&r, t, p, err);
-    r.out = keep;
+    vp__render *r = render_begin(t, p, err);
+    if (r == NULL) {
+        vp_buf_free(&keep);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    r->out = keep;
     vp_ref_result *res = NULL;
-    rc = vp__render_run(&r);
+    rc = vp__render_run(r);
     if (rc == VP_ENOMEM)
         vp__err_set(err, NULL, rc, NULL);
     if (rc != 0)
         goto fail;
 
-    if (r.nrefs == 0) { /* common case: the phase-one output is the result */
-        *out = r.out;
-        memset(&r.out, 0, sizeof(r.out));
+    if (r->nrefs == 0) { /* common case: the phase-one output is the result */
+        *out = r->out;
+        memset(&r->out, 0, sizeof(r->out));
         goto ok;
     }
     int want_values = p->mode == VP_RENDER_SEND || (p->flags & VP_TMPL_PREVIEW_RESOLVE);
     if (want_values) {
-        /* the results array is kept between renders (r.res, recycled with the render's other
+        /* the results array is kept between renders (r->res, recycled with the render's other
          * work arrays); it arrives zeroed as the resolver contract says */
-        if (r.capres < r.nrefs) {
-            free(r.res);
-            r.res = NULL;
-            r.capres = 0;
-            if ((r.res = calloc(r.nrefs, sizeof(*r.res))) == NULL) {
+        if (r->capres < r->nrefs) {
+            free(r->res);
+            r->res = NULL;
+            r->capres = 0;
+            if ((r->res = calloc(r->nrefs, sizeof(*r->res))) == NULL) {
                 rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
                 goto fail;
             }
-            r.capres = r.nrefs;
+            r->capres = r->nrefs;
         } else {
-            memset(r.res, 0, r.nrefs * sizeof(*r.res));
+            memset(r->res, 0, r->nrefs * sizeof(*r->res));
         }
-        res = r.res;
+        res = r->res;
         if (p->resolver != NULL && p->resolver->resolve_batch != NULL)
-            rc = p->resolver->resolve_batch(p->resolver->ud, r.refs, r.nrefs, res);
+            rc = p->resolver->resolve_batch(p->resolver->ud, r->refs, r->nrefs, res);
         else
-            rc = default_resolve(p->ctx, r.refs, r.nrefs, res);
+            rc = default_resolve(p->ctx, r->refs, r->nrefs, res);
         if (rc != 0) {
             rc = vp__err_set(err, NULL, vp_status_normalize(rc),
                              "resolving the template's external references failed: %s",
@@ -612,11 +629,11 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
             goto fail;
         }
         /* first failing reference in template order */
-        for (size_t i = 0; i < r.nsp; i++) {
-            vp_ref_result *x = &res[r.sp[i].ref];
+        for (size_t i = 0; i < r->nsp; i++) {
+            vp_ref_result *x = &res[r->sp[i].ref];
             if (x->status != 0) {
-                const vp_template_ref *ref = &r.refs[r.sp[i].ref];
-                size_t off = r.sp[i].src_off;
+                const vp_template_ref *ref = &r->refs[r->sp[i].ref];
+                size_t off = r->sp[i].src_off;
                 char msg[VP_ERROR_MAX];
                 memcpy(msg, x->message, sizeof(msg));
                 msg[sizeof(msg) - 1] = '\0';
@@ -628,57 +645,56 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
     }
     /* splice in place, back to front: grow the phase-one output to its final size and move
      * each literal segment to its final place, then copy the value before it */
-    size_t total = r.out.len;
-    for (size_t i = 0; i < r.nsp; i++) {
+    size_t total = r->out.len;
+    for (size_t i = 0; i < r->nsp; i++) {
         size_t add =
-            p->mode == VP_RENDER_PREVIEW ? sizeof(VP_TMPL_MASK) - 1 : res[r.sp[i].ref].value.len;
-        if (total + add > r.lim.max_output) {
-            rc =
-                vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes", r.lim.max_output);
+            p->mode == VP_RENDER_PREVIEW ? sizeof(VP_TMPL_MASK) - 1 : res[r->sp[i].ref].value.len;
+        if (total + add > r->lim.max_output) {
+            rc = vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes",
+                             r->lim.max_output);
             goto fail;
         }
         total += add;
     }
-    if ((rc = vp__buf_reserve(&r.out, total - r.out.len, 1)) != 0) {
+    if ((rc = vp__buf_reserve(&r->out, total - r->out.len, 1)) != 0) {
         vp__err_set(err, NULL, rc, NULL);
         goto fail;
     }
-    size_t src_end = r.out.len, dst_end = total;
-    for (size_t i = r.nsp; i > 0; i--) {
-        const tsplice *sp = &r.sp[i - 1];
+    size_t src_end = r->out.len, dst_end = total;
+    for (size_t i = r->nsp; i > 0; i--) {
+        const tsplice *sp = &r->sp[i - 1];
         size_t seg = src_end - sp->off;
-        memmove(r.out.data + dst_end - seg, r.out.data + sp->off, seg);
+        memmove(r->out.data + dst_end - seg, r->out.data + sp->off, seg);
         dst_end -= seg;
         if (p->mode == VP_RENDER_PREVIEW) {
             dst_end -= sizeof(VP_TMPL_MASK) - 1;
-            memcpy(r.out.data + dst_end, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
+            memcpy(r->out.data + dst_end, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
         } else {
             const vp_buf *v = &res[sp->ref].value;
             dst_end -= v->len;
             if (v->len > 0)
-                memcpy(r.out.data + dst_end, v->data, v->len);
+                memcpy(r->out.data + dst_end, v->data, v->len);
         }
         src_end = sp->off;
     }
-    r.out.len = total;
-    r.out.data[total] = '\0';
-    *out = r.out;
-    memset(&r.out, 0, sizeof(r.out));
+    r->out.len = total;
+    r->out.data[total] = '\0';
+    *out = r->out;
+    memset(&r->out, 0, sizeof(r->out));
 ok:
     if (res != NULL)
-        for (size_t i = 0; i < r.nrefs; i++)
+        for (size_t i = 0; i < r->nrefs; i++)
             vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
-    vp__render_clear(&r);
-    if (err != NULL)
-        vp_error_clear(err);
+    vp__render_put(r);
+    err_ok(err);
     return 0;
 fail:
-    finish_error(&r, p, res, err);
+    finish_error(r, p, res, err);
     vp_buf_free(out);
     if (res != NULL)
-        for (size_t i = 0; i < r.nrefs; i++)
+        for (size_t i = 0; i < r->nrefs; i++)
             vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
-    vp__render_clear(&r);
+    vp__render_put(r);
     return rc;
 }
 
@@ -724,31 +740,33 @@ int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
     vp_template_refs *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    vp__render r;
-    render_init(&r, t, p, err);
-    rc = vp__render_run(&r);
-    if (rc != 0) {
-        if (rc == VP_ENOMEM)
-            vp__err_set(err, NULL, rc, NULL);
-        finish_error(&r, p, NULL, err);
-        vp__render_clear(&r);
-        free(l);
-        return rc;
-    }
-    if (vp__render_own_refs(&r) != 0) {
-        vp__render_clear(&r);
+    vp__render *r = render_begin(t, p, err);
+    if (r == NULL) {
         free(l);
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     }
-    l->refs = r.refs;
-    l->n = r.nrefs;
-    r.refs = NULL;
-    r.nrefs = 0;
-    r.caprefs = 0;
-    vp__render_clear(&r);
+    rc = vp__render_run(r);
+    if (rc != 0) {
+        if (rc == VP_ENOMEM)
+            vp__err_set(err, NULL, rc, NULL);
+        finish_error(r, p, NULL, err);
+        vp__render_put(r);
+        free(l);
+        return rc;
+    }
+    if (vp__render_own_refs(r) != 0) {
+        vp__render_put(r);
+        free(l);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    l->refs = r->refs;
+    l->n = r->nrefs;
+    r->refs = NULL;
+    r->nrefs = 0;
+    r->caprefs = 0;
+    vp__render_put(r);
     *out = l;
-    if (err != NULL)
-        vp_error_clear(err);
+    err_ok(err);
     return 0;
 }
 

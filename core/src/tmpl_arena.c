@@ -92,6 +92,17 @@ void vp__arena_release(vp__arena *a, vp__arena_mark m)
     }
 }
 
+void vp__arena_reset(vp__arena *a)
+{
+    vp__arena_chunk *first = a->head;
+    while (first != NULL && first->prev != NULL)
+        first = first->prev;
+    vp__arena_mark m = {first, 0};
+    if (first != NULL && (a->head != first || a->used > 0))
+        vp__arena_release(a, m);
+    a->total = 0;
+}
+
 char *vp__arena_strndup(vp__arena *a, const char *s, size_t n)
 {
     char *d = vp__arena_alloc(a, n + 1);

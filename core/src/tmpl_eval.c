@@ -48,6 +48,8 @@ int vp__var_push(vp__render *r, const char *name, const tv *val, size_t off)
     r->vars[r->nvars].name = name;
     r->vars[r->nvars].v = *val;
     r->nvars++;
+    if (r->nvars > r->varshw)
+        r->varshw = r->nvars;
     return 0;
 }
 
@@ -85,7 +87,11 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
         r->capvc = nc;
     }
     tvault_entry *e = &r->vc[r->nvc];
+    vp_buf keep = VP_BUF_INIT; /* a wiped buffer left by an earlier render or entry */
+    if (r->nvc < r->nvcbuf)
+        keep = e->val;
     memset(e, 0, sizeof(*e));
+    e->val = keep;
     /* names are short: the entry's own buffer saves a malloc per name per render (name stays
      * NULL then: entries move when r->vc grows) */
     char *nm = e->sname;
@@ -96,14 +102,18 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
     memcpy(nm, name, len);
     nm[len] = '\0';
     r->nvc++;
-    vp_error le = {0, {0}};
+    if (r->nvcbuf < r->nvc)
+        r->nvcbuf = r->nvc;
+    vp_error le;
+    le.code = 0;
+    le.message[0] = '\0';
     int rc = r->vault->lookup(r->vault->ud, nm, &e->val, &le);
     if (rc == VP_ENOTFOUND) {
-        vp_buf_free(&e->val);
+        vp__buf_reset(&e->val);
         return 0;
     }
     if (rc != 0) {
-        vp_buf_free(&e->val);
+        vp__buf_reset(&e->val);
         return vp__render_fail(r, off, rc, "local vault lookup of '%s' failed: %s", nm,
                                le.message[0] ? le.message : vp_strerror(rc));
     }

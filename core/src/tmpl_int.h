@@ -39,6 +39,8 @@ typedef struct vp__arena_mark {
 vp__arena_mark vp__arena_mark_get(const vp__arena *a);
 /* Release (and wipe) everything allocated after mark. */
 void vp__arena_release(vp__arena *a, vp__arena_mark m);
+/* Release (and wipe) everything but keep the first chunk, empty, for reuse. */
+void vp__arena_reset(vp__arena *a);
 
 /* ---- AST ----------------------------------------------------------------------------------- */
 typedef enum tx_kind {
@@ -165,22 +167,7 @@ typedef struct tsplice tsplice;
  * the environment). Holds pointers into the environment only, never a secret. */
 typedef struct tmemo tmemo;
 
-/* The work arrays of a finished render, emptied (no values, no references). */
-typedef struct vp__render_spare {
-    tmemo *memo; /* survives between renders: hits for the next render with the same env */
-    size_t capmemo;
-    tvar *vars;
-    size_t capvars;
-    tvault_entry *vc;
-    size_t capvc;
-    vp_template_ref *refs;
-    uint8_t *owned;
-    size_t caprefs;
-    tsplice *sp;
-    size_t capsp;
-    vp_ref_result *res;
-    size_t capres;
-} vp__render_spare;
+typedef struct vp__render vp__render;
 
 struct vp_template {
     char *src; /* own copy, NUL-terminated */
@@ -188,17 +175,15 @@ struct vp_template {
     tn *root;
     vp__arena arena;
     vp_template_limits limits;
-    /* The work arrays of the last finished render, taken by the next one so a repeated render
-     * of a parsed template allocates almost nothing. spare_state guards them: SPARE_EMPTY,
-     * SPARE_FULL or SPARE_BUSY (being moved); concurrent renders of one template that find the
-     * slot busy or taken simply allocate (or free) their own. Freed with the template. */
-    _Atomic int spare_state;
-    vp__render_spare spare;
+    /* The state of the last finished render (work arrays, memo, wiped secure buffers, all
+     * emptied), taken whole by the next render with one atomic exchange so a repeated render
+     * allocates nothing; concurrent renders that find the slot empty take the thread's pooled
+     * state or allocate their own. Freed (or pooled) with the template. */
+    _Atomic(vp__render *) spare;
     uint32_t nmemo; /* memo slots handed out to TX_NAME/TX_ATTR nodes (at most TMPL_MEMO_MAX) */
 };
 /* Environment lookups memoised per expression node: a bound on the memo's size (32 B a slot). */
 #define TMPL_MEMO_MAX 65536u
-enum { SPARE_EMPTY, SPARE_FULL, SPARE_BUSY };
 
 /* ---- parser state (tmpl_lex.c, tmpl_expr.c, tmpl_parse.c) --------------------------------- */
 
@@ -377,11 +362,16 @@ struct tsplice {
     uint32_t src_off; /* the tag's offset in the template (error excerpts) */
 };
 
-typedef struct vp__render {
+/* The state of one render. Allocated once and reused: a finished render empties it (wipes
+ * every secure buffer, keeps the storage) and parks it in its template's spare slot, or in the
+ * thread's pool when the template is freed (so the first render of the next parsed template
+ * allocates nothing either). */
+struct vp__render {
     const vp_template *t;
-    json_object *root; /* merged environment (may be NULL) */
-    uint64_t env_gen;  /* its generation (0: none; the memo is then unused) */
-    tmemo *memo;       /* t->nmemo slots, or NULL */
+    const vp_template *memo_for; /* template whose node slots the memo holds (NULL: none) */
+    json_object *root;           /* merged environment (may be NULL) */
+    uint64_t env_gen;            /* its generation (0: none; the memo is then unused) */
+    tmemo *memo;                 /* t->nmemo slots, or NULL */
     size_t capmemo;
     const vp_vault_source *vault;
     vp_render_mode mode;
@@ -392,8 +382,11 @@ typedef struct vp__render {
     vp__arena scratch; /* secure: strings made by filters and operators */
     tvar *vars;
     size_t nvars, capvars;
+    size_t varshw; /* slots ever used since the last wipe */
     tvault_entry *vc;
     size_t nvc, capvc;
+    size_t nvcbuf; /* entries [0, nvcbuf) own a secure value buffer (empty and wiped when not in
+                    * use): the next lookup refills it without allocating */
     vp_template_ref *refs;
     uint8_t *owned; /* per ref: 1 = strings malloc'd by this render, 0 = borrowed from the
                      * template's arena (a parse-time reference; lives as long as the template) */
@@ -407,17 +400,17 @@ typedef struct vp__render {
     size_t capres;
     size_t steps;
     vp_error *err;
-} vp__render;
+};
 
 /* tmpl_render.c */
 int vp__render_run(vp__render *r);
-/* Free everything the render holds; its emptied work arrays go back to the template's spare
- * slot for the next render. */
-void vp__render_clear(vp__render *r);
-/* Take the template's spare work arrays, if any (after r->t is set, before rendering). */
-void vp__render_adopt(vp__render *r);
-/* Free a template's spare arrays (vp_template_free). */
-void vp__render_spare_free(vp__render_spare *s);
+/* A render state for template t: its spare, the thread's pooled one, or a new one (NULL: out of
+ * memory). Its per-render fields are zero; the caller sets them. */
+vp__render *vp__render_get(const vp_template *t);
+/* Empty r (wiping every value and reference it holds) and park it for the next render. */
+void vp__render_put(vp__render *r);
+/* A template is being freed: its spare state goes to the thread's pool (or is freed). */
+void vp__render_spare_release(vp_template *t);
 /* Make every reference own its strings (before handing r->refs to a caller). VP_ENOMEM. */
 int vp__render_own_refs(vp__render *r);
 int vp__render_fail(vp__render *r, size_t off, int code, const char *fmt, ...)

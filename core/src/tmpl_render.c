@@ -531,70 +531,43 @@ static int run_nodes(vp__render *r, const tn *nd)
 
 int vp__render_run(vp__render *r)
 {
-    r->scratch.secure = 1;
     int rc = vp__buf_reserve(&r->out, r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64, 1);
     if (rc != 0)
         return rc;
-    /* the lookup memo: kept between renders (hits need the same environment generation) */
+    /* the lookup memo: kept between renders (hits need the same environment generation); slots
+     * are per node, so a memo last used by another template starts empty */
+    if (r->memo_for != r->t) {
+        if (r->memo != NULL) {
+            size_t n = r->capmemo < r->t->nmemo ? r->capmemo : r->t->nmemo;
+            memset(r->memo, 0, n * sizeof(*r->memo));
+        }
+        r->memo_for = r->t;
+    }
     if (r->root != NULL && r->env_gen != 0 && r->t->nmemo > 0 && r->capmemo < r->t->nmemo) {
         free(r->memo);
         r->capmemo = 0;
         if ((r->memo = calloc(r->t->nmemo, sizeof(*r->memo))) != NULL)
             r->capmemo = r->t->nmemo;
     }
-    rc = run_nodes(r, r->t->root);
-    vp_buf_free(&r->tmp);
-    return rc;
+    return run_nodes(r, r->t->root);
 }
 
-void vp__render_spare_free(vp__render_spare *s)
+/* Empty r for the next render: every value, variable and reference it holds is wiped or
+ * freed; the storage (work arrays, the secure stringification buffer, the first scratch chunk,
+ * the vault cache's value buffers) stays, wiped. */
+static void render_empty(vp__render *r)
 {
-    free(s->memo);
-    free(s->vars);
-    free(s->vc);
-    free(s->refs);
-    free(s->owned);
-    free(s->sp);
-    free(s->res);
-    memset(s, 0, sizeof(*s));
-}
-
-void vp__render_adopt(vp__render *r)
-{
-    vp_template *t = (vp_template *)r->t; /* only the spare slot is touched, under its state */
-    int expect = SPARE_FULL;
-    if (!atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY))
-        return;
-    vp__render_spare *s = &t->spare;
-    r->memo = s->memo;
-    r->capmemo = s->capmemo;
-    r->vars = s->vars;
-    r->capvars = s->capvars;
-    r->vc = s->vc;
-    r->capvc = s->capvc;
-    r->refs = s->refs;
-    r->owned = s->owned;
-    r->caprefs = s->caprefs;
-    r->sp = s->sp;
-    r->capsp = s->capsp;
-    r->res = s->res;
-    r->capres = s->capres;
-    memset(s, 0, sizeof(*s));
-    atomic_store(&t->spare_state, SPARE_EMPTY);
-}
-
-void vp__render_clear(vp__render *r)
-{
-    vp_buf_free(&r->out);
-    vp_buf_free(&r->tmp);
-    vp__arena_free(&r->scratch);
+    vp_buf_free(&r->out); /* the output of a failed render (a successful one moved it out) */
+    vp__buf_reset(&r->tmp);
+    vp__arena_reset(&r->scratch);
     /* variables may hold numbers or booleans computed from secrets: wipe, do not just drop */
-    if (r->vars != NULL && r->capvars > 0) /* also the slots of finished loops */
-        sodium_memzero(r->vars, r->capvars * sizeof(*r->vars));
-    r->nvars = 0;
+    if (r->vars != NULL && r->varshw > 0) /* also the slots of finished loops */
+        sodium_memzero(r->vars, r->varshw * sizeof(*r->vars));
+    r->nvars = r->varshw = 0;
     for (size_t i = 0; i < r->nvc; i++) {
         free(r->vc[i].name); /* NULL when the name is in sname */
-        vp_buf_free(&r->vc[i].val);
+        r->vc[i].name = NULL;
+        vp__buf_reset(&r->vc[i].val); /* wiped; the storage serves the next render */
     }
     r->nvc = 0;
     for (size_t i = 0; i < r->nrefs; i++)
@@ -605,45 +578,85 @@ void vp__render_clear(vp__render *r)
     r->hidx = NULL;
     r->hcap = 0;
     r->nsp = 0;
+    r->steps = 0;
     /* the result values are freed (wiped) by template.c; the array holds no secrets then */
-    vp_template *t = (vp_template *)r->t;
-    int expect = SPARE_EMPTY;
-    if (t != NULL && atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY)) {
-        vp__render_spare *s = &t->spare;
-        s->memo = r->memo;
-        s->capmemo = r->memo ? r->capmemo : 0;
-        s->vars = r->vars;
-        s->capvars = r->vars ? r->capvars : 0;
-        s->vc = r->vc;
-        s->capvc = r->vc ? r->capvc : 0;
-        s->refs = r->refs;
-        s->owned = r->owned;
-        s->caprefs = r->refs && r->owned ? r->caprefs : 0;
-        s->sp = r->sp;
-        s->capsp = r->sp ? r->capsp : 0;
-        s->res = r->res;
-        s->capres = r->res ? r->capres : 0;
-        atomic_store(&t->spare_state, SPARE_FULL);
-    } else { /* no template, or another render's arrays are already parked */
-        free(r->memo);
-        free(r->vars);
-        free(r->vc);
-        free(r->refs);
-        free(r->owned);
-        free(r->sp);
-        free(r->res);
+    r->root = NULL;
+    r->env_gen = 0;
+    r->vault = NULL;
+    r->err = NULL;
+}
+
+/* Free a render state and everything it holds (wiping what is secure). */
+static void render_destroy(vp__render *r)
+{
+    if (r == NULL)
+        return;
+    render_empty(r);
+    vp_buf_free(&r->tmp);
+    vp__arena_free(&r->scratch);
+    for (size_t i = 0; i < r->nvcbuf; i++)
+        vp_buf_free(&r->vc[i].val);
+    free(r->memo);
+    free(r->vars);
+    free(r->vc);
+    free(r->refs);
+    free(r->owned);
+    free(r->sp);
+    free(r->res);
+    free(r);
+}
+
+/* One process-wide pooled state: the spare of the last freed template, so parse + render + free
+ * per call (an API client's send) reuses its work arrays too. Contention simply allocates. */
+static _Atomic(vp__render *) pool;
+/* A state bigger than this (a huge template's arrays) is freed rather than pooled. */
+#define POOL_MAX_BYTES (256u * 1024u)
+
+static size_t render_bytes(const vp__render *r)
+{
+    return r->capmemo * sizeof(tmemo) + r->capvars * sizeof(tvar) +
+           r->capvc * sizeof(tvault_entry) + r->caprefs * (sizeof(vp_template_ref) + 1) +
+           r->capsp * sizeof(tsplice) + r->capres * sizeof(vp_ref_result) + r->tmp.cap +
+           r->scratch.cap;
+}
+
+vp__render *vp__render_get(const vp_template *t)
+{
+    vp_template *mt = (vp_template *)t; /* only the spare slot is touched, atomically */
+    vp__render *r = atomic_exchange_explicit(&mt->spare, NULL, memory_order_acquire);
+    if (r == NULL)
+        r = atomic_exchange_explicit(&pool, NULL, memory_order_acquire);
+    if (r == NULL) {
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return NULL;
+        r->scratch.secure = 1;
     }
-    r->memo = NULL;
-    r->capmemo = 0;
-    r->vars = NULL;
-    r->capvars = 0;
-    r->vc = NULL;
-    r->capvc = 0;
-    r->refs = NULL;
-    r->owned = NULL;
-    r->caprefs = 0;
-    r->sp = NULL;
-    r->capsp = 0;
-    r->res = NULL;
-    r->capres = 0;
+    r->t = t;
+    return r;
+}
+
+void vp__render_spare_release(vp_template *t)
+{
+    vp__render *r = atomic_exchange_explicit(&t->spare, NULL, memory_order_acquire);
+    if (r == NULL)
+        return;
+    r->t = NULL;
+    r->memo_for = NULL; /* the template's address may come back for another template */
+    vp__render *none = NULL;
+    if (render_bytes(r) > POOL_MAX_BYTES ||
+        !atomic_compare_exchange_strong_explicit(&pool, &none, r, memory_order_release,
+                                                 memory_order_relaxed))
+        render_destroy(r);
+}
+
+void vp__render_put(vp__render *r)
+{
+    if (r == NULL)
+        return;
+    render_empty(r);
+    vp_template *t = (vp_template *)r->t;
+    vp__render *none = NULL;
+    if (t == NULL || !atomic_compare_exchange_strong_explicit(
+                         &t->spare, &none, r, memory_order_release, memory_order_relaxed))
+        render_destroy(r); /* another render's state is parked already */
 }
