@@ -139,6 +139,7 @@ static int memo_member(vp__render *r, const tx *e, json_object *parent, const ch
 {
     tmemo *m = &r->memo[e->memo - 1];
     if (m->gen != r->env_gen || m->parent != parent) {
+        m->fullgen = 0; /* the caller says again whether this is the unshadowed value */
         json_object *j = NULL;
         if (json_object_object_get_ex(parent, name, &j))
             m->val = vp__tv_from_json(j);
@@ -149,6 +150,14 @@ static int memo_member(vp__render *r, const tx *e, json_object *parent, const ch
     }
     *out = m->val;
     return 0;
+}
+
+/* Whether a variable binds the root name of envpath node e. */
+int vp__path_shadowed(vp__render *r, const tx *e)
+{
+    while (e->kind == TX_ATTR)
+        e = e->u.attr.obj;
+    return vp__var_find(r, e->u.str.s) != NULL;
 }
 
 /* Canonical array index from a property name; -1 if it is not one. */
@@ -441,14 +450,40 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
             out->t = TV_ROOT;
             return 0;
         }
-        if (memo_usable(r, e, nm, e->u.str.len))
-            return memo_member(r, e, r->root, nm, out);
+        if (e->envpath == TXP_VAULT) {
+            out->t = TV_VAULT;
+            return 0;
+        }
+        if (memo_usable(r, e, nm, e->u.str.len)) {
+            memo_member(r, e, r->root, nm, out);
+            r->memo[e->memo - 1].fullgen = r->env_gen; /* unshadowed: the variables said no */
+            return 0;
+        }
         tv root;
         memset(&root, 0, sizeof(root));
         root.t = TV_ROOT;
         return vp__render_member(r, &root, nm, e->u.str.len, out, e->off);
     }
     case TX_ATTR:
+        if (e->envpath == TXP_VAULT_MEMBER && (r->nvars == 0 || !vp__path_shadowed(r, e)))
+            return vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
+        if (e->envpath == TXP_ENV && r->memo != NULL && e->memo <= r->capmemo && r->env_gen != 0 &&
+            (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+            /* a plain environment path: its value is memoised whole for this environment */
+            tmemo *m = &r->memo[e->memo - 1];
+            if (m->fullgen == r->env_gen) {
+                *out = m->val;
+                return 0;
+            }
+            if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
+                return rc;
+            if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object) {
+                memo_member(r, e, a.u.j, e->u.attr.name, out);
+                m->fullgen = r->env_gen;
+                return 0;
+            }
+            return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
+        }
         if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
             return rc;
         if (memo_usable(r, e, e->u.attr.name, e->u.attr.len)) {

@@ -45,6 +45,14 @@ int vp__ps_enter(tmpl_ps *p, size_t off)
     return 0;
 }
 
+/* Names whose lookup is not a plain environment member: the root alias and the vault (as a
+ * member name too: `_.vault` is the vault). */
+static int is_special_root(const char *s, size_t n)
+{
+    return (n == 1 && s[0] == '_') || (n == 5 && memcmp(s, "vault", 5) == 0) ||
+           (n == 16 && memcmp(s, "__insomnia_vault", 16) == 0);
+}
+
 static int parse_primary(tmpl_ps *p, tx **out)
 {
     tmpl_tok k;
@@ -80,6 +88,10 @@ static int parse_primary(tmpl_ps *p, tx **out)
         if (e->u.str.s == NULL)
             return VP_ENOMEM;
         e->u.str.len = (uint32_t)k.len;
+        if (is_special_root(e->u.str.s, k.len))
+            e->envpath = e->u.str.s[0] == '_' && k.len == 1 ? 0 : TXP_VAULT;
+        else
+            e->envpath = e->memo != 0 ? TXP_ENV : 0;
         break;
     }
     case K_LPAREN: {
@@ -117,6 +129,11 @@ static int parse_primary(tmpl_ps *p, tx **out)
             if (a->u.attr.name == NULL)
                 return VP_ENOMEM;
             a->u.attr.len = (uint32_t)nm.len;
+            if (e->envpath == TXP_VAULT)
+                a->envpath = TXP_VAULT_MEMBER;
+            else if (e->envpath == TXP_ENV && a->memo != 0 &&
+                     !is_special_root(a->u.attr.name, nm.len))
+                a->envpath = TXP_ENV;
             (void)off;
             e = a;
         } else if (pk->type == K_LBRACK) {

@@ -92,10 +92,16 @@ typedef enum tx_filter {
     F_JSON
 } tx_filter;
 
+enum { TXP_ENV = 1, TXP_VAULT = 2, TXP_VAULT_MEMBER = 3 };
+
 typedef struct tx tx;
 struct tx {
     uint8_t kind, op;
     uint8_t nargs;     /* filters */
+    uint8_t envpath;   /* TX_NAME/TX_ATTR, unless a variable shadows the root name: TXP_ENV a
+                        * chain of plain names from a root that is not `_` or the vault (with
+                        * memo slots; the value depends on the environment only), TXP_VAULT the
+                        * name `vault`, TXP_VAULT_MEMBER `vault.name`; 0 otherwise */
     uint32_t off, end; /* source span (for messages: the excerpt names the expression) */
     uint32_t memo;     /* TX_NAME/TX_ATTR: 1-based slot in the render's lookup memo, 0 = none */
     union {
@@ -319,6 +325,8 @@ typedef struct tv {
 
 struct tmemo {
     uint64_t gen;
+    uint64_t fullgen; /* envpath nodes: val is the node's value, unshadowed, in this generation
+                       * (its parent need not be evaluated again) */
     const json_object *parent;
     tv val; /* vp__tv_from_json of the member (TV_UNDEF: absent); strings point into the env */
 };
@@ -425,6 +433,8 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
 /* tmpl_eval.c */
 /* Evaluate e. Strings it makes live in r->scratch (release with an arena mark). */
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out);
+/* Whether a variable binds the root name of envpath node e. */
+int vp__path_shadowed(vp__render *r, const tx *e);
 /* Innermost variable called name, or NULL. */
 tvar *vp__var_find(vp__render *r, const char *name);
 /* Bind a new innermost variable (VP_ELIMIT past 100000, VP_ENOMEM). */

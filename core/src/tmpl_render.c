@@ -58,6 +58,19 @@ static int buf_put(vp__render *r, vp_buf *b, const char *p, size_t n, size_t off
     return 0;
 }
 
+/* buf_put into the output, the common case inline: room in the buffer, under the limit. */
+static inline int out_put(vp__render *r, const char *p, size_t n, size_t off)
+{
+    vp_buf *b = &r->out;
+    if (b->cap - b->len > n && b->len + n <= r->lim.max_output) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_put(r, b, p, n, off);
+}
+
 static int join_array(vp__render *r, json_object *a, vp_buf *b, size_t off, int depth)
 {
     size_t n = json_object_array_length(a);
@@ -472,11 +485,21 @@ static int run_nodes(vp__render *r, const tn *nd)
     for (; nd != NULL; nd = nd->next) {
         switch (nd->kind) {
         case TN_TEXT:
-            if ((rc = buf_put(r, &r->out, r->t->src + nd->u.text.off, nd->u.text.len, nd->off)) !=
-                0)
+            if ((rc = out_put(r, r->t->src + nd->u.text.off, nd->u.text.len, nd->off)) != 0)
                 return rc;
             break;
         case TN_OUTPUT: {
+            const tx *e = nd->u.expr;
+            if (e->envpath == TXP_ENV && e->memo <= r->capmemo && r->memo != NULL &&
+                r->env_gen != 0 && (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+                /* an environment path whose value this environment has given before */
+                const tmemo *mm = &r->memo[e->memo - 1];
+                if (mm->fullgen == r->env_gen && mm->val.t == TV_STR) {
+                    if ((rc = out_put(r, mm->val.u.s, mm->val.len, e->off)) != 0)
+                        return rc;
+                    break;
+                }
+            }
             vp__arena_mark m = vp__arena_mark_get(&r->scratch);
             tv v;
             rc = vp__tmpl_eval(r, nd->u.expr, &v);
