@@ -538,6 +538,124 @@ static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
     return 0;
 }
 
+/* Whether n bytes at p are all zero (word at a time: the tail of an output buffer is usually
+ * clean, and reading it is cheaper than wiping it). */
+static int all_zero(const char *p, size_t n)
+{
+    while (n > 0 && ((uintptr_t)p & 7u) != 0) {
+        if (*p != 0)
+            return 0;
+        p++;
+        n--;
+    }
+    while (n >= 64) {
+        uint64_t w[8], acc = 0;
+        memcpy(w, p, 64);
+        for (int i = 0; i < 8; i++)
+            acc |= w[i];
+        if (acc != 0)
+            return 0;
+        p += 64;
+        n -= 64;
+    }
+    for (; n > 0; p++, n--)
+        if (*p != 0)
+            return 0;
+    return 1;
+}
+
+/* A render overwrote the caller's buffer from its start instead of wiping it first: wipe what is
+ * left of the old contents behind the new output (stale: the old length), and anything else
+ * past the output a caller may have left (a length shortened by hand), so nothing but zeroes
+ * follows the output, as if the whole buffer had been wiped. */
+static void out_tail_wipe(vp_buf *b, size_t stale)
+{
+    if (b->data == NULL)
+        return;
+    size_t from = b->len + 1;
+    if (stale + 1 > from) {
+        size_t to = stale + 1 < b->cap ? stale + 1 : b->cap;
+        sodium_memzero(b->data + from, to - from);
+        from = to;
+    }
+    if (from < b->cap && !all_zero(b->data + from, b->cap - from))
+        sodium_memzero(b->data + from, b->cap - from);
+}
+
+/* Put the external values (or, res NULL, the PREVIEW mask) into the phase-one output at the
+ * splice points. Each splice point has a gap of the length its value had last time: when every
+ * value fits its gap exactly the values are copied in place; otherwise the gaps are closed
+ * (front to back) and the output is grown and spread around the values (back to front). */
+static int splice(vp__render *r, const vp_ref_result *res, vp_error *err)
+{
+    const size_t mlen = sizeof(VP_TMPL_MASK) - 1;
+    size_t gaps = 0, adds = 0;
+    int exact = 1;
+    for (size_t i = 0; i < r->nsp; i++) {
+        tsplice *sp = &r->sp[i];
+        size_t add = res != NULL ? res[sp->ref].value.len : mlen;
+        if (add > r->lim.max_output)
+            return vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes",
+                               r->lim.max_output);
+        gaps += sp->gap;
+        adds += add;
+        exact &= add == sp->gap;
+    }
+    size_t base = r->out.len - gaps; /* the output without gaps */
+    if (base + adds > r->lim.max_output || adds > r->lim.max_output)
+        return vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes", r->lim.max_output);
+    char *d = r->out.data;
+    if (exact) {
+        for (size_t i = 0; i < r->nsp; i++) {
+            tsplice *sp = &r->sp[i];
+            if (res != NULL) {
+                if (sp->gap > 0)
+                    memcpy(d + sp->off, res[sp->ref].value.data, sp->gap);
+            } else {
+                memcpy(d + sp->off, VP_TMPL_MASK, mlen);
+            }
+            sp->vlen = sp->gap;
+        }
+        r->npred = r->nsp;
+        return 0;
+    }
+    if (gaps > 0) { /* close the gaps */
+        size_t shift = 0;
+        for (size_t i = 0; i < r->nsp; i++) {
+            tsplice *sp = &r->sp[i];
+            size_t s0 = sp->off + sp->gap, s1 = i + 1 < r->nsp ? r->sp[i + 1].off : r->out.len;
+            sp->off -= shift;
+            shift += sp->gap;
+            memmove(d + s0 - shift, d + s0, s1 - s0);
+        }
+        r->out.len -= shift;
+        sodium_memzero(d + r->out.len, shift); /* copies of template text; keep the tail clean */
+        d[r->out.len] = '\0';
+    }
+    size_t total = base + adds;
+    int rc = vp__buf_reserve(&r->out, total - r->out.len, 1);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    d = r->out.data;
+    size_t src_end = r->out.len, dst_end = total;
+    for (size_t i = r->nsp; i > 0; i--) {
+        tsplice *sp = &r->sp[i - 1];
+        size_t seg = src_end - sp->off;
+        memmove(d + dst_end - seg, d + sp->off, seg);
+        dst_end -= seg;
+        size_t add = res != NULL ? res[sp->ref].value.len : mlen;
+        dst_end -= add;
+        if (add > 0)
+            memcpy(d + dst_end, res != NULL ? res[sp->ref].value.data : VP_TMPL_MASK, add);
+        sp->vlen = add > UINT32_MAX ? 0 : (uint32_t)add;
+        src_end = sp->off;
+    }
+    r->out.len = total;
+    d[total] = '\0';
+    r->npred = r->nsp;
+    return 0;
+}
+
 /* A render state for t with this call's parameters (NULL: out of memory). */
 static vp__render *render_begin(const vp_template *t, const vp_render_params *p, vp_error *err)
 {
@@ -574,10 +692,13 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
      * then allocate nothing, where every block above 4 KiB costs a sodium_malloc. */
     vp_buf keep = *out;
     memset(out, 0, sizeof(*out));
-    if (keep.data != NULL && (keep.flags & VP__BUF_SECURE))
-        vp__buf_reset(&keep);
-    else
+    size_t stale = 0; /* the old contents are overwritten, what is left of them wiped at the end */
+    if (keep.data != NULL && (keep.flags & VP__BUF_SECURE)) {
+        stale = keep.len < keep.cap ? keep.len : keep.cap - 1;
+        keep.len = 0;
+    } else {
         vp_buf_free(&keep);
+    }
     int rc = check_params(p, err);
     if (rc != 0) {
         vp_buf_free(&keep);
@@ -597,6 +718,7 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
         goto fail;
 
     if (r->nrefs == 0) { /* common case: the phase-one output is the result */
+        out_tail_wipe(&r->out, stale);
         *out = r->out;
         memset(&r->out, 0, sizeof(r->out));
         goto ok;
@@ -643,42 +765,9 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
             }
         }
     }
-    /* splice in place, back to front: grow the phase-one output to its final size and move
-     * each literal segment to its final place, then copy the value before it */
-    size_t total = r->out.len;
-    for (size_t i = 0; i < r->nsp; i++) {
-        size_t add =
-            p->mode == VP_RENDER_PREVIEW ? sizeof(VP_TMPL_MASK) - 1 : res[r->sp[i].ref].value.len;
-        if (total + add > r->lim.max_output) {
-            rc = vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes",
-                             r->lim.max_output);
-            goto fail;
-        }
-        total += add;
-    }
-    if ((rc = vp__buf_reserve(&r->out, total - r->out.len, 1)) != 0) {
-        vp__err_set(err, NULL, rc, NULL);
+    if ((rc = splice(r, p->mode == VP_RENDER_PREVIEW ? NULL : res, err)) != 0)
         goto fail;
-    }
-    size_t src_end = r->out.len, dst_end = total;
-    for (size_t i = r->nsp; i > 0; i--) {
-        const tsplice *sp = &r->sp[i - 1];
-        size_t seg = src_end - sp->off;
-        memmove(r->out.data + dst_end - seg, r->out.data + sp->off, seg);
-        dst_end -= seg;
-        if (p->mode == VP_RENDER_PREVIEW) {
-            dst_end -= sizeof(VP_TMPL_MASK) - 1;
-            memcpy(r->out.data + dst_end, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
-        } else {
-            const vp_buf *v = &res[sp->ref].value;
-            dst_end -= v->len;
-            if (v->len > 0)
-                memcpy(r->out.data + dst_end, v->data, v->len);
-        }
-        src_end = sp->off;
-    }
-    r->out.len = total;
-    r->out.data[total] = '\0';
+    out_tail_wipe(&r->out, stale);
     *out = r->out;
     memset(&r->out, 0, sizeof(r->out));
 ok:

@@ -27,7 +27,7 @@ tvar *vp__var_find(vp__render *r, const char *name)
 {
     for (size_t i = r->nvars; i > 0; i--) {
         tvar *v = &r->vars[i - 1];
-        if (v->name == name || (v->name[0] == name[0] && strcmp(v->name, name) == 0))
+        if (v->name == name)
             return v;
     }
     return NULL;

@@ -84,7 +84,7 @@ static int parse_primary(tmpl_ps *p, tx **out)
         break;
     case K_SYM: {
         NEW(e, TX_NAME, k.off);
-        e->u.str.s = vp__arena_strndup(&p->t->arena, p->s + k.off, k.len);
+        e->u.str.s = vp__ps_intern(p, p->s + k.off, k.len);
         if (e->u.str.s == NULL)
             return VP_ENOMEM;
         e->u.str.len = (uint32_t)k.len;

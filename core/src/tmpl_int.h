@@ -236,7 +236,15 @@ typedef struct tmpl_ps {
     vp_error *err;
     size_t lc_off;            /* line/column tracker: tags are met in source order, so */
     uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
+    const char **itab;        /* interned names (open addressing; freed after the parse) */
+    size_t icap, icount;
 } tmpl_ps;
+
+/* The name of the loop variable: interned names that spell `loop` are this pointer. */
+extern const char vp__tmpl_loop[];
+/* The template's one copy of name s[0..n) (NULL: out of memory). Variable and root names are
+ * interned, so the renderer finds variables by pointer comparison. */
+const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n);
 
 /* tmpl_arena.c: NUL-terminated arena copy of s[0..n). */
 char *vp__arena_strndup(vp__arena *a, const char *s, size_t n);
@@ -368,6 +376,8 @@ struct tsplice {
     size_t off;       /* output offset where the reference's value goes */
     uint32_t ref;     /* index into refs */
     uint32_t src_off; /* the tag's offset in the template (error excerpts) */
+    uint32_t gap;     /* zero bytes left at off for the value (its length last time) */
+    uint32_t vlen;    /* length of the value spliced in (kept for the next render's gap) */
 };
 
 /* The state of one render. Allocated once and reused: a finished render empties it (wipes
@@ -404,6 +414,8 @@ struct vp__render {
     size_t hcap;
     tsplice *sp;
     size_t nsp, capsp;
+    size_t npred;       /* sp[0, npred).vlen: value lengths of the last render of memo_for */
+    size_t outlim;      /* limit on out.len: max_output plus the gaps left in it */
     vp_ref_result *res; /* the resolver's results (template.c), capres entries */
     size_t capres;
     size_t steps;
@@ -435,7 +447,7 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out);
 /* Whether a variable binds the root name of envpath node e. */
 int vp__path_shadowed(vp__render *r, const tx *e);
-/* Innermost variable called name, or NULL. */
+/* Innermost variable called name (an interned name: compared by pointer), or NULL. */
 tvar *vp__var_find(vp__render *r, const char *name);
 /* Bind a new innermost variable (VP_ELIMIT past 100000, VP_ENOMEM). */
 int vp__var_push(vp__render *r, const char *name, const tv *val, size_t off);

@@ -49,6 +49,51 @@ static tn *new_tn(tmpl_ps *p, int kind, size_t off)
     return nd;
 }
 
+const char vp__tmpl_loop[] = "loop";
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
+{
+    if (n == 4 && memcmp(s, "loop", 4) == 0)
+        return vp__tmpl_loop;
+    if (p->icount * 2 >= p->icap) {
+        size_t nc = p->icap ? p->icap * 2 : 32;
+        const char **nt = calloc(nc, sizeof(*nt));
+        if (nt == NULL)
+            return NULL;
+        for (size_t i = 0; i < p->icap; i++) {
+            if (p->itab[i] == NULL)
+                continue;
+            size_t h = (size_t)name_hash(p->itab[i], strlen(p->itab[i])) & (nc - 1);
+            while (nt[h] != NULL)
+                h = (h + 1) & (nc - 1);
+            nt[h] = p->itab[i];
+        }
+        free(p->itab);
+        p->itab = nt;
+        p->icap = nc;
+    }
+    size_t h = (size_t)name_hash(s, n) & (p->icap - 1);
+    for (; p->itab[h] != NULL; h = (h + 1) & (p->icap - 1))
+        if (memcmp(p->itab[h], s, n) == 0 && p->itab[h][n] == '\0')
+            return p->itab[h];
+    char *d = vp__arena_strndup(&p->t->arena, s, n);
+    if (d != NULL) {
+        p->itab[h] = d;
+        p->icount++;
+    }
+    return d;
+}
+
 static int is_reserved(const char *name)
 {
     return strcmp(name, "vault") == 0 || strcmp(name, "__insomnia_vault") == 0 ||
@@ -61,7 +106,7 @@ static int parse_name(tmpl_ps *p, const char **out, const char *what)
     TRY(vp__lex_next(p, &k));
     if (k.type != K_SYM)
         return vp__ps_fail(p, k.off, VP_EINVAL, "expected a variable name in %s", what);
-    char *nm = vp__arena_strndup(&p->t->arena, p->s + k.off, k.len);
+    const char *nm = vp__ps_intern(p, p->s + k.off, k.len);
     if (nm == NULL)
         return VP_ENOMEM;
     if (is_reserved(nm))
@@ -421,5 +466,7 @@ int vp__tmpl_parse(vp_template *t, vp_error *err)
     p.s = t->src;
     p.n = t->len;
     p.err = err;
-    return parse_nodes(&p, NULL, &t->root, NULL, NULL);
+    int rc = parse_nodes(&p, NULL, &t->root, NULL, NULL);
+    free(p.itab);
+    return rc;
 }

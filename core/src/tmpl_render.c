@@ -44,7 +44,8 @@ static int expr_text(const vp__render *r, const tx *e)
 
 static int buf_put(vp__render *r, vp_buf *b, const char *p, size_t n, size_t off)
 {
-    if (b->len + n > r->lim.max_output)
+    /* the output may also hold the gaps left for external values (not counted) */
+    if (b->len + n > (b == &r->out ? r->outlim : r->lim.max_output))
         return vp__render_fail(r, off, VP_ELIMIT, "output larger than %zu bytes",
                                r->lim.max_output);
     if (b->cap - b->len <= n || b->data == NULL) {
@@ -62,7 +63,7 @@ static int buf_put(vp__render *r, vp_buf *b, const char *p, size_t n, size_t off
 static inline int out_put(vp__render *r, const char *p, size_t n, size_t off)
 {
     vp_buf *b = &r->out;
-    if (b->cap - b->len > n && b->len + n <= r->lim.max_output) {
+    if (b->cap - b->len > n && b->len + n <= r->outlim) {
         memcpy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
@@ -274,9 +275,24 @@ static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *p
         r->sp = ns;
         r->capsp = nc;
     }
-    r->sp[r->nsp].off = r->out.len;
-    r->sp[r->nsp].ref = idx - 1;
-    r->sp[r->nsp].src_off = (uint32_t)off;
+    /* Leave a gap of the length this splice's value had in the template's last render: when
+     * the values keep their lengths (the usual case), template.c copies them in place instead
+     * of moving the output around them. The gap is zeroes, and does not count as output. */
+    tsplice *sp = &r->sp[r->nsp];
+    uint32_t gap = r->nsp < r->npred ? sp->vlen : 0;
+    if (gap > 0) {
+        int rc = vp__buf_reserve(&r->out, gap, 1);
+        if (rc != 0)
+            return rc == VP_ELIMIT ? vp__render_fail(r, off, rc, "output too large") : rc;
+        memset(r->out.data + r->out.len, 0, (size_t)gap + 1);
+        r->out.len += gap;
+        r->outlim += gap;
+    }
+    sp->off = r->out.len - gap;
+    sp->ref = idx - 1;
+    sp->src_off = (uint32_t)off;
+    sp->gap = gap;
+    sp->vlen = 0;
     r->nsp++;
     return 0;
 nomem:
@@ -385,7 +401,7 @@ static int run_for(vp__render *r, const tn *nd)
             j = it.u.j;
         int is_arr = j != NULL && json_object_get_type(j) == json_type_array;
         int is_obj = j != NULL && json_object_get_type(j) == json_type_object;
-        if ((rc = vp__var_push(r, "loop", &lv, nd->off)) != 0 ||
+        if ((rc = vp__var_push(r, vp__tmpl_loop, &lv, nd->off)) != 0 ||
             (rc = vp__var_push(r, nd->u.fr.k, &none, nd->off)) != 0 ||
             (nd->u.fr.v && (rc = vp__var_push(r, nd->u.fr.v, &none, nd->off)) != 0))
             goto out;
@@ -565,7 +581,9 @@ int vp__render_run(vp__render *r)
             memset(r->memo, 0, n * sizeof(*r->memo));
         }
         r->memo_for = r->t;
+        r->npred = 0; /* the gap lengths were another template's */
     }
+    r->outlim = r->lim.max_output;
     if (r->root != NULL && r->env_gen != 0 && r->t->nmemo > 0 && r->capmemo < r->t->nmemo) {
         free(r->memo);
         r->capmemo = 0;
@@ -665,6 +683,9 @@ void vp__render_spare_release(vp_template *t)
         return;
     r->t = NULL;
     r->memo_for = NULL; /* the template's address may come back for another template */
+    if (r->sp != NULL && r->capsp > 0) /* value lengths: no need to keep them any longer */
+        memset(r->sp, 0, r->capsp * sizeof(*r->sp));
+    r->npred = 0;
     vp__render *none = NULL;
     if (render_bytes(r) > POOL_MAX_BYTES ||
         !atomic_compare_exchange_strong_explicit(&pool, &none, r, memory_order_release,
