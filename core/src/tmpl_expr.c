@@ -53,6 +53,103 @@ static int is_special_root(const char *s, size_t n)
            (n == 16 && memcmp(s, "__insomnia_vault", 16) == 0);
 }
 
+static int is_ident_start(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_ident(unsigned char c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* Words the full parser may read as something other than a variable name. */
+static int is_word(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "none", "null", "not", "and",
+                                        "or",   "in",    "is",   "if",   "else"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
+            return 1;
+    return 0;
+}
+
+int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)
+{
+    *built = 0;
+    const char *s = p->s;
+    size_t n = p->n, k = p->i;
+    while (k < n && is_space((unsigned char)s[k]))
+        k++;
+    /* the whole shape first, allocating nothing: ASCII names (every one ends at a character
+     * that also ends a symbol for the lexer), then optional spaces, then `}}` or `-}}` */
+    size_t start = k;
+    for (int first = 1;; first = 0) {
+        size_t st = k;
+        if (k >= n || !is_ident_start((unsigned char)s[k]))
+            return 0;
+        while (k < n && is_ident((unsigned char)s[k]))
+            k++;
+        if (first && is_word(s + st, k - st))
+            return 0;
+        if (k < n && s[k] == '.') {
+            k++;
+            continue;
+        }
+        break;
+    }
+    size_t q = k;
+    while (q < n && is_space((unsigned char)s[q]))
+        q++;
+    if (!(q + 1 < n && s[q] == '}' && s[q + 1] == '}') &&
+        !(q + 2 < n && s[q] == '-' && s[q + 1] == '}' && s[q + 2] == '}'))
+        return 0;
+    /* the nodes the full parser makes for it, with the same spans */
+    TRY(vp__ps_enter(p, p->i));
+    size_t e0 = start;
+    while (e0 < n && is_ident((unsigned char)s[e0]))
+        e0++;
+    p->i = e0;
+    tx *e;
+    NEW(e, TX_NAME, start);
+    e->u.str.s = vp__ps_intern(p, s + start, e0 - start);
+    if (e->u.str.s == NULL)
+        return VP_ENOMEM;
+    e->u.str.len = (uint32_t)(e0 - start);
+    if (is_special_root(e->u.str.s, e0 - start))
+        e->envpath = e->u.str.s[0] == '_' && e0 - start == 1 ? 0 : TXP_VAULT;
+    else
+        e->envpath = e->memo != 0 ? TXP_ENV : 0;
+    while (p->i < k) {
+        size_t a0 = p->i + 1, a1 = a0; /* past the '.' */
+        while (a1 < n && is_ident((unsigned char)s[a1]))
+            a1++;
+        p->i = a1;
+        tx *a;
+        NEW(a, TX_ATTR, e->off);
+        a->u.attr.obj = e;
+        a->u.attr.name = vp__arena_strndup(&p->t->arena, s + a0, a1 - a0);
+        if (a->u.attr.name == NULL)
+            return VP_ENOMEM;
+        a->u.attr.len = (uint32_t)(a1 - a0);
+        if (e->envpath == TXP_VAULT)
+            a->envpath = TXP_VAULT_MEMBER;
+        else if (e->envpath == TXP_ENV && a->memo != 0 && !is_special_root(a->u.attr.name, a1 - a0))
+            a->envpath = TXP_ENV;
+        e = a;
+    }
+    e->end = (uint32_t)p->i;
+    p->depth--;
+    *out = e;
+    *built = 1;
+    return 0;
+}
+
 static int parse_primary(tmpl_ps *p, tx **out)
 {
     tmpl_tok k;

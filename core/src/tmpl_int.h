@@ -290,8 +290,18 @@ const char *vp__tok_name(tk_type t);
 /* tmpl_expr.c */
 /* Parse one expression (with filters). */
 int vp__parse_expr(tmpl_ps *p, tx **out);
+/* `{{ name(.name)* }}`, the most common output, without the lexer: *built = 1 and *out the
+ * nodes the full parser makes for it (p->i after the last name), or *built = 0 and nothing
+ * consumed when the text has another shape. 0 or an error. */
+int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built);
 /* One more level of nesting: VP_ELIMIT beyond limits.max_depth (the caller decrements). */
 int vp__ps_enter(tmpl_ps *p, size_t off);
+
+/* tmpl_refcache.c: memo of parsed URI-form references by source text. get: 1 and ref's id,
+ * uri, scheme, credential, json_key set (arena copies) on a hit, else 0. put: remember one. */
+int vp__refcache_get(const char *src, size_t len, vp__arena *ar, vp_template_ref *ref);
+void vp__refcache_put(const char *src, size_t len, const char *uri, const char *scheme,
+                      const char *cred, const char *json_key);
 
 /* tmpl_parse.c: parse t->src into t->root. */
 int vp__tmpl_parse(vp_template *t, vp_error *err);

@@ -271,13 +271,26 @@ static void vault_pre(tmpl_ps *p, tn *nd)
     const tx *a = nd->u.vault.args[0];
     if (nd->u.vault.nargs != 1 || a->kind != TX_STR)
         return;
-    vp__ref pr;
-    vp_error e = {0, {0}};
-    if (vp__ref_parse(a->u.str.s, a->u.str.len, &pr, &e) != 0)
-        return;
     vp__arena *ar = &p->t->arena;
     vp_template_ref *ref = vp__arena_alloc(ar, sizeof(*ref));
-    if (ref != NULL) {
+    if (ref == NULL)
+        return;
+    memset(ref, 0, sizeof(*ref));
+    if (vp__refcache_get(a->u.str.s, a->u.str.len, ar, ref)) {
+        ref->form = VP_REF_URI;
+        ref->line = nd->u.vault.line;
+        ref->column = nd->u.vault.col;
+        nd->u.vault.pre = ref;
+        return;
+    }
+    vp__ref pr;
+    vp_error e;
+    e.code = 0;
+    e.message[0] = '\0';
+    if (vp__ref_parse(a->u.str.s, a->u.str.len, &pr, &e) != 0)
+        return;
+    vp__refcache_put(a->u.str.s, a->u.str.len, pr.uri, pr.scheme, pr.credential, pr.json_key);
+    {
         memset(ref, 0, sizeof(*ref));
         ref->form = VP_REF_URI;
         ref->id = ref->uri = vp__arena_strndup(ar, pr.uri, strlen(pr.uri));
@@ -423,7 +436,10 @@ static int parse_nodes(tmpl_ps *p, const char *const *ends, tn **out, const char
             tn *nd = new_tn(p, TN_OUTPUT, tg);
             if (nd == NULL)
                 return VP_ENOMEM;
-            TRY(vp__parse_expr(p, &nd->u.expr));
+            int built;
+            TRY(vp__parse_path_fast(p, &nd->u.expr, &built));
+            if (!built)
+                TRY(vp__parse_expr(p, &nd->u.expr));
             tmpl_tok k;
             TRY(vp__lex_next(p, &k));
             if (k.type != K_VAR_END)
