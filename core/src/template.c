@@ -542,21 +542,20 @@ static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
  * clean, and reading it is cheaper than wiping it). */
 static int all_zero(const char *p, size_t n)
 {
-    while (n > 0 && ((uintptr_t)p & 7u) != 0) {
-        if (*p != 0)
+    uint64_t w[4];
+    while (n >= 32) {
+        memcpy(w, p, 32);
+        if ((w[0] | w[1] | w[2] | w[3]) != 0)
             return 0;
-        p++;
-        n--;
+        p += 32;
+        n -= 32;
     }
-    while (n >= 64) {
-        uint64_t w[8], acc = 0;
-        memcpy(w, p, 64);
-        for (int i = 0; i < 8; i++)
-            acc |= w[i];
-        if (acc != 0)
+    while (n >= 8) {
+        memcpy(w, p, 8);
+        if (w[0] != 0)
             return 0;
-        p += 64;
-        n -= 64;
+        p += 8;
+        n -= 8;
     }
     for (; n > 0; p++, n--)
         if (*p != 0)
