@@ -76,6 +76,21 @@ int vp__buf_reserve(vp_buf *b, size_t extra, int secure)
     return move_to(b, ncap, secure);
 }
 
+int vp__buf_reserve_exact(vp_buf *b, size_t extra, int secure)
+{
+    if (b == NULL)
+        return VP_EINVAL;
+    secure = secure || is_secure(b);
+    if (extra > VP__BUF_MAX || b->len > VP__BUF_MAX - extra)
+        return VP_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (b->data != NULL && need <= b->cap && (!secure || is_secure(b)))
+        return 0;
+    if (need < MIN_CAP)
+        need = MIN_CAP;
+    return move_to(b, need > b->cap ? need : b->cap, secure);
+}
+
 int vp__buf_append(vp_buf *b, const void *data, size_t n)
 {
     if (b == NULL || (data == NULL && n > 0))

@@ -570,9 +570,6 @@ static int run_nodes(vp__render *r, const tn *nd)
 
 int vp__render_run(vp__render *r)
 {
-    int rc = vp__buf_reserve(&r->out, r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64, 1);
-    if (rc != 0)
-        return rc;
     /* the lookup memo: kept between renders (hits need the same environment generation); slots
      * are per node, so a memo last used by another template starts empty */
     if (r->memo_for != r->t) {
@@ -582,7 +579,18 @@ int vp__render_run(vp__render *r)
         }
         r->memo_for = r->t;
         r->npred = 0; /* the gap lengths were another template's */
+        r->lastout = 0;
     }
+    /* room for the output: the template's size, or what its last render made (gaps and all),
+     * exactly, so the buffer does not end up twice too big (its clean tail is checked) */
+    size_t want = r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64;
+    if (r->lastout > want && r->lastout <= r->lim.max_output)
+        want = r->lastout;
+    if (r->out.cap > want + want / 4 + 4096)
+        vp_buf_free(&r->out); /* far too big (a bigger output before): wiped, and made to fit */
+    int rc = vp__buf_reserve_exact(&r->out, want, 1);
+    if (rc != 0)
+        return rc;
     r->outlim = r->lim.max_output;
     if (r->root != NULL && r->env_gen != 0 && r->t->nmemo > 0 && r->capmemo < r->t->nmemo) {
         free(r->memo);
@@ -683,6 +691,7 @@ void vp__render_spare_release(vp_template *t)
         return;
     r->t = NULL;
     r->memo_for = NULL; /* the template's address may come back for another template */
+    r->lastout = 0;
     if (r->sp != NULL && r->capsp > 0) /* value lengths: no need to keep them any longer */
         memset(r->sp, 0, r->capsp * sizeof(*r->sp));
     r->npred = 0;
