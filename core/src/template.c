@@ -230,16 +230,19 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
     if (len > lim.max_template || len > UINT32_MAX - 16)
         return vp__err_set(err, NULL, VP_ELIMIT, "template larger than %zu bytes",
                            lim.max_template);
-    vp_template *t = calloc(1, sizeof(*t));
+    /* One block: the template, the first chunk of its AST arena (sized for a template of this
+     * length: about 8 bytes of AST per byte of source), then its copy of the source. */
+    size_t hdr = (sizeof(vp_template) + 15u) & ~(size_t)15u;
+    size_t acap = len < 384 ? 1024 + len * 8 : 4096;
+    size_t asz = (vp__arena_inline_size(acap) + 15u) & ~(size_t)15u;
+    vp_template *t = malloc(hdr + asz + len + 1);
     if (t == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    memset(t, 0, sizeof(*t));
     t->limits = lim;
     atomic_init(&t->spare, NULL);
-    t->src = malloc(len + 1);
-    if (t->src == NULL) {
-        free(t);
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    }
+    vp__arena_init_inline(&t->arena, (char *)t + hdr, asz);
+    t->src = (char *)t + hdr + asz;
     if (len > 0)
         memcpy(t->src, src, len);
     t->src[len] = '\0';
@@ -262,8 +265,7 @@ void vp_template_free(vp_template *t)
         return;
     vp__arena_free(&t->arena);
     vp__render_spare_release(t);
-    free(t->src);
-    free(t);
+    free(t); /* with the source and the arena's first chunk */
 }
 
 /* ---- references ----------------------------------------------------------------------------- */

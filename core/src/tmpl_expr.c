@@ -53,14 +53,26 @@ static int is_special_root(const char *s, size_t n)
            (n == 16 && memcmp(s, "__insomnia_vault", 16) == 0);
 }
 
+/* ASCII name characters: 1 can start a name, 2 only continue one (digits). */
+static const unsigned char IDENT[256] = {
+    ['_'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['0'] = 2, ['1'] = 2, ['2'] = 2,
+    ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+};
+
 static int is_ident_start(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    return IDENT[c] == 1;
 }
 
 static int is_ident(unsigned char c)
 {
-    return is_ident_start(c) || (c >= '0' && c <= '9');
+    return IDENT[c] != 0;
 }
 
 static int is_space(unsigned char c)
@@ -71,12 +83,20 @@ static int is_space(unsigned char c)
 /* Words the full parser may read as something other than a variable name. */
 static int is_word(const char *s, size_t n)
 {
-    static const char *const words[] = {"true", "false", "none", "null", "not", "and",
-                                        "or",   "in",    "is",   "if",   "else"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
-            return 1;
-    return 0;
+#define W(lit) (memcmp(s, lit, n) == 0)
+    switch (n) {
+    case 2:
+        return W("or") || W("in") || W("is") || W("if");
+    case 3:
+        return W("not") || W("and");
+    case 4:
+        return W("true") || W("none") || W("null") || W("else");
+    case 5:
+        return W("false");
+    default:
+        return 0;
+    }
+#undef W
 }
 
 int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)

@@ -25,12 +25,18 @@
 typedef struct vp__arena_chunk vp__arena_chunk;
 typedef struct vp__arena {
     vp__arena_chunk *head;
-    size_t used, cap; /* in head */
-    int secure;       /* chunks from the secure arena (values derived from secrets) */
-    size_t total;     /* bytes handed out in all chunks (for limits) */
+    size_t used, cap;              /* in head */
+    int secure;                    /* chunks from the secure arena (values derived from secrets) */
+    size_t total;                  /* bytes handed out in all chunks (for limits) */
+    vp__arena_chunk *inline_chunk; /* first chunk in memory the arena does not own, or NULL */
 } vp__arena;
 
 void *vp__arena_alloc(vp__arena *a, size_t n);
+/* Bytes of memory an inline first chunk of cap usable bytes takes (max_align_t aligned). */
+size_t vp__arena_inline_size(size_t cap);
+/* Use size bytes at mem (max_align_t aligned, owned by the caller and outliving the arena) as
+ * the first chunk of an empty plain arena. */
+void vp__arena_init_inline(vp__arena *a, void *mem, size_t size);
 void vp__arena_free(vp__arena *a);
 typedef struct vp__arena_mark {
     vp__arena_chunk *head;
@@ -238,6 +244,7 @@ typedef struct tmpl_ps {
     uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
     const char **itab;        /* interned names (open addressing; freed after the parse) */
     size_t icap, icount;
+    const char *itab_inline[64]; /* the first table (most templates need no other) */
 } tmpl_ps;
 
 /* The name of the loop variable: interned names that spell `loop` are this pointer. */

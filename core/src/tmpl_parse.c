@@ -65,8 +65,13 @@ const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
 {
     if (n == 4 && memcmp(s, "loop", 4) == 0)
         return vp__tmpl_loop;
+    if (p->icap == 0) {
+        memset(p->itab_inline, 0, sizeof(p->itab_inline));
+        p->itab = p->itab_inline;
+        p->icap = sizeof(p->itab_inline) / sizeof(p->itab_inline[0]);
+    }
     if (p->icount * 2 >= p->icap) {
-        size_t nc = p->icap ? p->icap * 2 : 32;
+        size_t nc = p->icap * 2;
         const char **nt = calloc(nc, sizeof(*nt));
         if (nt == NULL)
             return NULL;
@@ -78,7 +83,8 @@ const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
                 h = (h + 1) & (nc - 1);
             nt[h] = p->itab[i];
         }
-        free(p->itab);
+        if (p->itab != p->itab_inline)
+            free(p->itab);
         p->itab = nt;
         p->icap = nc;
     }
@@ -483,6 +489,7 @@ int vp__tmpl_parse(vp_template *t, vp_error *err)
     p.n = t->len;
     p.err = err;
     int rc = parse_nodes(&p, NULL, &t->root, NULL, NULL);
-    free(p.itab);
+    if (p.itab != p.itab_inline)
+        free(p.itab);
     return rc;
 }
