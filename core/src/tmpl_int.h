@@ -432,7 +432,7 @@ struct vp__render {
     tsplice *sp;
     size_t nsp, capsp;
     size_t npred;       /* sp[0, npred).vlen: value lengths of the last render of memo_for */
-    size_t lastout;     /* output length of the last render of memo_for (0: unknown) */
+    size_t lastout;     /* output length of the last render (0: none yet) */
     size_t outlim;      /* limit on out.len: max_output plus the gaps left in it */
     vp_ref_result *res; /* the resolver's results (template.c), capres entries */
     size_t capres;

@@ -572,21 +572,24 @@ int vp__render_run(vp__render *r)
 {
     /* the lookup memo: kept between renders (hits need the same environment generation); slots
      * are per node, so a memo last used by another template starts empty */
-    if (r->memo_for != r->t) {
+    int same = r->memo_for == r->t;
+    if (!same) {
         if (r->memo != NULL) {
             size_t n = r->capmemo < r->t->nmemo ? r->capmemo : r->t->nmemo;
             memset(r->memo, 0, n * sizeof(*r->memo));
         }
         r->memo_for = r->t;
         r->npred = 0; /* the gap lengths were another template's */
-        r->lastout = 0;
     }
-    /* room for the output: the template's size, or what its last render made (gaps and all),
-     * exactly, so the buffer does not end up twice too big (its clean tail is checked) */
+    /* Room for the output, exactly, so the buffer does not end up twice too big (its clean tail
+     * is checked): what the last render made (gaps and all), also as a hint for a freshly
+     * parsed template when that was about as big (the same template parsed again, usually),
+     * else the template's size. */
     size_t want = r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64;
-    if (r->lastout > want && r->lastout <= r->lim.max_output)
+    if (r->lastout > want && r->lastout <= r->lim.max_output &&
+        (same || r->lastout <= 2 * want + 4096))
         want = r->lastout;
-    if (r->out.cap > want + want / 4 + 4096)
+    if (same && r->lastout != 0 && r->out.cap > want + want / 4 + 4096)
         vp_buf_free(&r->out); /* far too big (a bigger output before): wiped, and made to fit */
     int rc = vp__buf_reserve_exact(&r->out, want, 1);
     if (rc != 0)
@@ -691,7 +694,6 @@ void vp__render_spare_release(vp_template *t)
         return;
     r->t = NULL;
     r->memo_for = NULL; /* the template's address may come back for another template */
-    r->lastout = 0;
     if (r->sp != NULL && r->capsp > 0) /* value lengths: no need to keep them any longer */
         memset(r->sp, 0, r->capsp * sizeof(*r->sp));
     r->npred = 0;
