@@ -60,7 +60,7 @@ static int is_vault_name(const char *name, size_t len)
 }
 
 /* Value of local-vault secret `name` (cached for the render). */
-static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off)
+int vp__vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off)
 {
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < r->nvc; i++) {
@@ -87,11 +87,10 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
         r->capvc = nc;
     }
     tvault_entry *e = &r->vc[r->nvc];
-    vp_buf keep = VP_BUF_INIT; /* a wiped buffer left by an earlier render or entry */
-    if (r->nvc < r->nvcbuf)
-        keep = e->val;
-    memset(e, 0, sizeof(*e));
-    e->val = keep;
+    if (r->nvc >= r->nvcbuf) /* else: a wiped buffer left by an earlier render */
+        memset(&e->val, 0, sizeof(e->val));
+    e->name = NULL;
+    e->found = 0;
     /* names are short: the entry's own buffer saves a malloc per name per render (name stays
      * NULL then: entries move when r->vc grows) */
     char *nm = e->sname;
@@ -200,7 +199,7 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
         }
         return 0;
     case TV_VAULT:
-        return vault_get(r, k, len, out, off);
+        return vp__vault_get(r, k, len, out, off);
     case TV_JSON: {
         json_object *j = obj->u.j;
         if (json_object_get_type(j) == json_type_array) {
@@ -466,7 +465,7 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
     }
     case TX_ATTR:
         if (e->envpath == TXP_VAULT_MEMBER && (r->nvars == 0 || !vp__path_shadowed(r, e)))
-            return vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
+            return vp__vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
         if (e->envpath == TXP_ENV && r->memo != NULL && e->memo <= r->capmemo && r->env_gen != 0 &&
             (r->nvars == 0 || !vp__path_shadowed(r, e))) {
             /* a plain environment path: its value is memoised whole for this environment */

@@ -463,6 +463,9 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
 /* tmpl_eval.c */
 /* Evaluate e. Strings it makes live in r->scratch (release with an arena mark). */
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out);
+/* Value of local-vault secret name (looked up once per render, then cached): a secret TV_STR,
+ * or TV_UNDEF when there is none. 0 or an error (the render fails). */
+int vp__vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off);
 /* Whether a variable binds the root name of envpath node e. */
 int vp__path_shadowed(vp__render *r, const tx *e);
 /* Innermost variable called name (an interned name: compared by pointer), or NULL. */

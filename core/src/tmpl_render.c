@@ -515,6 +515,23 @@ static int run_nodes(vp__render *r, const tn *nd)
                         return rc;
                     break;
                 }
+            } else if (e->envpath == TXP_VAULT_MEMBER &&
+                       (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+                /* `vault.name`: the value, or the mask in PREVIEW, straight from the cache */
+                tv v;
+                if ((rc = vp__vault_get(r, e->u.attr.name, e->u.attr.len, &v, e->off)) != 0)
+                    return rc;
+                if (v.t == TV_STR) {
+                    if (r->mode == VP_RENDER_PREVIEW)
+                        rc = out_put(r, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1, e->off);
+                    else
+                        rc = out_put(r, v.u.s, v.len, e->off);
+                } else {
+                    rc = emit_value(r, e, &v); /* undefined */
+                }
+                if (rc != 0)
+                    return rc;
+                break;
             }
             vp__arena_mark m = vp__arena_mark_get(&r->scratch);
             tv v;
