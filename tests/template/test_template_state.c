@@ -4,9 +4,11 @@
  * tail wiped, also after the caller shortened it by hand), the gaps left for external values
  * (values whose lengths change between renders, PREVIEW in between), a render state handed from
  * a freed template to the next one, the `{{ name.path }}` parse shortcut against the full
- * parser, `{{ vault.name }}` outputs, and the memo of parsed references.
+ * parser, `{{ vault.name }}` outputs, the memo of parsed references, and threads that parse,
+ * render and free at once (the pooled state and the memo are shared).
  * Plain program (exit status); every failed check prints its line.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,34 @@ static void test_ref_memo(void)
     }
 }
 
+static void *thr(void *a)
+{
+    int id = (int)(size_t)a;
+    for (int i = 0; i < 3000; i++) {
+        char src[160], want[160], s[512];
+        int k = (i + id) % 70; /* more URIs than memo slots: hits, misses and evictions */
+        snprintf(src, sizeof src, "{{ a.b }}:{%% vault 'echo://p/%d#j%d' %%}:{{ vault.tok }}", k,
+                 k);
+        snprintf(want, sizeof want, "one:j%d:S3CR3T-TOKEN-VALUE", k);
+        if (render_s(src, s, sizeof s) != 0 || strcmp(s, want) != 0) {
+            __atomic_add_fetch(&fails, 1, __ATOMIC_RELAXED);
+            fprintf(stderr, "thread %d: %s != %s\n", id, s, want);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    round_no = 0; /* the resolver reads it: no render changes it meanwhile */
+    pthread_t th[4];
+    for (size_t i = 0; i < 4; i++)
+        CHECK(pthread_create(&th[i], NULL, thr, (void *)i) == 0);
+    for (size_t i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+}
+
 int main(void)
 {
     if (vp__secmem_init() != 0)
@@ -262,6 +292,7 @@ int main(void)
     test_parse_shortcut();
     test_vault_outputs();
     test_ref_memo();
+    test_threads();
     vp_env_free(env);
     fprintf(stderr, fails ? "FAILED %d\n" : "ALL OK\n", fails);
     return fails != 0;
