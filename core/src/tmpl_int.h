@@ -3,7 +3,8 @@
  * (built by the lexer tmpl_lex.c, the expression parser tmpl_expr.c and the statement parser
  * tmpl_parse.c), error excerpts (tmpl_err.c), values and their JavaScript semantics
  * (tmpl_value.c), expression evaluation (tmpl_eval.c), the renderer (tmpl_render.c), filters
- * (tmpl_filters.c) and the public API (template.c).
+ * (tmpl_filters.c), environments (tmpl_env.c), the memo of parsed references (tmpl_refcache.c)
+ * and the public API (template.c).
  *
  * The AST lives in one arena owned by the vp_template; text nodes are (offset, length) slices
  * of the template's own copy of the source; names and string literals are NUL-terminated arena
@@ -20,6 +21,14 @@
 #include <json-c/json.h>
 
 #include "vaultplug/template.h"
+
+/* ---- environments (tmpl_env.c) ----------------------------------------------------------- */
+/* JSON nesting limit of environments and of vault tag configs. */
+#define VP__TMPL_JSON_DEPTH 64
+struct vp_env {
+    json_object *root; /* merged object */
+    uint64_t gen;      /* unique per environment state (renders memoise lookups by it) */
+};
 
 /* ---- arena -------------------------------------------------------------------------------- */
 typedef struct vp__arena_chunk vp__arena_chunk;
