@@ -281,7 +281,7 @@ static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *p
     tsplice *sp = &r->sp[r->nsp];
     uint32_t gap = r->nsp < r->npred ? sp->vlen : 0;
     if (gap > 0) {
-        int rc = vp__buf_reserve(&r->out, gap, 1);
+        int rc = r->out.cap - r->out.len > gap ? 0 : vp__buf_reserve(&r->out, gap, 1);
         if (rc != 0)
             return rc == VP_ELIMIT ? vp__render_fail(r, off, rc, "output too large") : rc;
         memset(r->out.data + r->out.len, 0, (size_t)gap + 1);
@@ -626,16 +626,21 @@ int vp__render_run(vp__render *r)
  * the vault cache's value buffers) stays, wiped. */
 static void render_empty(vp__render *r)
 {
-    vp_buf_free(&r->out); /* the output of a failed render (a successful one moved it out) */
-    vp__buf_reset(&r->tmp);
-    vp__arena_reset(&r->scratch);
+    if (r->out.data != NULL)
+        vp_buf_free(&r->out); /* the output of a failed render (a successful one moved it out) */
+    if (r->tmp.data != NULL)
+        vp__buf_reset(&r->tmp);
+    if (r->scratch.head != NULL)
+        vp__arena_reset(&r->scratch);
     /* variables may hold numbers or booleans computed from secrets: wipe, do not just drop */
     if (r->vars != NULL && r->varshw > 0) /* also the slots of finished loops */
         sodium_memzero(r->vars, r->varshw * sizeof(*r->vars));
     r->nvars = r->varshw = 0;
     for (size_t i = 0; i < r->nvc; i++) {
-        free(r->vc[i].name); /* NULL when the name is in sname */
-        r->vc[i].name = NULL;
+        if (r->vc[i].name != NULL) { /* NULL when the name is in sname */
+            free(r->vc[i].name);
+            r->vc[i].name = NULL;
+        }
         vp__buf_reset(&r->vc[i].val); /* wiped; the storage serves the next render */
     }
     r->nvc = 0;
@@ -643,9 +648,11 @@ static void render_empty(vp__render *r)
         if (r->owned[i])
             vp__template_ref_clear(&r->refs[i]);
     r->nrefs = 0;
-    free(r->hidx);
-    r->hidx = NULL;
-    r->hcap = 0;
+    if (r->hidx != NULL) {
+        free(r->hidx);
+        r->hidx = NULL;
+        r->hcap = 0;
+    }
     r->nsp = 0;
     r->steps = 0;
     /* the result values are freed (wiped) by template.c; the array holds no secrets then */
