@@ -238,6 +238,12 @@ typedef struct tmpl_tok {
     size_t slen;
 } tmpl_tok;
 
+/* An interned name: the text may hold any byte (a NUL too), so its length is kept. */
+typedef struct tmpl_iname {
+    const char *s;
+    size_t n;
+} tmpl_iname;
+
 typedef struct tmpl_ps {
     vp_template *t;
     const char *s;
@@ -251,9 +257,9 @@ typedef struct tmpl_ps {
     vp_error *err;
     size_t lc_off;            /* line/column tracker: tags are met in source order, so */
     uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
-    const char **itab;        /* interned names (open addressing; freed after the parse) */
+    tmpl_iname *itab;         /* interned names (open addressing; freed after the parse) */
     size_t icap, icount;
-    const char *itab_inline[64]; /* the first table (most templates need no other) */
+    tmpl_iname itab_inline[32]; /* the first table (most templates need no other) */
 } tmpl_ps;
 
 /* The name of the loop variable: interned names that spell `loop` are this pointer. */

@@ -72,14 +72,14 @@ const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
     }
     if (p->icount * 2 >= p->icap) {
         size_t nc = p->icap * 2;
-        const char **nt = calloc(nc, sizeof(*nt));
+        tmpl_iname *nt = calloc(nc, sizeof(*nt));
         if (nt == NULL)
             return NULL;
         for (size_t i = 0; i < p->icap; i++) {
-            if (p->itab[i] == NULL)
+            if (p->itab[i].s == NULL)
                 continue;
-            size_t h = (size_t)name_hash(p->itab[i], strlen(p->itab[i])) & (nc - 1);
-            while (nt[h] != NULL)
+            size_t h = (size_t)name_hash(p->itab[i].s, p->itab[i].n) & (nc - 1);
+            while (nt[h].s != NULL)
                 h = (h + 1) & (nc - 1);
             nt[h] = p->itab[i];
         }
@@ -89,12 +89,13 @@ const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
         p->icap = nc;
     }
     size_t h = (size_t)name_hash(s, n) & (p->icap - 1);
-    for (; p->itab[h] != NULL; h = (h + 1) & (p->icap - 1))
-        if (memcmp(p->itab[h], s, n) == 0 && p->itab[h][n] == '\0')
-            return p->itab[h];
+    for (; p->itab[h].s != NULL; h = (h + 1) & (p->icap - 1))
+        if (p->itab[h].n == n && memcmp(p->itab[h].s, s, n) == 0)
+            return p->itab[h].s;
     char *d = vp__arena_strndup(&p->t->arena, s, n);
     if (d != NULL) {
-        p->itab[h] = d;
+        p->itab[h].s = d;
+        p->itab[h].n = n;
         p->icount++;
     }
     return d;

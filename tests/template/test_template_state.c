@@ -4,10 +4,12 @@
  * tail wiped, also after the caller shortened it by hand), the gaps left for external values
  * (values whose lengths change between renders, PREVIEW in between), a render state handed from
  * a freed template to the next one, the `{{ name.path }}` parse shortcut against the full
- * parser, `{{ vault.name }}` outputs, the memo of parsed references, and threads that parse,
- * render and free at once (the pooled state and the memo are shared).
+ * parser, `{{ vault.name }}` outputs, the memo of parsed references, threads that parse,
+ * render and free at once (the pooled state and the memo are shared), and inputs the fuzzer
+ * found (tests/template/regress: each must parse and render or fail cleanly; run under ASan).
  * Plain program (exit status); every failed check prints its line.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +272,69 @@ static void test_threads(void)
         pthread_join(th[i], NULL);
 }
 
+static void test_names(void)
+{
+    /* many names, prefixes of each other and with bytes the lexer takes into names (a NUL too):
+     * the interning table grows and compares names by length */
+    char src[8192];
+    size_t o = 0;
+    for (int i = 1; i <= 120 && o + 200 < sizeof src; i++) {
+        o += (size_t)snprintf(src + o, sizeof src - o, "{{ ");
+        for (int j = 0; j < i % 40 + 1; j++)
+            src[o++] = (char)('a' + i % 3);
+        if (i % 7 == 0) {
+            src[o++] = '\0';
+            src[o++] = 'z';
+        }
+        o += (size_t)snprintf(src + o, sizeof src - o, " }}{%% set v%d = %d %%}{{ v%d }}", i, i, i);
+    }
+    vp_template *t = NULL;
+    vp_error err;
+    vp_buf out = VP_BUF_INIT;
+    P.flags = VP_TMPL_UNDEFINED_EMPTY;
+    CHECK(vp_template_parse(src, o, NULL, &t, &err) == 0);
+    CHECK(t != NULL && vp_template_render(t, &P, &out, &err) == 0);
+    CHECK(out.data != NULL && strncmp(out.data, "123456", 6) == 0);
+    P.flags = 0;
+    vp_buf_free(&out);
+    vp_template_free(t);
+}
+
+static void test_regress(void)
+{
+    DIR *d = opendir(VP_TMPL_REGRESS_DIR);
+    CHECK(d != NULL);
+    if (d == NULL)
+        return;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", VP_TMPL_REGRESS_DIR, de->d_name);
+        FILE *f = fopen(path, "rb");
+        CHECK(f != NULL);
+        if (f == NULL)
+            continue;
+        static char data[1 << 16];
+        size_t len = fread(data, 1, sizeof data, f);
+        fclose(f);
+        vp_template *t = NULL;
+        vp_error err;
+        if (vp_template_parse(data, len, NULL, &t, &err) == 0) {
+            vp_buf out = VP_BUF_INIT;
+            int rc = vp_template_render(t, &P, &out, &err);
+            CHECK(rc == 0 || (out.data == NULL && err.message[0] != '\0'));
+            vp_buf_free(&out);
+            vp_template_free(t);
+        }
+        n++;
+    }
+    closedir(d);
+    CHECK(n > 0);
+}
+
 int main(void)
 {
     if (vp__secmem_init() != 0)
@@ -293,6 +358,8 @@ int main(void)
     test_vault_outputs();
     test_ref_memo();
     test_threads();
+    test_names();
+    test_regress();
     vp_env_free(env);
     fprintf(stderr, fails ? "FAILED %d\n" : "ALL OK\n", fails);
     return fails != 0;
