@@ -13,7 +13,8 @@
  * materialised as bytes (the vp_buf). Prints renders/s and MB/s of output; never passes or
  * fails on time (it fails only if a template does not render).
  *
- *   bench_render [--iters N] [--seconds S] [--write-data DIR] [--only NAME] [--render-only]
+ *   bench_render [--iters N] [--seconds S] [--write-data DIR] [--only NAME]
+ *                [--render-only | --parse-render-only]
  *
  * --iters N runs exactly N calls per template and mode (the CTest smoke run); otherwise each
  * measurement runs for about S seconds (default 1). --write-data writes, per template, the
@@ -155,8 +156,7 @@ static int resolve_batch(void *ud, const vp_template_ref *refs, size_t n, vp_ref
     for (size_t i = 0; i < n; i++) {
         /* "ext:" + path, built in a stack buffer without printf (a fixed value "at once") */
         const char *u = refs[i].uri ? refs[i].uri : refs[i].id;
-        const char *p = strstr(u, "://");
-        p = p ? p + 3 : u;
+        const char *p = u + strlen(refs[i].scheme) + 3; /* past "scheme://" */
         char v[300];
         size_t l = strlen(p);
         if (l > sizeof v - 5)
@@ -419,10 +419,12 @@ int main(int argc, char **argv)
             only = argv[++i]; /* one template (for profiling) */
         else if (strcmp(argv[i], "--render-only") == 0)
             render_only = 1; /* skip parse+render (for profiling) */
+        else if (strcmp(argv[i], "--parse-render-only") == 0)
+            render_only = -1; /* skip render of a parsed template (for profiling) */
         else {
             fprintf(stderr,
                     "usage: %s [--iters N] [--seconds S] [--write-data DIR] [--only NAME]\n"
-                    "       [--render-only]\n",
+                    "       [--render-only | --parse-render-only]\n",
                     argv[0]);
             return 2;
         }
@@ -467,9 +469,9 @@ int main(int argc, char **argv)
             mkdir(data_dir, 0755); /* may exist */
             status = write_data(data_dir, c, &cfg);
         }
-        if (status == 0 && !render_only)
+        if (status == 0 && render_only <= 0)
             status = measure(c, NULL, &cfg);
-        if (status == 0) {
+        if (status == 0 && render_only >= 0) {
             if (vp_template_parse(c->c_src.p, c->c_src.n, NULL, &t, &err) != 0) {
                 fprintf(stderr, "%s: %s\n", c->name, err.message);
                 status = 1;

@@ -76,6 +76,21 @@ int vp__buf_reserve(vp_buf *b, size_t extra, int secure)
     return move_to(b, ncap, secure);
 }
 
+int vp__buf_reserve_exact(vp_buf *b, size_t extra, int secure)
+{
+    if (b == NULL)
+        return VP_EINVAL;
+    secure = secure || is_secure(b);
+    if (extra > VP__BUF_MAX || b->len > VP__BUF_MAX - extra)
+        return VP_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (b->data != NULL && need <= b->cap && (!secure || is_secure(b)))
+        return 0;
+    if (need < MIN_CAP)
+        need = MIN_CAP;
+    return move_to(b, need > b->cap ? need : b->cap, secure);
+}
+
 int vp__buf_append(vp_buf *b, const void *data, size_t n)
 {
     if (b == NULL || (data == NULL && n > 0))
@@ -142,6 +157,16 @@ int vp__buf_set_secure(vp_buf *b, const void *data, size_t n)
         return VP_EINVAL;
     if (n > VP__BUF_MAX)
         return VP_ELIMIT;
+    /* Already secure with room: copy in place (memmove: data may point into b) and wipe the
+     * rest of the capacity (as freeing would: len may have been shortened by hand), so callers
+     * that refill one buffer per render or lookup allocate nothing. */
+    if (b->data != NULL && is_secure(b) && n < b->cap) {
+        if (n > 0)
+            memmove(b->data, data, n);
+        sodium_memzero(b->data + n, b->cap - n);
+        b->len = n;
+        return 0;
+    }
     /* Copy into new storage before releasing the old one: data may point into b. */
     size_t cap = n + 1 < MIN_CAP ? MIN_CAP : n + 1;
     char *nd = vp__secmem_alloc(cap);

@@ -20,6 +20,9 @@
  * buffer is untouched on failure. Growth is geometric (x2). The functions below return the
  * same codes; vp__buf_printf also VP_EINVAL for an encoding error from vsnprintf. */
 int vp__buf_reserve(vp_buf *b, size_t extra, int secure);
+/* As vp__buf_reserve, but a buffer that must grow gets exactly len + extra + 1 bytes (plus its
+ * allocator's slack) instead of doubling: for a final size known in advance. */
+int vp__buf_reserve_exact(vp_buf *b, size_t extra, int secure);
 int vp__buf_append(vp_buf *b, const void *data, size_t n);
 int vp__buf_append_str(vp_buf *b, const char *s);
 int vp__buf_printf(vp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,5 @@
 /*
- * template - the public template API (vaultplug/template.h): environments, parse, the two-phase
+ * template - the public template API (vaultplug/template.h): parse, the two-phase
  * render (evaluate + collect references, resolve in one batch, splice), reference listing, and
  * the fallback resolver (sequential vp_fetch, URI form only) used when rendering without a
  * context; with a context, rendering goes through the caching resolver (resolver.c) and reads
@@ -9,7 +9,6 @@
  * secret value this render saw (local vault and resolved values) and passed through the
  * context's redactor.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,165 +25,15 @@
 #include "tmpl_int.h"
 #include "vaultplug/fetch.h"
 
-#define ENV_MAX_DEPTH 64
-#define ENV_MAX_BYTES (64u * 1024 * 1024)
-
-/* ---- environments --------------------------------------------------------------------------- */
-
-struct vp_env {
-    json_object *root; /* merged object */
-    uint64_t gen;      /* unique per environment state (renders memoise lookups by it) */
-};
-
-/* Generations are never reused, so a memo entry can never match a later environment. */
-static _Atomic uint64_t env_gen_next = 1;
-
-static uint64_t env_gen_new(void)
+/* On success err is cleared. A render that succeeds has written nothing into it unless a
+ * message was set on the way (then message[0] is not NUL): only then is the whole message worth
+ * wiping, which is most of a small render's fixed cost otherwise. */
+static void err_ok(vp_error *err)
 {
-    return atomic_fetch_add(&env_gen_next, 1);
-}
-
-int vp_env_new(vp_env **out)
-{
-    if (out == NULL)
-        return VP_EINVAL;
-    *out = NULL;
-    vp_env *e = calloc(1, sizeof(*e));
-    if (e == NULL)
-        return VP_ENOMEM;
-    e->root = json_object_new_object();
-    if (e->root == NULL) {
-        free(e);
-        return VP_ENOMEM;
-    }
-    e->gen = env_gen_new();
-    *out = e;
-    return 0;
-}
-
-void vp_env_free(vp_env *env)
-{
-    if (env == NULL)
+    if (err == NULL)
         return;
-    json_object_put(env->root);
-    free(env);
-}
-
-/* Deep merge src into dst (later wins; objects merge, everything else replaces). */
-static int merge(json_object *dst, json_object *src, int depth)
-{
-    if (depth > ENV_MAX_DEPTH)
-        return VP_ELIMIT;
-    json_object_object_foreach(src, key, val)
-    {
-        json_object *cur = NULL;
-        if (json_object_get_type(val) == json_type_object &&
-            json_object_object_get_ex(dst, key, &cur) &&
-            json_object_get_type(cur) == json_type_object) {
-            int rc = merge(cur, val, depth + 1);
-            if (rc != 0)
-                return rc;
-            continue;
-        }
-        if (json_object_object_add(dst, key, json_object_get(val)) != 0)
-            return VP_ENOMEM;
-    }
-    return 0;
-}
-
-int vp_env_add_json(vp_env *env, const char *json, size_t len, vp_error *err)
-{
-    if (env == NULL || (json == NULL && len > 0))
-        return vp__err_set(err, NULL, VP_EINVAL, "vp_env_add_json: invalid argument");
-    if (len > ENV_MAX_BYTES)
-        return vp__err_set(err, NULL, VP_ELIMIT, "environment larger than %u bytes", ENV_MAX_BYTES);
-    json_tokener *tk = json_tokener_new_ex(ENV_MAX_DEPTH);
-    if (tk == NULL)
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    json_object *obj = json_tokener_parse_ex(tk, json, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tk);
-    size_t used = json_tokener_get_parse_end(tk);
-    json_tokener_free(tk);
-    if (obj == NULL || jerr != json_tokener_success) {
-        json_object_put(obj);
-        if (jerr == json_tokener_error_depth)
-            return vp__err_set(err, NULL, VP_ELIMIT, "environment nested deeper than %d",
-                               ENV_MAX_DEPTH);
-        /* The position only: an environment may hold values a user would rather not log. */
-        return vp__err_set(err, NULL, VP_EINVAL, "environment is not valid JSON (near byte %zu)",
-                           used);
-    }
-    for (size_t i = used; i < len; i++) {
-        if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') {
-            json_object_put(obj);
-            return vp__err_set(err, NULL, VP_EINVAL,
-                               "environment has trailing data after the JSON value (byte %zu)", i);
-        }
-    }
-    if (json_object_get_type(obj) != json_type_object) {
-        json_object_put(obj);
-        return vp__err_set(err, NULL, VP_EINVAL, "an environment must be a JSON object");
-    }
-    static const char *const reserved[] = {"vault", "__insomnia_vault"};
-    for (size_t i = 0; i < 2; i++) {
-        if (json_object_object_get_ex(obj, reserved[i], NULL)) {
-            json_object_put(obj);
-            return vp__err_set(err, NULL, VP_EINVAL,
-                               "the environment defines '%s', which is reserved for the local "
-                               "vault",
-                               reserved[i]);
-        }
-    }
-    /* Merge into a copy so a failure leaves the environment unchanged. */
-    json_object *copy = NULL;
-    if (json_object_deep_copy(env->root, &copy, NULL) != 0) {
-        json_object_put(obj);
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    }
-    int rc = merge(copy, obj, 0);
-    json_object_put(obj);
-    if (rc != 0) {
-        json_object_put(copy);
-        return vp__err_set(err, NULL, rc, rc == VP_ELIMIT ? "environment nested too deeply" : NULL);
-    }
-    json_object_put(env->root);
-    env->root = copy;
-    env->gen = env_gen_new();
-    return 0;
-}
-
-int vp_env_add_file(vp_env *env, const char *path, vp_error *err)
-{
-    if (env == NULL || path == NULL)
-        return vp__err_set(err, NULL, VP_EINVAL, "vp_env_add_file: invalid argument");
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        return vp__err_set(err, NULL, e == ENOENT ? VP_ENOTFOUND : VP_EIO,
-                           "cannot open environment file '%s': %s", path, strerror(e));
-    }
-    vp_buf b = VP_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > ENV_MAX_BYTES) {
-            rc = vp__err_set(err, NULL, VP_ELIMIT, "environment file '%s' is too large", path);
-            break;
-        }
-        if ((rc = vp__buf_append(&b, chunk, n)) != 0) {
-            rc = vp__err_set(err, NULL, rc, NULL);
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f))
-        rc = vp__err_set(err, NULL, VP_EIO, "cannot read environment file '%s'", path);
-    fclose(f);
-    sodium_memzero(chunk, sizeof(chunk));
-    if (rc == 0)
-        rc = vp_env_add_json(env, b.data ? b.data : "", b.len, err);
-    vp_buf_free(&b);
-    return rc;
+    if (err->code != 0 || err->message[0] != '\0')
+        vp_error_clear(err);
 }
 
 /* ---- parse ---------------------------------------------------------------------------------- */
@@ -219,16 +68,19 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
     if (len > lim.max_template || len > UINT32_MAX - 16)
         return vp__err_set(err, NULL, VP_ELIMIT, "template larger than %zu bytes",
                            lim.max_template);
-    vp_template *t = calloc(1, sizeof(*t));
+    /* One block: the template, the first chunk of its AST arena (sized for a template of this
+     * length: about 8 bytes of AST per byte of source), then its copy of the source. */
+    size_t hdr = (sizeof(vp_template) + 15u) & ~(size_t)15u;
+    size_t acap = len < 384 ? 1024 + len * 8 : 4096;
+    size_t asz = (vp__arena_inline_size(acap) + 15u) & ~(size_t)15u;
+    vp_template *t = malloc(hdr + asz + len + 1);
     if (t == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    memset(t, 0, sizeof(*t));
     t->limits = lim;
-    atomic_init(&t->spare_state, SPARE_EMPTY);
-    t->src = malloc(len + 1);
-    if (t->src == NULL) {
-        free(t);
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    }
+    atomic_init(&t->spare, NULL);
+    vp__arena_init_inline(&t->arena, (char *)t + hdr, asz);
+    t->src = (char *)t + hdr + asz;
     if (len > 0)
         memcpy(t->src, src, len);
     t->src[len] = '\0';
@@ -241,8 +93,7 @@ int vp_template_parse(const char *src, size_t len, const vp_template_limits *lim
         return rc;
     }
     *out = t;
-    if (err != NULL)
-        vp_error_clear(err);
+    err_ok(err);
     return 0;
 }
 
@@ -251,9 +102,8 @@ void vp_template_free(vp_template *t)
     if (t == NULL)
         return;
     vp__arena_free(&t->arena);
-    vp__render_spare_free(&t->spare);
-    free(t->src);
-    free(t);
+    vp__render_spare_release(t);
+    free(t); /* with the source and the arena's first chunk */
 }
 
 /* ---- references ----------------------------------------------------------------------------- */
@@ -308,7 +158,7 @@ int vp__tmpl_ref_uri(vp__render *r, const char *s, size_t len, vp_template_ref *
 
 static json_object *parse_json_len(const char *s, size_t n)
 {
-    json_tokener *tk = json_tokener_new_ex(ENV_MAX_DEPTH);
+    json_tokener *tk = json_tokener_new_ex(VP__TMPL_JSON_DEPTH);
     if (tk == NULL || n > INT32_MAX) {
         if (tk != NULL)
             json_tokener_free(tk);
@@ -528,19 +378,147 @@ static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
     return 0;
 }
 
-static void render_init(vp__render *r, const vp_template *t, const vp_render_params *p,
-                        vp_error *err)
+/* Whether n bytes at p are all zero (word at a time: the tail of an output buffer is usually
+ * clean, and reading it is cheaper than wiping it). */
+static int all_zero(const char *p, size_t n)
 {
-    memset(r, 0, sizeof(*r));
-    r->t = t;
+    /* 16-byte words (GCC/Clang vector extension; SSE2 on x86-64), four at a time */
+    typedef uint64_t v2 __attribute__((vector_size(16)));
+    while (n >= 64) {
+        v2 a, b, c, d;
+        memcpy(&a, p, 16);
+        memcpy(&b, p + 16, 16);
+        memcpy(&c, p + 32, 16);
+        memcpy(&d, p + 48, 16);
+        v2 x = a | b | c | d;
+        if ((x[0] | x[1]) != 0)
+            return 0;
+        p += 64;
+        n -= 64;
+    }
+    uint64_t w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        if (w != 0)
+            return 0;
+        p += 8;
+        n -= 8;
+    }
+    for (; n > 0; p++, n--)
+        if (*p != 0)
+            return 0;
+    return 1;
+}
+
+/* A render overwrote the caller's buffer from its start instead of wiping it first: wipe what is
+ * left of the old contents behind the new output (stale: the old length), and anything else
+ * past the output a caller may have left (a length shortened by hand), so nothing but zeroes
+ * follows the output, as if the whole buffer had been wiped. */
+static void out_tail_wipe(vp_buf *b, size_t stale)
+{
+    if (b->data == NULL)
+        return;
+    size_t from = b->len + 1;
+    if (stale + 1 > from) {
+        size_t to = stale + 1 < b->cap ? stale + 1 : b->cap;
+        sodium_memzero(b->data + from, to - from);
+        from = to;
+    }
+    if (from < b->cap && !all_zero(b->data + from, b->cap - from))
+        sodium_memzero(b->data + from, b->cap - from);
+}
+
+/* Put the external values (or, res NULL, the PREVIEW mask) into the phase-one output at the
+ * splice points. Each splice point has a gap of the length its value had last time: when every
+ * value fits its gap exactly the values are copied in place; otherwise the gaps are closed
+ * (front to back) and the output is grown and spread around the values (back to front). */
+static int splice(vp__render *r, const vp_ref_result *res, vp_error *err)
+{
+    const size_t mlen = sizeof(VP_TMPL_MASK) - 1;
+    size_t gaps = 0, adds = 0;
+    int exact = 1;
+    for (size_t i = 0; i < r->nsp; i++) {
+        tsplice *sp = &r->sp[i];
+        size_t add = res != NULL ? res[sp->ref].value.len : mlen;
+        if (add > r->lim.max_output)
+            return vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes",
+                               r->lim.max_output);
+        gaps += sp->gap;
+        adds += add;
+        exact &= add == sp->gap;
+    }
+    size_t base = r->out.len - gaps; /* the output without gaps */
+    if (base + adds > r->lim.max_output || adds > r->lim.max_output)
+        return vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes", r->lim.max_output);
+    char *d = r->out.data;
+    if (exact) {
+        for (size_t i = 0; i < r->nsp; i++) {
+            tsplice *sp = &r->sp[i];
+            if (res != NULL) {
+                if (sp->gap > 0)
+                    memcpy(d + sp->off, res[sp->ref].value.data, sp->gap);
+            } else {
+                memcpy(d + sp->off, VP_TMPL_MASK, mlen);
+            }
+            sp->vlen = sp->gap;
+        }
+        r->npred = r->nsp;
+        return 0;
+    }
+    if (gaps > 0) { /* close the gaps */
+        size_t shift = 0;
+        for (size_t i = 0; i < r->nsp; i++) {
+            tsplice *sp = &r->sp[i];
+            size_t s0 = sp->off + sp->gap, s1 = i + 1 < r->nsp ? r->sp[i + 1].off : r->out.len;
+            sp->off -= shift;
+            shift += sp->gap;
+            memmove(d + s0 - shift, d + s0, s1 - s0);
+        }
+        r->out.len -= shift;
+        sodium_memzero(d + r->out.len, shift); /* copies of template text; keep the tail clean */
+        d[r->out.len] = '\0';
+    }
+    size_t total = base + adds;
+    int rc = vp__buf_reserve_exact(&r->out, total - r->out.len, 1);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    d = r->out.data;
+    size_t src_end = r->out.len, dst_end = total;
+    for (size_t i = r->nsp; i > 0; i--) {
+        tsplice *sp = &r->sp[i - 1];
+        size_t seg = src_end - sp->off;
+        memmove(d + dst_end - seg, d + sp->off, seg);
+        dst_end -= seg;
+        size_t add = res != NULL ? res[sp->ref].value.len : mlen;
+        dst_end -= add;
+        if (add > 0)
+            memcpy(d + dst_end, res != NULL ? res[sp->ref].value.data : VP_TMPL_MASK, add);
+        sp->vlen = add > UINT32_MAX ? 0 : (uint32_t)add;
+        src_end = sp->off;
+    }
+    r->out.len = total;
+    d[total] = '\0';
+    r->npred = r->nsp;
+    return 0;
+}
+
+/* A render state for t with this call's parameters (NULL: out of memory). */
+static vp__render *render_begin(const vp_template *t, const vp_render_params *p, vp_error *err)
+{
+    vp__render *r = vp__render_get(t);
+    if (r == NULL)
+        return NULL;
     r->root = p->env ? p->env->root : NULL;
     r->env_gen = p->env ? p->env->gen : 0;
     r->vault = p->vault;
     r->mode = p->mode;
     r->flags = p->flags;
     r->err = err;
-    limits_fill(&r->lim, p->limits ? p->limits : &t->limits);
-    vp__render_adopt(r);
+    if (p->limits != NULL)
+        limits_fill(&r->lim, p->limits);
+    else
+        r->lim = t->limits; /* filled at parse time */
+    return r;
 }
 
 static int check_params(const vp_render_params *p, vp_error *err)
@@ -560,51 +538,59 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
      * then allocate nothing, where every block above 4 KiB costs a sodium_malloc. */
     vp_buf keep = *out;
     memset(out, 0, sizeof(*out));
-    if (keep.data != NULL && (keep.flags & VP__BUF_SECURE))
-        vp__buf_reset(&keep);
-    else
+    size_t stale = 0; /* the old contents are overwritten, what is left of them wiped at the end */
+    if (keep.data != NULL && (keep.flags & VP__BUF_SECURE)) {
+        stale = keep.len < keep.cap ? keep.len : keep.cap - 1;
+        keep.len = 0;
+    } else {
         vp_buf_free(&keep);
+    }
     int rc = check_params(p, err);
     if (rc != 0) {
         vp_buf_free(&keep);
         return rc;
     }
-    vp__render r;
-    render_init(&r, t, p, err);
-    r.out = keep;
+    vp__render *r = render_begin(t, p, err);
+    if (r == NULL) {
+        vp_buf_free(&keep);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    r->out = keep;
     vp_ref_result *res = NULL;
-    rc = vp__render_run(&r);
+    rc = vp__render_run(r);
     if (rc == VP_ENOMEM)
         vp__err_set(err, NULL, rc, NULL);
     if (rc != 0)
         goto fail;
 
-    if (r.nrefs == 0) { /* common case: the phase-one output is the result */
-        *out = r.out;
-        memset(&r.out, 0, sizeof(r.out));
+    if (r->nrefs == 0) { /* common case: the phase-one output is the result */
+        r->lastout = r->out.len;
+        out_tail_wipe(&r->out, stale);
+        *out = r->out;
+        memset(&r->out, 0, sizeof(r->out));
         goto ok;
     }
     int want_values = p->mode == VP_RENDER_SEND || (p->flags & VP_TMPL_PREVIEW_RESOLVE);
     if (want_values) {
-        /* the results array is kept between renders (r.res, recycled with the render's other
+        /* the results array is kept between renders (r->res, recycled with the render's other
          * work arrays); it arrives zeroed as the resolver contract says */
-        if (r.capres < r.nrefs) {
-            free(r.res);
-            r.res = NULL;
-            r.capres = 0;
-            if ((r.res = calloc(r.nrefs, sizeof(*r.res))) == NULL) {
+        if (r->capres < r->nrefs) {
+            free(r->res);
+            r->res = NULL;
+            r->capres = 0;
+            if ((r->res = calloc(r->nrefs, sizeof(*r->res))) == NULL) {
                 rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
                 goto fail;
             }
-            r.capres = r.nrefs;
+            r->capres = r->nrefs;
         } else {
-            memset(r.res, 0, r.nrefs * sizeof(*r.res));
+            memset(r->res, 0, r->nrefs * sizeof(*r->res));
         }
-        res = r.res;
+        res = r->res;
         if (p->resolver != NULL && p->resolver->resolve_batch != NULL)
-            rc = p->resolver->resolve_batch(p->resolver->ud, r.refs, r.nrefs, res);
+            rc = p->resolver->resolve_batch(p->resolver->ud, r->refs, r->nrefs, res);
         else
-            rc = default_resolve(p->ctx, r.refs, r.nrefs, res);
+            rc = default_resolve(p->ctx, r->refs, r->nrefs, res);
         if (rc != 0) {
             rc = vp__err_set(err, NULL, vp_status_normalize(rc),
                              "resolving the template's external references failed: %s",
@@ -612,11 +598,11 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
             goto fail;
         }
         /* first failing reference in template order */
-        for (size_t i = 0; i < r.nsp; i++) {
-            vp_ref_result *x = &res[r.sp[i].ref];
+        for (size_t i = 0; i < r->nsp; i++) {
+            vp_ref_result *x = &res[r->sp[i].ref];
             if (x->status != 0) {
-                const vp_template_ref *ref = &r.refs[r.sp[i].ref];
-                size_t off = r.sp[i].src_off;
+                const vp_template_ref *ref = &r->refs[r->sp[i].ref];
+                size_t off = r->sp[i].src_off;
                 char msg[VP_ERROR_MAX];
                 memcpy(msg, x->message, sizeof(msg));
                 msg[sizeof(msg) - 1] = '\0';
@@ -626,59 +612,26 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
             }
         }
     }
-    /* splice in place, back to front: grow the phase-one output to its final size and move
-     * each literal segment to its final place, then copy the value before it */
-    size_t total = r.out.len;
-    for (size_t i = 0; i < r.nsp; i++) {
-        size_t add =
-            p->mode == VP_RENDER_PREVIEW ? sizeof(VP_TMPL_MASK) - 1 : res[r.sp[i].ref].value.len;
-        if (total + add > r.lim.max_output) {
-            rc =
-                vp__err_set(err, NULL, VP_ELIMIT, "output larger than %zu bytes", r.lim.max_output);
-            goto fail;
-        }
-        total += add;
-    }
-    if ((rc = vp__buf_reserve(&r.out, total - r.out.len, 1)) != 0) {
-        vp__err_set(err, NULL, rc, NULL);
+    if ((rc = splice(r, p->mode == VP_RENDER_PREVIEW ? NULL : res, err)) != 0)
         goto fail;
-    }
-    size_t src_end = r.out.len, dst_end = total;
-    for (size_t i = r.nsp; i > 0; i--) {
-        const tsplice *sp = &r.sp[i - 1];
-        size_t seg = src_end - sp->off;
-        memmove(r.out.data + dst_end - seg, r.out.data + sp->off, seg);
-        dst_end -= seg;
-        if (p->mode == VP_RENDER_PREVIEW) {
-            dst_end -= sizeof(VP_TMPL_MASK) - 1;
-            memcpy(r.out.data + dst_end, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1);
-        } else {
-            const vp_buf *v = &res[sp->ref].value;
-            dst_end -= v->len;
-            if (v->len > 0)
-                memcpy(r.out.data + dst_end, v->data, v->len);
-        }
-        src_end = sp->off;
-    }
-    r.out.len = total;
-    r.out.data[total] = '\0';
-    *out = r.out;
-    memset(&r.out, 0, sizeof(r.out));
+    r->lastout = r->out.len;
+    out_tail_wipe(&r->out, stale);
+    *out = r->out;
+    memset(&r->out, 0, sizeof(r->out));
 ok:
     if (res != NULL)
-        for (size_t i = 0; i < r.nrefs; i++)
+        for (size_t i = 0; i < r->nrefs; i++)
             vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
-    vp__render_clear(&r);
-    if (err != NULL)
-        vp_error_clear(err);
+    vp__render_put(r);
+    err_ok(err);
     return 0;
 fail:
-    finish_error(&r, p, res, err);
+    finish_error(r, p, res, err);
     vp_buf_free(out);
     if (res != NULL)
-        for (size_t i = 0; i < r.nrefs; i++)
+        for (size_t i = 0; i < r->nrefs; i++)
             vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
-    vp__render_clear(&r);
+    vp__render_put(r);
     return rc;
 }
 
@@ -724,31 +677,33 @@ int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
     vp_template_refs *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    vp__render r;
-    render_init(&r, t, p, err);
-    rc = vp__render_run(&r);
-    if (rc != 0) {
-        if (rc == VP_ENOMEM)
-            vp__err_set(err, NULL, rc, NULL);
-        finish_error(&r, p, NULL, err);
-        vp__render_clear(&r);
-        free(l);
-        return rc;
-    }
-    if (vp__render_own_refs(&r) != 0) {
-        vp__render_clear(&r);
+    vp__render *r = render_begin(t, p, err);
+    if (r == NULL) {
         free(l);
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     }
-    l->refs = r.refs;
-    l->n = r.nrefs;
-    r.refs = NULL;
-    r.nrefs = 0;
-    r.caprefs = 0;
-    vp__render_clear(&r);
+    rc = vp__render_run(r);
+    if (rc != 0) {
+        if (rc == VP_ENOMEM)
+            vp__err_set(err, NULL, rc, NULL);
+        finish_error(r, p, NULL, err);
+        vp__render_put(r);
+        free(l);
+        return rc;
+    }
+    if (vp__render_own_refs(r) != 0) {
+        vp__render_put(r);
+        free(l);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    l->refs = r->refs;
+    l->n = r->nrefs;
+    r->refs = NULL;
+    r->nrefs = 0;
+    r->caprefs = 0;
+    vp__render_put(r);
     *out = l;
-    if (err != NULL)
-        vp_error_clear(err);
+    err_ok(err);
     return 0;
 }
 

@@ -58,12 +58,29 @@ static void chunk_free(const vp__arena *a, vp__arena_chunk *c)
     }
 }
 
+size_t vp__arena_inline_size(size_t cap)
+{
+    return sizeof(vp__arena_chunk) + cap;
+}
+
+void vp__arena_init_inline(vp__arena *a, void *mem, size_t size)
+{
+    vp__arena_chunk *c = mem;
+    c->prev = NULL;
+    c->cap = size - sizeof(vp__arena_chunk);
+    a->head = c;
+    a->used = 0;
+    a->cap = c->cap;
+    a->inline_chunk = c;
+}
+
 void vp__arena_free(vp__arena *a)
 {
     vp__arena_chunk *c = a->head;
     while (c != NULL) {
         vp__arena_chunk *p = c->prev;
-        chunk_free(a, c);
+        if (c != a->inline_chunk)
+            chunk_free(a, c);
         c = p;
     }
     a->head = NULL;
@@ -80,7 +97,8 @@ void vp__arena_release(vp__arena *a, vp__arena_mark m)
 {
     while (a->head != m.head && a->head != NULL) {
         vp__arena_chunk *p = a->head->prev;
-        chunk_free(a, a->head);
+        if (a->head != a->inline_chunk)
+            chunk_free(a, a->head);
         a->head = p;
         a->used = p ? p->cap : 0;
         a->cap = p ? p->cap : 0;
@@ -90,6 +108,17 @@ void vp__arena_release(vp__arena *a, vp__arena_mark m)
             sodium_memzero((char *)a->head->data + m.used, a->used - m.used);
         a->used = m.used;
     }
+}
+
+void vp__arena_reset(vp__arena *a)
+{
+    vp__arena_chunk *first = a->head;
+    while (first != NULL && first->prev != NULL)
+        first = first->prev;
+    vp__arena_mark m = {first, 0};
+    if (first != NULL && (a->head != first || a->used > 0))
+        vp__arena_release(a, m);
+    a->total = 0;
 }
 
 char *vp__arena_strndup(vp__arena *a, const char *s, size_t n)

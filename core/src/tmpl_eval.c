@@ -27,7 +27,7 @@ tvar *vp__var_find(vp__render *r, const char *name)
 {
     for (size_t i = r->nvars; i > 0; i--) {
         tvar *v = &r->vars[i - 1];
-        if (v->name == name || (v->name[0] == name[0] && strcmp(v->name, name) == 0))
+        if (v->name == name)
             return v;
     }
     return NULL;
@@ -48,6 +48,8 @@ int vp__var_push(vp__render *r, const char *name, const tv *val, size_t off)
     r->vars[r->nvars].name = name;
     r->vars[r->nvars].v = *val;
     r->nvars++;
+    if (r->nvars > r->varshw)
+        r->varshw = r->nvars;
     return 0;
 }
 
@@ -58,7 +60,7 @@ static int is_vault_name(const char *name, size_t len)
 }
 
 /* Value of local-vault secret `name` (cached for the render). */
-static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off)
+int vp__vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off)
 {
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < r->nvc; i++) {
@@ -85,7 +87,10 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
         r->capvc = nc;
     }
     tvault_entry *e = &r->vc[r->nvc];
-    memset(e, 0, sizeof(*e));
+    if (r->nvc >= r->nvcbuf) /* else: a wiped buffer left by an earlier render */
+        memset(&e->val, 0, sizeof(e->val));
+    e->name = NULL;
+    e->found = 0;
     /* names are short: the entry's own buffer saves a malloc per name per render (name stays
      * NULL then: entries move when r->vc grows) */
     char *nm = e->sname;
@@ -96,14 +101,18 @@ static int vault_get(vp__render *r, const char *name, size_t len, tv *out, size_
     memcpy(nm, name, len);
     nm[len] = '\0';
     r->nvc++;
-    vp_error le = {0, {0}};
+    if (r->nvcbuf < r->nvc)
+        r->nvcbuf = r->nvc;
+    vp_error le;
+    le.code = 0;
+    le.message[0] = '\0';
     int rc = r->vault->lookup(r->vault->ud, nm, &e->val, &le);
     if (rc == VP_ENOTFOUND) {
-        vp_buf_free(&e->val);
+        vp__buf_reset(&e->val);
         return 0;
     }
     if (rc != 0) {
-        vp_buf_free(&e->val);
+        vp__buf_reset(&e->val);
         return vp__render_fail(r, off, rc, "local vault lookup of '%s' failed: %s", nm,
                                le.message[0] ? le.message : vp_strerror(rc));
     }
@@ -129,6 +138,7 @@ static int memo_member(vp__render *r, const tx *e, json_object *parent, const ch
 {
     tmemo *m = &r->memo[e->memo - 1];
     if (m->gen != r->env_gen || m->parent != parent) {
+        m->fullgen = 0; /* the caller says again whether this is the unshadowed value */
         json_object *j = NULL;
         if (json_object_object_get_ex(parent, name, &j))
             m->val = vp__tv_from_json(j);
@@ -139,6 +149,14 @@ static int memo_member(vp__render *r, const tx *e, json_object *parent, const ch
     }
     *out = m->val;
     return 0;
+}
+
+/* Whether a variable binds the root name of envpath node e. */
+int vp__path_shadowed(vp__render *r, const tx *e)
+{
+    while (e->kind == TX_ATTR)
+        e = e->u.attr.obj;
+    return vp__var_find(r, e->u.str.s) != NULL;
 }
 
 /* Canonical array index from a property name; -1 if it is not one. */
@@ -181,7 +199,7 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
         }
         return 0;
     case TV_VAULT:
-        return vault_get(r, k, len, out, off);
+        return vp__vault_get(r, k, len, out, off);
     case TV_JSON: {
         json_object *j = obj->u.j;
         if (json_object_get_type(j) == json_type_array) {
@@ -431,14 +449,40 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
             out->t = TV_ROOT;
             return 0;
         }
-        if (memo_usable(r, e, nm, e->u.str.len))
-            return memo_member(r, e, r->root, nm, out);
+        if (e->envpath == TXP_VAULT) {
+            out->t = TV_VAULT;
+            return 0;
+        }
+        if (memo_usable(r, e, nm, e->u.str.len)) {
+            memo_member(r, e, r->root, nm, out);
+            r->memo[e->memo - 1].fullgen = r->env_gen; /* unshadowed: the variables said no */
+            return 0;
+        }
         tv root;
         memset(&root, 0, sizeof(root));
         root.t = TV_ROOT;
         return vp__render_member(r, &root, nm, e->u.str.len, out, e->off);
     }
     case TX_ATTR:
+        if (e->envpath == TXP_VAULT_MEMBER && (r->nvars == 0 || !vp__path_shadowed(r, e)))
+            return vp__vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
+        if (e->envpath == TXP_ENV && r->memo != NULL && e->memo <= r->capmemo && r->env_gen != 0 &&
+            (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+            /* a plain environment path: its value is memoised whole for this environment */
+            tmemo *m = &r->memo[e->memo - 1];
+            if (m->fullgen == r->env_gen) {
+                *out = m->val;
+                return 0;
+            }
+            if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
+                return rc;
+            if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object) {
+                memo_member(r, e, a.u.j, e->u.attr.name, out);
+                m->fullgen = r->env_gen;
+                return 0;
+            }
+            return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
+        }
         if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
             return rc;
         if (memo_usable(r, e, e->u.attr.name, e->u.attr.len)) {

@@ -45,6 +45,131 @@ int vp__ps_enter(tmpl_ps *p, size_t off)
     return 0;
 }
 
+/* Names whose lookup is not a plain environment member: the root alias and the vault (as a
+ * member name too: `_.vault` is the vault). */
+static int is_special_root(const char *s, size_t n)
+{
+    return (n == 1 && s[0] == '_') || (n == 5 && memcmp(s, "vault", 5) == 0) ||
+           (n == 16 && memcmp(s, "__insomnia_vault", 16) == 0);
+}
+
+/* ASCII name characters: 1 can start a name, 2 only continue one (digits). */
+static const unsigned char IDENT[256] = {
+    ['_'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+    ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['0'] = 2, ['1'] = 2, ['2'] = 2,
+    ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2,
+};
+
+static int is_ident_start(unsigned char c)
+{
+    return IDENT[c] == 1;
+}
+
+static int is_ident(unsigned char c)
+{
+    return IDENT[c] != 0;
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* Words the full parser may read as something other than a variable name. */
+static int is_word(const char *s, size_t n)
+{
+#define W(lit) (memcmp(s, lit, n) == 0)
+    switch (n) {
+    case 2:
+        return W("or") || W("in") || W("is") || W("if");
+    case 3:
+        return W("not") || W("and");
+    case 4:
+        return W("true") || W("none") || W("null") || W("else");
+    case 5:
+        return W("false");
+    default:
+        return 0;
+    }
+#undef W
+}
+
+int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)
+{
+    *built = 0;
+    const char *s = p->s;
+    size_t n = p->n, k = p->i;
+    while (k < n && is_space((unsigned char)s[k]))
+        k++;
+    /* the whole shape first, allocating nothing: ASCII names (every one ends at a character
+     * that also ends a symbol for the lexer), then optional spaces, then `}}` or `-}}` */
+    size_t start = k;
+    for (int first = 1;; first = 0) {
+        size_t st = k;
+        if (k >= n || !is_ident_start((unsigned char)s[k]))
+            return 0;
+        while (k < n && is_ident((unsigned char)s[k]))
+            k++;
+        if (first && is_word(s + st, k - st))
+            return 0;
+        if (k < n && s[k] == '.') {
+            k++;
+            continue;
+        }
+        break;
+    }
+    size_t q = k;
+    while (q < n && is_space((unsigned char)s[q]))
+        q++;
+    if (!(q + 1 < n && s[q] == '}' && s[q + 1] == '}') &&
+        !(q + 2 < n && s[q] == '-' && s[q + 1] == '}' && s[q + 2] == '}'))
+        return 0;
+    /* the nodes the full parser makes for it, with the same spans */
+    TRY(vp__ps_enter(p, p->i));
+    size_t e0 = start;
+    while (e0 < n && is_ident((unsigned char)s[e0]))
+        e0++;
+    p->i = e0;
+    tx *e;
+    NEW(e, TX_NAME, start);
+    e->u.str.s = vp__ps_intern(p, s + start, e0 - start);
+    if (e->u.str.s == NULL)
+        return VP_ENOMEM;
+    e->u.str.len = (uint32_t)(e0 - start);
+    if (is_special_root(e->u.str.s, e0 - start))
+        e->envpath = e->u.str.s[0] == '_' && e0 - start == 1 ? 0 : TXP_VAULT;
+    else
+        e->envpath = e->memo != 0 ? TXP_ENV : 0;
+    while (p->i < k) {
+        size_t a0 = p->i + 1, a1 = a0; /* past the '.' */
+        while (a1 < n && is_ident((unsigned char)s[a1]))
+            a1++;
+        p->i = a1;
+        tx *a;
+        NEW(a, TX_ATTR, e->off);
+        a->u.attr.obj = e;
+        a->u.attr.name = vp__arena_strndup(&p->t->arena, s + a0, a1 - a0);
+        if (a->u.attr.name == NULL)
+            return VP_ENOMEM;
+        a->u.attr.len = (uint32_t)(a1 - a0);
+        if (e->envpath == TXP_VAULT)
+            a->envpath = TXP_VAULT_MEMBER;
+        else if (e->envpath == TXP_ENV && a->memo != 0 && !is_special_root(a->u.attr.name, a1 - a0))
+            a->envpath = TXP_ENV;
+        e = a;
+    }
+    e->end = (uint32_t)p->i;
+    p->depth--;
+    *out = e;
+    *built = 1;
+    return 0;
+}
+
 static int parse_primary(tmpl_ps *p, tx **out)
 {
     tmpl_tok k;
@@ -76,10 +201,14 @@ static int parse_primary(tmpl_ps *p, tx **out)
         break;
     case K_SYM: {
         NEW(e, TX_NAME, k.off);
-        e->u.str.s = vp__arena_strndup(&p->t->arena, p->s + k.off, k.len);
+        e->u.str.s = vp__ps_intern(p, p->s + k.off, k.len);
         if (e->u.str.s == NULL)
             return VP_ENOMEM;
         e->u.str.len = (uint32_t)k.len;
+        if (is_special_root(e->u.str.s, k.len))
+            e->envpath = e->u.str.s[0] == '_' && k.len == 1 ? 0 : TXP_VAULT;
+        else
+            e->envpath = e->memo != 0 ? TXP_ENV : 0;
         break;
     }
     case K_LPAREN: {
@@ -117,6 +246,11 @@ static int parse_primary(tmpl_ps *p, tx **out)
             if (a->u.attr.name == NULL)
                 return VP_ENOMEM;
             a->u.attr.len = (uint32_t)nm.len;
+            if (e->envpath == TXP_VAULT)
+                a->envpath = TXP_VAULT_MEMBER;
+            else if (e->envpath == TXP_ENV && a->memo != 0 &&
+                     !is_special_root(a->u.attr.name, nm.len))
+                a->envpath = TXP_ENV;
             (void)off;
             e = a;
         } else if (pk->type == K_LBRACK) {

@@ -3,7 +3,8 @@
  * (built by the lexer tmpl_lex.c, the expression parser tmpl_expr.c and the statement parser
  * tmpl_parse.c), error excerpts (tmpl_err.c), values and their JavaScript semantics
  * (tmpl_value.c), expression evaluation (tmpl_eval.c), the renderer (tmpl_render.c), filters
- * (tmpl_filters.c) and the public API (template.c).
+ * (tmpl_filters.c), environments (tmpl_env.c), the memo of parsed references (tmpl_refcache.c)
+ * and the public API (template.c).
  *
  * The AST lives in one arena owned by the vp_template; text nodes are (offset, length) slices
  * of the template's own copy of the source; names and string literals are NUL-terminated arena
@@ -21,16 +22,30 @@
 
 #include "vaultplug/template.h"
 
+/* ---- environments (tmpl_env.c) ----------------------------------------------------------- */
+/* JSON nesting limit of environments and of vault tag configs. */
+#define VP__TMPL_JSON_DEPTH 64
+struct vp_env {
+    json_object *root; /* merged object */
+    uint64_t gen;      /* unique per environment state (renders memoise lookups by it) */
+};
+
 /* ---- arena -------------------------------------------------------------------------------- */
 typedef struct vp__arena_chunk vp__arena_chunk;
 typedef struct vp__arena {
     vp__arena_chunk *head;
-    size_t used, cap; /* in head */
-    int secure;       /* chunks from the secure arena (values derived from secrets) */
-    size_t total;     /* bytes handed out in all chunks (for limits) */
+    size_t used, cap;              /* in head */
+    int secure;                    /* chunks from the secure arena (values derived from secrets) */
+    size_t total;                  /* bytes handed out in all chunks (for limits) */
+    vp__arena_chunk *inline_chunk; /* first chunk in memory the arena does not own, or NULL */
 } vp__arena;
 
 void *vp__arena_alloc(vp__arena *a, size_t n);
+/* Bytes of memory an inline first chunk of cap usable bytes takes (max_align_t aligned). */
+size_t vp__arena_inline_size(size_t cap);
+/* Use size bytes at mem (max_align_t aligned, owned by the caller and outliving the arena) as
+ * the first chunk of an empty plain arena. */
+void vp__arena_init_inline(vp__arena *a, void *mem, size_t size);
 void vp__arena_free(vp__arena *a);
 typedef struct vp__arena_mark {
     vp__arena_chunk *head;
@@ -39,6 +54,8 @@ typedef struct vp__arena_mark {
 vp__arena_mark vp__arena_mark_get(const vp__arena *a);
 /* Release (and wipe) everything allocated after mark. */
 void vp__arena_release(vp__arena *a, vp__arena_mark m);
+/* Release (and wipe) everything but keep the first chunk, empty, for reuse. */
+void vp__arena_reset(vp__arena *a);
 
 /* ---- AST ----------------------------------------------------------------------------------- */
 typedef enum tx_kind {
@@ -90,10 +107,16 @@ typedef enum tx_filter {
     F_JSON
 } tx_filter;
 
+enum { TXP_ENV = 1, TXP_VAULT = 2, TXP_VAULT_MEMBER = 3 };
+
 typedef struct tx tx;
 struct tx {
     uint8_t kind, op;
     uint8_t nargs;     /* filters */
+    uint8_t envpath;   /* TX_NAME/TX_ATTR, unless a variable shadows the root name: TXP_ENV a
+                        * chain of plain names from a root that is not `_` or the vault (with
+                        * memo slots; the value depends on the environment only), TXP_VAULT the
+                        * name `vault`, TXP_VAULT_MEMBER `vault.name`; 0 otherwise */
     uint32_t off, end; /* source span (for messages: the excerpt names the expression) */
     uint32_t memo;     /* TX_NAME/TX_ATTR: 1-based slot in the render's lookup memo, 0 = none */
     union {
@@ -165,22 +188,7 @@ typedef struct tsplice tsplice;
  * the environment). Holds pointers into the environment only, never a secret. */
 typedef struct tmemo tmemo;
 
-/* The work arrays of a finished render, emptied (no values, no references). */
-typedef struct vp__render_spare {
-    tmemo *memo; /* survives between renders: hits for the next render with the same env */
-    size_t capmemo;
-    tvar *vars;
-    size_t capvars;
-    tvault_entry *vc;
-    size_t capvc;
-    vp_template_ref *refs;
-    uint8_t *owned;
-    size_t caprefs;
-    tsplice *sp;
-    size_t capsp;
-    vp_ref_result *res;
-    size_t capres;
-} vp__render_spare;
+typedef struct vp__render vp__render;
 
 struct vp_template {
     char *src; /* own copy, NUL-terminated */
@@ -188,17 +196,15 @@ struct vp_template {
     tn *root;
     vp__arena arena;
     vp_template_limits limits;
-    /* The work arrays of the last finished render, taken by the next one so a repeated render
-     * of a parsed template allocates almost nothing. spare_state guards them: SPARE_EMPTY,
-     * SPARE_FULL or SPARE_BUSY (being moved); concurrent renders of one template that find the
-     * slot busy or taken simply allocate (or free) their own. Freed with the template. */
-    _Atomic int spare_state;
-    vp__render_spare spare;
+    /* The state of the last finished render (work arrays, memo, wiped secure buffers, all
+     * emptied), taken whole by the next render with one atomic exchange so a repeated render
+     * allocates nothing; concurrent renders that find the slot empty take the thread's pooled
+     * state or allocate their own. Freed (or pooled) with the template. */
+    _Atomic(vp__render *) spare;
     uint32_t nmemo; /* memo slots handed out to TX_NAME/TX_ATTR nodes (at most TMPL_MEMO_MAX) */
 };
 /* Environment lookups memoised per expression node: a bound on the memo's size (32 B a slot). */
 #define TMPL_MEMO_MAX 65536u
-enum { SPARE_EMPTY, SPARE_FULL, SPARE_BUSY };
 
 /* ---- parser state (tmpl_lex.c, tmpl_expr.c, tmpl_parse.c) --------------------------------- */
 
@@ -232,6 +238,12 @@ typedef struct tmpl_tok {
     size_t slen;
 } tmpl_tok;
 
+/* An interned name: the text may hold any byte (a NUL too), so its length is kept. */
+typedef struct tmpl_iname {
+    const char *s;
+    size_t n;
+} tmpl_iname;
+
 typedef struct tmpl_ps {
     vp_template *t;
     const char *s;
@@ -245,7 +257,16 @@ typedef struct tmpl_ps {
     vp_error *err;
     size_t lc_off;            /* line/column tracker: tags are met in source order, so */
     uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
+    tmpl_iname *itab;         /* interned names (open addressing; freed after the parse) */
+    size_t icap, icount;
+    tmpl_iname itab_inline[32]; /* the first table (most templates need no other) */
 } tmpl_ps;
+
+/* The name of the loop variable: interned names that spell `loop` are this pointer. */
+extern const char vp__tmpl_loop[];
+/* The template's one copy of name s[0..n) (NULL: out of memory). Variable and root names are
+ * interned, so the renderer finds variables by pointer comparison. */
+const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n);
 
 /* tmpl_arena.c: NUL-terminated arena copy of s[0..n). */
 char *vp__arena_strndup(vp__arena *a, const char *s, size_t n);
@@ -291,8 +312,18 @@ const char *vp__tok_name(tk_type t);
 /* tmpl_expr.c */
 /* Parse one expression (with filters). */
 int vp__parse_expr(tmpl_ps *p, tx **out);
+/* `{{ name(.name)* }}`, the most common output, without the lexer: *built = 1 and *out the
+ * nodes the full parser makes for it (p->i after the last name), or *built = 0 and nothing
+ * consumed when the text has another shape. 0 or an error. */
+int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built);
 /* One more level of nesting: VP_ELIMIT beyond limits.max_depth (the caller decrements). */
 int vp__ps_enter(tmpl_ps *p, size_t off);
+
+/* tmpl_refcache.c: memo of parsed URI-form references by source text. get: 1 and ref's id,
+ * uri, scheme, credential, json_key set (arena copies) on a hit, else 0. put: remember one. */
+int vp__refcache_get(const char *src, size_t len, vp__arena *ar, vp_template_ref *ref);
+void vp__refcache_put(const char *src, size_t len, const char *uri, const char *scheme,
+                      const char *cred, const char *json_key);
 
 /* tmpl_parse.c: parse t->src into t->root. */
 int vp__tmpl_parse(vp_template *t, vp_error *err);
@@ -334,6 +365,8 @@ typedef struct tv {
 
 struct tmemo {
     uint64_t gen;
+    uint64_t fullgen; /* envpath nodes: val is the node's value, unshadowed, in this generation
+                       * (its parent need not be evaluated again) */
     const json_object *parent;
     tv val; /* vp__tv_from_json of the member (TV_UNDEF: absent); strings point into the env */
 };
@@ -375,13 +408,20 @@ struct tsplice {
     size_t off;       /* output offset where the reference's value goes */
     uint32_t ref;     /* index into refs */
     uint32_t src_off; /* the tag's offset in the template (error excerpts) */
+    uint32_t gap;     /* zero bytes left at off for the value (its length last time) */
+    uint32_t vlen;    /* length of the value spliced in (kept for the next render's gap) */
 };
 
-typedef struct vp__render {
+/* The state of one render. Allocated once and reused: a finished render empties it (wipes
+ * every secure buffer, keeps the storage) and parks it in its template's spare slot, or in the
+ * thread's pool when the template is freed (so the first render of the next parsed template
+ * allocates nothing either). */
+struct vp__render {
     const vp_template *t;
-    json_object *root; /* merged environment (may be NULL) */
-    uint64_t env_gen;  /* its generation (0: none; the memo is then unused) */
-    tmemo *memo;       /* t->nmemo slots, or NULL */
+    const vp_template *memo_for; /* template whose node slots the memo holds (NULL: none) */
+    json_object *root;           /* merged environment (may be NULL) */
+    uint64_t env_gen;            /* its generation (0: none; the memo is then unused) */
+    tmemo *memo;                 /* t->nmemo slots, or NULL */
     size_t capmemo;
     const vp_vault_source *vault;
     vp_render_mode mode;
@@ -392,8 +432,11 @@ typedef struct vp__render {
     vp__arena scratch; /* secure: strings made by filters and operators */
     tvar *vars;
     size_t nvars, capvars;
+    size_t varshw; /* slots ever used since the last wipe */
     tvault_entry *vc;
     size_t nvc, capvc;
+    size_t nvcbuf; /* entries [0, nvcbuf) own a secure value buffer (empty and wiped when not in
+                    * use): the next lookup refills it without allocating */
     vp_template_ref *refs;
     uint8_t *owned; /* per ref: 1 = strings malloc'd by this render, 0 = borrowed from the
                      * template's arena (a parse-time reference; lives as long as the template) */
@@ -403,21 +446,24 @@ typedef struct vp__render {
     size_t hcap;
     tsplice *sp;
     size_t nsp, capsp;
+    size_t npred;       /* sp[0, npred).vlen: value lengths of the last render of memo_for */
+    size_t lastout;     /* output length of the last render (0: none yet) */
+    size_t outlim;      /* limit on out.len: max_output plus the gaps left in it */
     vp_ref_result *res; /* the resolver's results (template.c), capres entries */
     size_t capres;
     size_t steps;
     vp_error *err;
-} vp__render;
+};
 
 /* tmpl_render.c */
 int vp__render_run(vp__render *r);
-/* Free everything the render holds; its emptied work arrays go back to the template's spare
- * slot for the next render. */
-void vp__render_clear(vp__render *r);
-/* Take the template's spare work arrays, if any (after r->t is set, before rendering). */
-void vp__render_adopt(vp__render *r);
-/* Free a template's spare arrays (vp_template_free). */
-void vp__render_spare_free(vp__render_spare *s);
+/* A render state for template t: its spare, the thread's pooled one, or a new one (NULL: out of
+ * memory). Its per-render fields are zero; the caller sets them. */
+vp__render *vp__render_get(const vp_template *t);
+/* Empty r (wiping every value and reference it holds) and park it for the next render. */
+void vp__render_put(vp__render *r);
+/* A template is being freed: its spare state goes to the thread's pool (or is freed). */
+void vp__render_spare_release(vp_template *t);
 /* Make every reference own its strings (before handing r->refs to a caller). VP_ENOMEM. */
 int vp__render_own_refs(vp__render *r);
 int vp__render_fail(vp__render *r, size_t off, int code, const char *fmt, ...)
@@ -432,7 +478,12 @@ int vp__render_member(vp__render *r, const tv *obj, const char *name, size_t len
 /* tmpl_eval.c */
 /* Evaluate e. Strings it makes live in r->scratch (release with an arena mark). */
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out);
-/* Innermost variable called name, or NULL. */
+/* Value of local-vault secret name (looked up once per render, then cached): a secret TV_STR,
+ * or TV_UNDEF when there is none. 0 or an error (the render fails). */
+int vp__vault_get(vp__render *r, const char *name, size_t len, tv *out, size_t off);
+/* Whether a variable binds the root name of envpath node e. */
+int vp__path_shadowed(vp__render *r, const tx *e);
+/* Innermost variable called name (an interned name: compared by pointer), or NULL. */
 tvar *vp__var_find(vp__render *r, const char *name);
 /* Bind a new innermost variable (VP_ELIMIT past 100000, VP_ENOMEM). */
 int vp__var_push(vp__render *r, const char *name, const tv *val, size_t off);

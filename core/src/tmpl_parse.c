@@ -49,6 +49,58 @@ static tn *new_tn(tmpl_ps *p, int kind, size_t off)
     return nd;
 }
 
+const char vp__tmpl_loop[] = "loop";
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+const char *vp__ps_intern(tmpl_ps *p, const char *s, size_t n)
+{
+    if (n == 4 && memcmp(s, "loop", 4) == 0)
+        return vp__tmpl_loop;
+    if (p->icap == 0) {
+        memset(p->itab_inline, 0, sizeof(p->itab_inline));
+        p->itab = p->itab_inline;
+        p->icap = sizeof(p->itab_inline) / sizeof(p->itab_inline[0]);
+    }
+    if (p->icount * 2 >= p->icap) {
+        size_t nc = p->icap * 2;
+        tmpl_iname *nt = calloc(nc, sizeof(*nt));
+        if (nt == NULL)
+            return NULL;
+        for (size_t i = 0; i < p->icap; i++) {
+            if (p->itab[i].s == NULL)
+                continue;
+            size_t h = (size_t)name_hash(p->itab[i].s, p->itab[i].n) & (nc - 1);
+            while (nt[h].s != NULL)
+                h = (h + 1) & (nc - 1);
+            nt[h] = p->itab[i];
+        }
+        if (p->itab != p->itab_inline)
+            free(p->itab);
+        p->itab = nt;
+        p->icap = nc;
+    }
+    size_t h = (size_t)name_hash(s, n) & (p->icap - 1);
+    for (; p->itab[h].s != NULL; h = (h + 1) & (p->icap - 1))
+        if (p->itab[h].n == n && memcmp(p->itab[h].s, s, n) == 0)
+            return p->itab[h].s;
+    char *d = vp__arena_strndup(&p->t->arena, s, n);
+    if (d != NULL) {
+        p->itab[h].s = d;
+        p->itab[h].n = n;
+        p->icount++;
+    }
+    return d;
+}
+
 static int is_reserved(const char *name)
 {
     return strcmp(name, "vault") == 0 || strcmp(name, "__insomnia_vault") == 0 ||
@@ -61,7 +113,7 @@ static int parse_name(tmpl_ps *p, const char **out, const char *what)
     TRY(vp__lex_next(p, &k));
     if (k.type != K_SYM)
         return vp__ps_fail(p, k.off, VP_EINVAL, "expected a variable name in %s", what);
-    char *nm = vp__arena_strndup(&p->t->arena, p->s + k.off, k.len);
+    const char *nm = vp__ps_intern(p, p->s + k.off, k.len);
     if (nm == NULL)
         return VP_ENOMEM;
     if (is_reserved(nm))
@@ -226,13 +278,26 @@ static void vault_pre(tmpl_ps *p, tn *nd)
     const tx *a = nd->u.vault.args[0];
     if (nd->u.vault.nargs != 1 || a->kind != TX_STR)
         return;
-    vp__ref pr;
-    vp_error e = {0, {0}};
-    if (vp__ref_parse(a->u.str.s, a->u.str.len, &pr, &e) != 0)
-        return;
     vp__arena *ar = &p->t->arena;
     vp_template_ref *ref = vp__arena_alloc(ar, sizeof(*ref));
-    if (ref != NULL) {
+    if (ref == NULL)
+        return;
+    memset(ref, 0, sizeof(*ref));
+    if (vp__refcache_get(a->u.str.s, a->u.str.len, ar, ref)) {
+        ref->form = VP_REF_URI;
+        ref->line = nd->u.vault.line;
+        ref->column = nd->u.vault.col;
+        nd->u.vault.pre = ref;
+        return;
+    }
+    vp__ref pr;
+    vp_error e;
+    e.code = 0;
+    e.message[0] = '\0';
+    if (vp__ref_parse(a->u.str.s, a->u.str.len, &pr, &e) != 0)
+        return;
+    vp__refcache_put(a->u.str.s, a->u.str.len, pr.uri, pr.scheme, pr.credential, pr.json_key);
+    {
         memset(ref, 0, sizeof(*ref));
         ref->form = VP_REF_URI;
         ref->id = ref->uri = vp__arena_strndup(ar, pr.uri, strlen(pr.uri));
@@ -378,7 +443,10 @@ static int parse_nodes(tmpl_ps *p, const char *const *ends, tn **out, const char
             tn *nd = new_tn(p, TN_OUTPUT, tg);
             if (nd == NULL)
                 return VP_ENOMEM;
-            TRY(vp__parse_expr(p, &nd->u.expr));
+            int built;
+            TRY(vp__parse_path_fast(p, &nd->u.expr, &built));
+            if (!built)
+                TRY(vp__parse_expr(p, &nd->u.expr));
             tmpl_tok k;
             TRY(vp__lex_next(p, &k));
             if (k.type != K_VAR_END)
@@ -421,5 +489,8 @@ int vp__tmpl_parse(vp_template *t, vp_error *err)
     p.s = t->src;
     p.n = t->len;
     p.err = err;
-    return parse_nodes(&p, NULL, &t->root, NULL, NULL);
+    int rc = parse_nodes(&p, NULL, &t->root, NULL, NULL);
+    if (p.itab != p.itab_inline)
+        free(p.itab);
+    return rc;
 }

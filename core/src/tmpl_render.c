@@ -44,7 +44,8 @@ static int expr_text(const vp__render *r, const tx *e)
 
 static int buf_put(vp__render *r, vp_buf *b, const char *p, size_t n, size_t off)
 {
-    if (b->len + n > r->lim.max_output)
+    /* the output may also hold the gaps left for external values (not counted) */
+    if (b->len + n > (b == &r->out ? r->outlim : r->lim.max_output))
         return vp__render_fail(r, off, VP_ELIMIT, "output larger than %zu bytes",
                                r->lim.max_output);
     if (b->cap - b->len <= n || b->data == NULL) {
@@ -56,6 +57,19 @@ static int buf_put(vp__render *r, vp_buf *b, const char *p, size_t n, size_t off
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
+}
+
+/* buf_put into the output, the common case inline: room in the buffer, under the limit. */
+static inline int out_put(vp__render *r, const char *p, size_t n, size_t off)
+{
+    vp_buf *b = &r->out;
+    if (b->cap - b->len > n && b->len + n <= r->outlim) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return buf_put(r, b, p, n, off);
 }
 
 static int join_array(vp__render *r, json_object *a, vp_buf *b, size_t off, int depth)
@@ -261,9 +275,24 @@ static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *p
         r->sp = ns;
         r->capsp = nc;
     }
-    r->sp[r->nsp].off = r->out.len;
-    r->sp[r->nsp].ref = idx - 1;
-    r->sp[r->nsp].src_off = (uint32_t)off;
+    /* Leave a gap of the length this splice's value had in the template's last render: when
+     * the values keep their lengths (the usual case), template.c copies them in place instead
+     * of moving the output around them. The gap is zeroes, and does not count as output. */
+    tsplice *sp = &r->sp[r->nsp];
+    uint32_t gap = r->nsp < r->npred ? sp->vlen : 0;
+    if (gap > 0) {
+        int rc = r->out.cap - r->out.len > gap ? 0 : vp__buf_reserve(&r->out, gap, 1);
+        if (rc != 0)
+            return rc == VP_ELIMIT ? vp__render_fail(r, off, rc, "output too large") : rc;
+        memset(r->out.data + r->out.len, 0, (size_t)gap + 1);
+        r->out.len += gap;
+        r->outlim += gap;
+    }
+    sp->off = r->out.len - gap;
+    sp->ref = idx - 1;
+    sp->src_off = (uint32_t)off;
+    sp->gap = gap;
+    sp->vlen = 0;
     r->nsp++;
     return 0;
 nomem:
@@ -372,7 +401,7 @@ static int run_for(vp__render *r, const tn *nd)
             j = it.u.j;
         int is_arr = j != NULL && json_object_get_type(j) == json_type_array;
         int is_obj = j != NULL && json_object_get_type(j) == json_type_object;
-        if ((rc = vp__var_push(r, "loop", &lv, nd->off)) != 0 ||
+        if ((rc = vp__var_push(r, vp__tmpl_loop, &lv, nd->off)) != 0 ||
             (rc = vp__var_push(r, nd->u.fr.k, &none, nd->off)) != 0 ||
             (nd->u.fr.v && (rc = vp__var_push(r, nd->u.fr.v, &none, nd->off)) != 0))
             goto out;
@@ -472,11 +501,38 @@ static int run_nodes(vp__render *r, const tn *nd)
     for (; nd != NULL; nd = nd->next) {
         switch (nd->kind) {
         case TN_TEXT:
-            if ((rc = buf_put(r, &r->out, r->t->src + nd->u.text.off, nd->u.text.len, nd->off)) !=
-                0)
+            if ((rc = out_put(r, r->t->src + nd->u.text.off, nd->u.text.len, nd->off)) != 0)
                 return rc;
             break;
         case TN_OUTPUT: {
+            const tx *e = nd->u.expr;
+            if (e->envpath == TXP_ENV && e->memo <= r->capmemo && r->memo != NULL &&
+                r->env_gen != 0 && (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+                /* an environment path whose value this environment has given before */
+                const tmemo *mm = &r->memo[e->memo - 1];
+                if (mm->fullgen == r->env_gen && mm->val.t == TV_STR) {
+                    if ((rc = out_put(r, mm->val.u.s, mm->val.len, e->off)) != 0)
+                        return rc;
+                    break;
+                }
+            } else if (e->envpath == TXP_VAULT_MEMBER &&
+                       (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+                /* `vault.name`: the value, or the mask in PREVIEW, straight from the cache */
+                tv v;
+                if ((rc = vp__vault_get(r, e->u.attr.name, e->u.attr.len, &v, e->off)) != 0)
+                    return rc;
+                if (v.t == TV_STR) {
+                    if (r->mode == VP_RENDER_PREVIEW)
+                        rc = out_put(r, VP_TMPL_MASK, sizeof(VP_TMPL_MASK) - 1, e->off);
+                    else
+                        rc = out_put(r, v.u.s, v.len, e->off);
+                } else {
+                    rc = emit_value(r, e, &v); /* undefined */
+                }
+                if (rc != 0)
+                    return rc;
+                break;
+            }
             vp__arena_mark m = vp__arena_mark_get(&r->scratch);
             tv v;
             rc = vp__tmpl_eval(r, nd->u.expr, &v);
@@ -531,119 +587,155 @@ static int run_nodes(vp__render *r, const tn *nd)
 
 int vp__render_run(vp__render *r)
 {
-    r->scratch.secure = 1;
-    int rc = vp__buf_reserve(&r->out, r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64, 1);
+    /* the lookup memo: kept between renders (hits need the same environment generation); slots
+     * are per node, so a memo last used by another template starts empty */
+    int same = r->memo_for == r->t;
+    if (!same) {
+        if (r->memo != NULL) {
+            size_t n = r->capmemo < r->t->nmemo ? r->capmemo : r->t->nmemo;
+            memset(r->memo, 0, n * sizeof(*r->memo));
+        }
+        r->memo_for = r->t;
+        r->npred = 0; /* the gap lengths were another template's */
+    }
+    /* Room for the output, exactly, so the buffer does not end up twice too big (its clean tail
+     * is checked): what the last render made (gaps and all), also as a hint for a freshly
+     * parsed template when that was about as big (the same template parsed again, usually),
+     * else the template's size. */
+    size_t want = r->t->len + 64 < r->lim.max_output ? r->t->len + 64 : 64;
+    if (r->lastout > want && r->lastout <= r->lim.max_output &&
+        (same || r->lastout <= 2 * want + 4096))
+        want = r->lastout;
+    if (same && r->lastout != 0 && r->out.cap > want + want / 4 + 4096)
+        vp_buf_free(&r->out); /* far too big (a bigger output before): wiped, and made to fit */
+    int rc = vp__buf_reserve_exact(&r->out, want, 1);
     if (rc != 0)
         return rc;
-    /* the lookup memo: kept between renders (hits need the same environment generation) */
+    r->outlim = r->lim.max_output;
     if (r->root != NULL && r->env_gen != 0 && r->t->nmemo > 0 && r->capmemo < r->t->nmemo) {
         free(r->memo);
         r->capmemo = 0;
         if ((r->memo = calloc(r->t->nmemo, sizeof(*r->memo))) != NULL)
             r->capmemo = r->t->nmemo;
     }
-    rc = run_nodes(r, r->t->root);
-    vp_buf_free(&r->tmp);
-    return rc;
+    return run_nodes(r, r->t->root);
 }
 
-void vp__render_spare_free(vp__render_spare *s)
+/* Empty r for the next render: every value, variable and reference it holds is wiped or
+ * freed; the storage (work arrays, the secure stringification buffer, the first scratch chunk,
+ * the vault cache's value buffers) stays, wiped. */
+static void render_empty(vp__render *r)
 {
-    free(s->memo);
-    free(s->vars);
-    free(s->vc);
-    free(s->refs);
-    free(s->owned);
-    free(s->sp);
-    free(s->res);
-    memset(s, 0, sizeof(*s));
-}
-
-void vp__render_adopt(vp__render *r)
-{
-    vp_template *t = (vp_template *)r->t; /* only the spare slot is touched, under its state */
-    int expect = SPARE_FULL;
-    if (!atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY))
-        return;
-    vp__render_spare *s = &t->spare;
-    r->memo = s->memo;
-    r->capmemo = s->capmemo;
-    r->vars = s->vars;
-    r->capvars = s->capvars;
-    r->vc = s->vc;
-    r->capvc = s->capvc;
-    r->refs = s->refs;
-    r->owned = s->owned;
-    r->caprefs = s->caprefs;
-    r->sp = s->sp;
-    r->capsp = s->capsp;
-    r->res = s->res;
-    r->capres = s->capres;
-    memset(s, 0, sizeof(*s));
-    atomic_store(&t->spare_state, SPARE_EMPTY);
-}
-
-void vp__render_clear(vp__render *r)
-{
-    vp_buf_free(&r->out);
-    vp_buf_free(&r->tmp);
-    vp__arena_free(&r->scratch);
+    if (r->out.data != NULL)
+        vp_buf_free(&r->out); /* the output of a failed render (a successful one moved it out) */
+    if (r->tmp.data != NULL)
+        vp__buf_reset(&r->tmp);
+    if (r->scratch.head != NULL)
+        vp__arena_reset(&r->scratch);
     /* variables may hold numbers or booleans computed from secrets: wipe, do not just drop */
-    if (r->vars != NULL && r->capvars > 0) /* also the slots of finished loops */
-        sodium_memzero(r->vars, r->capvars * sizeof(*r->vars));
-    r->nvars = 0;
+    if (r->vars != NULL && r->varshw > 0) /* also the slots of finished loops */
+        sodium_memzero(r->vars, r->varshw * sizeof(*r->vars));
+    r->nvars = r->varshw = 0;
     for (size_t i = 0; i < r->nvc; i++) {
-        free(r->vc[i].name); /* NULL when the name is in sname */
-        vp_buf_free(&r->vc[i].val);
+        if (r->vc[i].name != NULL) { /* NULL when the name is in sname */
+            free(r->vc[i].name);
+            r->vc[i].name = NULL;
+        }
+        vp__buf_reset(&r->vc[i].val); /* wiped; the storage serves the next render */
     }
     r->nvc = 0;
     for (size_t i = 0; i < r->nrefs; i++)
         if (r->owned[i])
             vp__template_ref_clear(&r->refs[i]);
     r->nrefs = 0;
-    free(r->hidx);
-    r->hidx = NULL;
-    r->hcap = 0;
-    r->nsp = 0;
-    /* the result values are freed (wiped) by template.c; the array holds no secrets then */
-    vp_template *t = (vp_template *)r->t;
-    int expect = SPARE_EMPTY;
-    if (t != NULL && atomic_compare_exchange_strong(&t->spare_state, &expect, SPARE_BUSY)) {
-        vp__render_spare *s = &t->spare;
-        s->memo = r->memo;
-        s->capmemo = r->memo ? r->capmemo : 0;
-        s->vars = r->vars;
-        s->capvars = r->vars ? r->capvars : 0;
-        s->vc = r->vc;
-        s->capvc = r->vc ? r->capvc : 0;
-        s->refs = r->refs;
-        s->owned = r->owned;
-        s->caprefs = r->refs && r->owned ? r->caprefs : 0;
-        s->sp = r->sp;
-        s->capsp = r->sp ? r->capsp : 0;
-        s->res = r->res;
-        s->capres = r->res ? r->capres : 0;
-        atomic_store(&t->spare_state, SPARE_FULL);
-    } else { /* no template, or another render's arrays are already parked */
-        free(r->memo);
-        free(r->vars);
-        free(r->vc);
-        free(r->refs);
-        free(r->owned);
-        free(r->sp);
-        free(r->res);
+    if (r->hidx != NULL) {
+        free(r->hidx);
+        r->hidx = NULL;
+        r->hcap = 0;
     }
-    r->memo = NULL;
-    r->capmemo = 0;
-    r->vars = NULL;
-    r->capvars = 0;
-    r->vc = NULL;
-    r->capvc = 0;
-    r->refs = NULL;
-    r->owned = NULL;
-    r->caprefs = 0;
-    r->sp = NULL;
-    r->capsp = 0;
-    r->res = NULL;
-    r->capres = 0;
+    r->nsp = 0;
+    r->steps = 0;
+    /* the result values are freed (wiped) by template.c; the array holds no secrets then */
+    r->root = NULL;
+    r->env_gen = 0;
+    r->vault = NULL;
+    r->err = NULL;
+}
+
+/* Free a render state and everything it holds (wiping what is secure). */
+static void render_destroy(vp__render *r)
+{
+    if (r == NULL)
+        return;
+    render_empty(r);
+    vp_buf_free(&r->tmp);
+    vp__arena_free(&r->scratch);
+    for (size_t i = 0; i < r->nvcbuf; i++)
+        vp_buf_free(&r->vc[i].val);
+    free(r->memo);
+    free(r->vars);
+    free(r->vc);
+    free(r->refs);
+    free(r->owned);
+    free(r->sp);
+    free(r->res);
+    free(r);
+}
+
+/* One process-wide pooled state: the spare of the last freed template, so parse + render + free
+ * per call (an API client's send) reuses its work arrays too. Contention simply allocates. */
+static _Atomic(vp__render *) pool;
+/* A state bigger than this (a huge template's arrays) is freed rather than pooled. */
+#define POOL_MAX_BYTES (256u * 1024u)
+
+static size_t render_bytes(const vp__render *r)
+{
+    return r->capmemo * sizeof(tmemo) + r->capvars * sizeof(tvar) +
+           r->capvc * sizeof(tvault_entry) + r->caprefs * (sizeof(vp_template_ref) + 1) +
+           r->capsp * sizeof(tsplice) + r->capres * sizeof(vp_ref_result) + r->tmp.cap +
+           r->scratch.cap;
+}
+
+vp__render *vp__render_get(const vp_template *t)
+{
+    vp_template *mt = (vp_template *)t; /* only the spare slot is touched, atomically */
+    vp__render *r = atomic_exchange_explicit(&mt->spare, NULL, memory_order_acquire);
+    if (r == NULL)
+        r = atomic_exchange_explicit(&pool, NULL, memory_order_acquire);
+    if (r == NULL) {
+        if ((r = calloc(1, sizeof(*r))) == NULL)
+            return NULL;
+        r->scratch.secure = 1;
+    }
+    r->t = t;
+    return r;
+}
+
+void vp__render_spare_release(vp_template *t)
+{
+    vp__render *r = atomic_exchange_explicit(&t->spare, NULL, memory_order_acquire);
+    if (r == NULL)
+        return;
+    r->t = NULL;
+    r->memo_for = NULL; /* the template's address may come back for another template */
+    if (r->sp != NULL && r->capsp > 0) /* value lengths: no need to keep them any longer */
+        memset(r->sp, 0, r->capsp * sizeof(*r->sp));
+    r->npred = 0;
+    vp__render *none = NULL;
+    if (render_bytes(r) > POOL_MAX_BYTES ||
+        !atomic_compare_exchange_strong_explicit(&pool, &none, r, memory_order_release,
+                                                 memory_order_relaxed))
+        render_destroy(r);
+}
+
+void vp__render_put(vp__render *r)
+{
+    if (r == NULL)
+        return;
+    render_empty(r);
+    vp_template *t = (vp_template *)r->t;
+    vp__render *none = NULL;
+    if (t == NULL || !atomic_compare_exchange_strong_explicit(
+                         &t->spare, &none, r, memory_order_release, memory_order_relaxed))
+        render_destroy(r); /* another render's state is parked already */
 }
