@@ -82,6 +82,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
         vp_buf_free(&out);
     }
+    /* Reuse: a template keeps its render state and sizes the output from the last render, so
+     * rendering again into the same buffer must give the same bytes and leave nothing behind
+     * the end of the output. */
+    {
+        vp_render_params p;
+        memset(&p, 0, sizeof(p));
+        p.size = sizeof(p);
+        p.mode = VP_RENDER_SEND;
+        p.env = env;
+        p.vault = &vs;
+        p.resolver = &rs;
+        p.limits = &lim;
+        vp_buf out = VP_BUF_INIT, first = VP_BUF_INIT;
+        int rc = vp_template_render(t, &p, &out, &err);
+        if (rc == 0 && vp__buf_append(&first, out.data, out.len) != 0)
+            rc = -1;
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            if (vp_template_render(t, &p, &out, &err) != 0 || out.len != first.len ||
+                memcmp(out.data, first.data, out.len) != 0)
+                __builtin_trap();
+            for (size_t i = out.len; i < out.cap; i++)
+                if (out.data[i] != 0)
+                    __builtin_trap();
+        }
+        vp_buf_free(&out);
+        vp_buf_free(&first);
+    }
     vp_template_free(t);
     return 0;
 }
