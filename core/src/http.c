@@ -16,6 +16,11 @@
  * inherited vp__http fail, and vp__http_free in the child leaks the libcurl state instead of
  * shutting down the parent's connections.
  *
+ * This file owns the vp__http object (libcurl global init, share handle and its locks, the pool
+ * of (multi, easy) pairs) and the transfer itself: vp__http_perform checks the request, applies
+ * it to an easy handle and drives the transfer. Request preparation (URL, header list) is in
+ * http_request.c, receiving and parsing the response and the error mapping in http_response.c.
+ *
  * Nothing here logs a header value flagged secret, a request body or a response body, and
  * CURLOPT_VERBOSE is never set (it would print every header).
  */
@@ -34,6 +39,7 @@
 
 #include "call.h"
 #include "host.h"
+#include "http_int.h"
 #include "http_ca.h"
 #include "secmem.h"
 #include "vaultplug/common.h"
@@ -41,16 +47,10 @@
 #define HTTP_DEFAULT_TIMEOUT_MS   30000u
 #define HTTP_DEFAULT_CONNECT_MS   10000u
 #define HTTP_DEFAULT_MAX_RESPONSE ((size_t)1024 * 1024)
-#define HTTP_MAX_HEADER_BYTES     ((size_t)64 * 1024) /* all header lines of one response */
 #define HTTP_MAX_REQ_HEADERS      64
-#define HTTP_MAX_HEADER_LINE      ((size_t)16 * 1024) /* one "Name: value" request header */
 #define HTTP_MAX_REQ_BODY         ((size_t)64 * 1024 * 1024)
-#define HTTP_MAX_URL              ((size_t)16 * 1024)
 #define HTTP_MAX_METHOD           32
-#define HTTP_MAX_REDIRS           5L
-#define HTTP_POLL_MS              20  /* cancellation latency bound while idle */
-#define HTTP_DISPLAY_MAX          512 /* "scheme://host:port/path" as shown in messages */
-#define HTTP_HOST_MAX             256
+#define HTTP_POLL_MS              20   /* cancellation latency bound while idle */
 #define HTTP_MAX_IDLE_CONNS       128L /* connections kept in the shared cache: one per fetch */
 #define HTTP_MAX_IDLE_PAIRS       128u /* (multi, easy) pairs kept for reuse: 2 fds each */
 
@@ -82,41 +82,6 @@ struct vp__http {
     vp__http_ca *ca; /* the parsed trust store of ca_file/ca_path, shared by TLS connections */
     int ca_shared;   /* use it: not with a TLS proxy, whose SSL_CTX would get it too */
 };
-
-typedef struct http_hdr {
-    const char *name;
-    const char *value;
-} http_hdr;
-
-struct vp_http_response {
-    long status;
-    char *body; /* secure memory, NUL-terminated */
-    size_t body_len;
-    char *hdr_raw;     /* secure memory: header lines of the final response, split in place */
-    http_hdr *headers; /* pointers into hdr_raw */
-    size_t n_headers;
-};
-
-typedef enum abort_reason {
-    ABORT_NONE = 0,
-    ABORT_CANCEL,   /* call canceled or deadline passed */
-    ABORT_BODY_CAP, /* body larger than the cap */
-    ABORT_HDR_CAP,  /* headers larger than HTTP_MAX_HEADER_BYTES */
-    ABORT_NOMEM
-} abort_reason;
-
-/* State of one transfer, shared with the libcurl callbacks. */
-typedef struct xfer {
-    CURL *easy;
-    vp_call *call;
-    size_t max_body;
-    char *body; /* secure */
-    size_t body_len, body_cap;
-    char *hdr; /* secure */
-    size_t hdr_len, hdr_cap;
-    int length_checked; /* Content-Length compared with the cap for the current response */
-    abort_reason abort;
-} xfer;
 
 /* ---------------------------------------------------------------------------------------------
  * global init
@@ -181,116 +146,6 @@ static void mask_secret(vp__http *h, vp_call *call, const char *v, int on)
         else
             vp__log_unmask(logs[i], v, n);
     }
-}
-
-static int is_tchar(unsigned char c)
-{
-    /* RFC 9110 token characters */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static int is_token(const char *s, size_t max)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        if (n >= max || !is_tchar((unsigned char)s[n]))
-            return 0;
-    }
-    return n > 0;
-}
-
-/* Grow a secure buffer to hold at least need bytes, doubling, never beyond limit. */
-static int sec_grow(char **buf, size_t *cap, size_t need, size_t limit)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n = n > SIZE_MAX / 2 ? SIZE_MAX : n * 2;
-    if (n > limit)
-        n = limit;
-    if (n < need)
-        return -1;
-    char *p = vp__secmem_realloc(*buf, n);
-    if (p == NULL)
-        return -1;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------------------------
- * libcurl callbacks
- * ------------------------------------------------------------------------------------------- */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    size_t len = size * nmemb;
-    if (!x->length_checked) {
-        /* Refuse an announced oversize body before reading any of it. */
-        curl_off_t cl = -1;
-        x->length_checked = 1;
-        if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
-            cl > 0 && (uint64_t)cl > (uint64_t)x->max_body) {
-            x->abort = ABORT_BODY_CAP;
-            return 0;
-        }
-        /* Size the buffer once when the length is announced (no doubling copies). */
-        if (cl > 0 && sec_grow(&x->body, &x->body_cap, (size_t)cl + 1, x->max_body + 1) != 0) {
-            x->abort = ABORT_NOMEM;
-            return 0;
-        }
-    }
-    if (len > x->max_body - x->body_len) {
-        x->abort = ABORT_BODY_CAP;
-        return 0;
-    }
-    if (sec_grow(&x->body, &x->body_cap, x->body_len + len + 1, x->max_body + 1) != 0) {
-        x->abort = ABORT_NOMEM;
-        return 0;
-    }
-    memcpy(x->body + x->body_len, data, len);
-    x->body_len += len;
-    x->body[x->body_len] = '\0';
-    return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
-{
-    xfer *x = ud;
-    size_t len = size * nmemb;
-    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        /* A new status line: 1xx, a redirect hop or the final response. Keep only the last. */
-        if (x->hdr != NULL)
-            sodium_memzero(x->hdr, x->hdr_len);
-        x->hdr_len = 0;
-        x->length_checked = 0;
-    }
-    if (len > HTTP_MAX_HEADER_BYTES - x->hdr_len) {
-        x->abort = ABORT_HDR_CAP;
-        return 0;
-    }
-    if (sec_grow(&x->hdr, &x->hdr_cap, x->hdr_len + len + 1, HTTP_MAX_HEADER_BYTES + 1) != 0) {
-        x->abort = ABORT_NOMEM;
-        return 0;
-    }
-    memcpy(x->hdr + x->hdr_len, data, len);
-    x->hdr_len += len;
-    x->hdr[x->hdr_len] = '\0';
-    return len;
-}
-
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    xfer *x = ud;
-    if (vp__call_canceled(x->call)) {
-        x->abort = ABORT_CANCEL;
-        return 1;
-    }
-    return 0;
 }
 
 static void share_lock(CURL *e, curl_lock_data d, curl_lock_access a, void *ud)
@@ -490,130 +345,8 @@ void vp__http_free(vp__http *h)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * request preparation
+ * easy handle configuration
  * ------------------------------------------------------------------------------------------- */
-
-/* Parsed URL pieces that may be shown: never userinfo, query or fragment. */
-typedef struct url_view {
-    CURLU *u;
-    char display[HTTP_DISPLAY_MAX]; /* scheme://host[:port]/path */
-    char host[HTTP_HOST_MAX];
-    int https;
-} url_view;
-
-/* Copy src into dst (capacity cap >= 4), ending in "..." when it had to be cut. */
-static void copy_trunc(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n < cap) {
-        memcpy(dst, src, n + 1);
-        return;
-    }
-    memcpy(dst, src, cap - 4);
-    memcpy(dst + cap - 4, "...", 4);
-}
-
-static int url_prepare(vp_call *call, const char *method, const char *url, url_view *v)
-{
-    memset(v, 0, sizeof(*v));
-    size_t n = strnlen(url, HTTP_MAX_URL + 1);
-    if (n > HTTP_MAX_URL)
-        return vp__call_fail(call, VP_EINVAL, "%s request: URL longer than %zu bytes", method,
-                             HTTP_MAX_URL);
-    v->u = curl_url();
-    if (v->u == NULL)
-        return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
-    CURLUcode uc = curl_url_set(v->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-    if (uc != CURLUE_OK) {
-        /* The URL itself is not repeated: its query string may hold a secret. */
-        return vp__call_fail(call, VP_EINVAL, "%s request: invalid URL (%s)", method,
-                             curl_url_strerror(uc));
-    }
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-    int rc = VP_OK;
-    if (curl_url_get(v->u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL) {
-        rc = vp__call_fail(call, VP_EINVAL, "%s request: URL without a scheme", method);
-        goto out;
-    }
-    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
-        char shown[32];
-        copy_trunc(shown, sizeof(shown), scheme);
-        rc = vp__call_fail(call, VP_EINVAL,
-                           "%s request: only http:// and https:// URLs are allowed, not %s://",
-                           method, shown);
-        goto out;
-    }
-    v->https = strcasecmp(scheme, "https") == 0;
-    if (curl_url_get(v->u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL ||
-        host[0] == '\0') {
-        rc = vp__call_fail(call, VP_EINVAL, "%s request: URL without a host", method);
-        goto out;
-    }
-    (void)curl_url_get(v->u, CURLUPART_PORT, &port, 0); /* only when given explicitly */
-    (void)curl_url_get(v->u, CURLUPART_PATH, &path, 0);
-    copy_trunc(v->host, sizeof(v->host), host);
-    char full[HTTP_DISPLAY_MAX * 2];
-    snprintf(full, sizeof(full), "%s://%s%s%s%s", v->https ? "https" : "http", host,
-             port ? ":" : "", port ? port : "", path ? path : "/");
-    copy_trunc(v->display, sizeof(v->display), full);
-out:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    return rc;
-}
-
-/* Build the request header list. Secret values are formatted in secure memory; curl keeps its
- * own (plain heap) copies in the slist, which it frees without wiping: unavoidable with
- * curl_slist_append. */
-static int build_headers(vp_call *call, const char *method, const vp_http_request *req,
-                         struct curl_slist **out)
-{
-    struct curl_slist *list = NULL, *tmp;
-    *out = NULL;
-    for (size_t i = 0; i < req->n_headers; i++) {
-        const vp_http_header *hd = &req->headers[i];
-        if (hd->name == NULL || hd->value == NULL || !is_token(hd->name, 128)) {
-            curl_slist_free_all(list);
-            return vp__call_fail(call, VP_EINVAL, "%s request: header #%zu has an invalid name",
-                                 method, i + 1);
-        }
-        size_t nl = strlen(hd->name), vl = strnlen(hd->value, HTTP_MAX_HEADER_LINE);
-        if (nl + vl + 3 > HTTP_MAX_HEADER_LINE || strpbrk(hd->value, "\r\n") != NULL) {
-            curl_slist_free_all(list);
-            return vp__call_fail(call, VP_EINVAL,
-                                 "%s request: value of header %s is too long or contains a "
-                                 "line break",
-                                 method, hd->name);
-        }
-        char *line = vp__secmem_alloc(nl + vl + 3);
-        if (line == NULL) {
-            curl_slist_free_all(list);
-            return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
-        }
-        /* "Name;" is curl's spelling of a header with an empty value ("Name:" removes it). */
-        if (vl == 0)
-            snprintf(line, nl + 2, "%s;", hd->name);
-        else
-            snprintf(line, nl + vl + 3, "%s: %s", hd->name, hd->value);
-        tmp = curl_slist_append(list, line);
-        vp__secmem_free(line); /* wipes */
-        if (tmp == NULL) {
-            curl_slist_free_all(list);
-            return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
-        }
-        list = tmp;
-    }
-    /* No "Expect: 100-continue" round trip for larger bodies. */
-    tmp = curl_slist_append(list, "Expect:");
-    if (tmp == NULL) {
-        curl_slist_free_all(list);
-        return vp__call_fail(call, VP_ENOMEM, "%s request: out of memory", method);
-    }
-    *out = tmp;
-    return VP_OK;
-}
 
 #define SETOPT(e, opt, val)                                  \
     do {                                                     \
@@ -672,11 +405,11 @@ static const char *configure_easy(vp__http *h, CURL *e, const vp_http_request *r
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(e, CURLOPT_USERAGENT, "vaultplug/" VP_VERSION_STRING);
     SETOPT(e, CURLOPT_HTTPHEADER, headers);
-    SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(e, CURLOPT_WRITEFUNCTION, vp__http_on_body);
     SETOPT(e, CURLOPT_WRITEDATA, x);
-    SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(e, CURLOPT_HEADERFUNCTION, vp__http_on_header);
     SETOPT(e, CURLOPT_HEADERDATA, x);
-    SETOPT(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(e, CURLOPT_XFERINFOFUNCTION, vp__http_on_progress);
     SETOPT(e, CURLOPT_XFERINFODATA, x);
     SETOPT(e, CURLOPT_NOPROGRESS, 0L);
 
@@ -697,195 +430,6 @@ static const char *configure_easy(vp__http *h, CURL *e, const vp_http_request *r
 }
 
 #undef SETOPT
-
-/* ---------------------------------------------------------------------------------------------
- * response
- * ------------------------------------------------------------------------------------------- */
-
-static char *trim(char *s, char *end)
-{
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
-        end--;
-    *end = '\0';
-    return s;
-}
-
-/* Split the raw header block (status line, "Name: value" lines, blank line, maybe trailers)
- * in place into the response's header index. */
-static int parse_headers(vp_http_response *r)
-{
-    char *p = r->hdr_raw;
-    if (p == NULL)
-        return VP_OK;
-    size_t len = strlen(p);
-    /* obs-fold: a line starting with SP/HT continues the previous one; turn the line break in
-     * front of it into spaces so the value stays contiguous. */
-    for (size_t i = 1; i < len; i++) {
-        if (p[i - 1] == '\n' && (p[i] == ' ' || p[i] == '\t') && i >= 2) {
-            p[i - 1] = ' ';
-            if (p[i - 2] == '\r')
-                p[i - 2] = ' ';
-        }
-    }
-    size_t max = 0;
-    for (size_t i = 0; i < len; i++)
-        max += p[i] == '\n';
-    r->headers = calloc(max + 1, sizeof(*r->headers));
-    if (r->headers == NULL)
-        return VP_ENOMEM;
-    char *end = p + len;
-    int first = 1;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *line_end = nl ? nl : end;
-        char *next = nl ? nl + 1 : end;
-        if (!first) {
-            char *colon = memchr(p, ':', (size_t)(line_end - p));
-            if (colon != NULL && colon > p) {
-                char *name = trim(p, colon);
-                char *value = trim(colon + 1, line_end);
-                if (name[0] != '\0' && r->n_headers < max + 1) {
-                    r->headers[r->n_headers].name = name;
-                    r->headers[r->n_headers].value = value;
-                    r->n_headers++;
-                }
-            }
-        }
-        first = 0;
-        p = next;
-    }
-    return VP_OK;
-}
-
-long vp__http_status(const vp_http_response *r)
-{
-    return r ? r->status : 0;
-}
-
-const char *vp__http_header(const vp_http_response *r, const char *name)
-{
-    if (r == NULL || name == NULL)
-        return NULL;
-    for (size_t i = 0; i < r->n_headers; i++) {
-        if (strcasecmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value;
-    }
-    return NULL;
-}
-
-const char *vp__http_body(const vp_http_response *r, size_t *len)
-{
-    if (r == NULL) {
-        if (len)
-            *len = 0;
-        return NULL;
-    }
-    if (len)
-        *len = r->body_len;
-    return r->body;
-}
-
-void vp__http_response_free(vp_http_response *r)
-{
-    if (r == NULL)
-        return;
-    vp__secmem_free(r->body);
-    vp__secmem_free(r->hdr_raw);
-    free(r->headers);
-    free(r);
-}
-
-/* ---------------------------------------------------------------------------------------------
- * error mapping
- * ------------------------------------------------------------------------------------------- */
-
-static int fail_curl(vp_call *call, const char *method, const url_view *v, const xfer *x,
-                     CURLcode cc, const char *errbuf, long timeout_ms, const char *ca_file,
-                     const char *ca_path, int follow)
-{
-    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-    const char *m = method;
-    const char *u = v->display;
-    switch (x->abort) {
-    case ABORT_CANCEL:
-        if (call && atomic_load(&call->canceled))
-            return vp__call_fail(call, VP_ECANCELED, "%s %s: canceled", m, u);
-        return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: deadline passed after %ld ms", m, u,
-                             timeout_ms);
-    case ABORT_BODY_CAP:
-        return vp__call_fail(call, VP_EPROTO, "%s %s: response body larger than %zu bytes", m, u,
-                             x->max_body);
-    case ABORT_HDR_CAP:
-        return vp__call_fail(call, VP_EPROTO, "%s %s: response headers larger than %zu bytes", m, u,
-                             HTTP_MAX_HEADER_BYTES);
-    case ABORT_NOMEM:
-        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory for the response", m, u);
-    case ABORT_NONE:
-        break;
-    }
-    switch (cc) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: timed out after %ld ms (%s)", m, u,
-                             timeout_ms, why);
-    case CURLE_ABORTED_BY_CALLBACK:
-        return vp__call_fail(call, VP_ECANCELED, "%s %s: canceled", m, u);
-    case CURLE_OUT_OF_MEMORY:
-        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", m, u);
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        /* The URL was checked up front, so only a redirect can lead here: the server's doing. */
-        if (follow)
-            return vp__call_fail(call, VP_EPROTO,
-                                 "%s %s: refused a redirect to a URL that is not http(s) (%s)", m,
-                                 u, why);
-        return vp__call_fail(call, VP_EINVAL, "%s %s: unsupported URL (%s)", m, u, why);
-    case CURLE_URL_MALFORMAT:
-        return vp__call_fail(call, VP_EINVAL, "%s %s: invalid URL (%s)", m, u, why);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        return vp__call_fail(call, VP_ENETWORK,
-                             "%s %s: the TLS certificate of %s was not trusted (%s). If the "
-                             "server uses a private or corporate CA, set the CA bundle option "
-                             "(ca_file / ca_path) to a PEM file containing that CA",
-                             m, u, v->host, why);
-    case CURLE_SSL_CACERT_BADFILE:
-        if (ca_file || ca_path)
-            return vp__call_fail(call, VP_EINVAL,
-                                 "%s %s: could not load the CA bundle %s (%s); check the CA "
-                                 "bundle option",
-                                 m, u, ca_file ? ca_file : ca_path, why);
-        return vp__call_fail(call, VP_ENETWORK,
-                             "%s %s: could not load the system CA store (%s); install "
-                             "ca-certificates or set the CA bundle option",
-                             m, u, why);
-    case CURLE_TOO_MANY_REDIRECTS:
-        return vp__call_fail(call, VP_EPROTO, "%s %s: more than %ld redirects", m, u,
-                             HTTP_MAX_REDIRS);
-    case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING:
-        return vp__call_fail(call, VP_EPROTO, "%s %s: malformed response (%s)", m, u, why);
-    case CURLE_PARTIAL_FILE:
-        return vp__call_fail(call, VP_ENETWORK,
-                             "%s %s: connection closed before the whole response arrived (%s)", m,
-                             u, why);
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_PROXY:
-        return vp__call_fail(call, VP_ENETWORK, "%s %s: %s", m, u, why);
-    default:
-        return vp__call_fail(call, VP_ENETWORK, "%s %s: transfer failed (%s)", m, u, why);
-    }
-}
 
 /* ---------------------------------------------------------------------------------------------
  * perform
@@ -944,7 +488,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     if (req->hdr.abi_major != VP_ABI_MAJOR ||
         req->hdr.struct_size < offsetof(vp_http_request, ca_path) + sizeof(req->ca_path))
         return vp__call_fail(call, VP_EINVAL, "http: request struct has a wrong header");
-    if (req->method == NULL || !is_token(req->method, HTTP_MAX_METHOD))
+    if (req->method == NULL || !vp__http_is_token(req->method, HTTP_MAX_METHOD))
         return vp__call_fail(call, VP_EINVAL, "http: missing or invalid method");
     const char *method = req->method;
     if (req->url == NULL)
@@ -963,7 +507,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
                              method, HTTP_MAX_REQ_HEADERS);
 
     url_view v;
-    int rc = url_prepare(call, method, req->url, &v);
+    int rc = vp__http_url_prepare(call, method, req->url, &v);
     if (rc != VP_OK) {
         curl_url_cleanup(v.u);
         return rc;
@@ -1014,7 +558,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     errbuf[0] = '\0';
     int64_t t0 = vp__host_monotonic_ms(call ? call->hc : NULL);
 
-    rc = build_headers(call, method, req, &headers);
+    rc = vp__http_build_headers(call, method, req, &headers);
     if (rc != VP_OK)
         goto done;
     pair = pair_get(h);
@@ -1052,8 +596,8 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     CURLcode cc = run_transfer(pair, &x);
     int64_t ms = vp__host_monotonic_ms(call ? call->hc : NULL) - t0;
     if (cc != CURLE_OK || x.abort != ABORT_NONE) {
-        rc = fail_curl(call, method, &v, &x, cc, errbuf, (long)timeout, ca_file, ca_path,
-                       (req->flags & VP_HTTP_FOLLOW_REDIRECTS) != 0);
+        rc = vp__http_fail_curl(call, method, &v, &x, cc, errbuf, (long)timeout, ca_file, ca_path,
+                                (req->flags & VP_HTTP_FOLLOW_REDIRECTS) != 0);
         hlog(h, VP_LOG_DEBUG, source, "%s %s -> error %s (%lld ms)", method, v.display,
              call ? call->message : "", (long long)ms);
         goto done;
@@ -1078,7 +622,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     r->hdr_raw = x.hdr;
     x.body = NULL;
     x.hdr = NULL;
-    if (parse_headers(r) != VP_OK) {
+    if (vp__http_parse_headers(r) != VP_OK) {
         vp__http_response_free(r);
         rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
         goto done;
