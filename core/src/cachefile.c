@@ -1,6 +1,7 @@
 /*
  * cachefile - see cachefile.h. One XChaCha20-Poly1305 seal over the whole entry list, the
- * 40-byte header as associated data; a random nonce per write.
+ * 40-byte header as associated data; a random nonce per write. Every entry carries the identity
+ * it was fetched as (see identity()); a loading context whose identity differs skips it.
  */
 #include "cachefile.h"
 
@@ -20,6 +21,7 @@
 #include "buf.h"
 #include "ctx.h"
 #include "host.h"
+#include "inputs.h"
 #include "resolver.h"
 #include "errint.h"
 #include "secmem.h"
@@ -75,6 +77,73 @@ static int cache_key(vp_vault *vault, int create, vp_buf *key, vp_error *err)
     return rc;
 }
 
+#define KEY_SEP '\x1f' /* separates provider, credential and reference in a cache key */
+#define FP_LEN  32
+
+/* Hash a file's contents (absent or unreadable: a marker) into st. */
+static void digest_file(crypto_generichash_state *st, const char *path)
+{
+    char full[4096];
+    const char *home = getenv("HOME");
+    if (path[0] == '~' && path[1] == '/' && home != NULL)
+        snprintf(full, sizeof(full), "%s/%s", home, path + 2);
+    else
+        snprintf(full, sizeof(full), "%s", path);
+    unsigned char buf[4096], mark = 0;
+    FILE *f = fopen(full, "rb");
+    if (f == NULL) {
+        crypto_generichash_update(st, &mark, 1);
+        return;
+    }
+    mark = 1;
+    crypto_generichash_update(st, &mark, 1);
+    size_t n, total = 0;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && total < (size_t)16 << 20) {
+        crypto_generichash_update(st, buf, n);
+        total += n;
+    }
+    fclose(f);
+    sodium_memzero(buf, sizeof(buf)); /* a credentials file may have been read */
+}
+
+/*
+ * The identity a value of provider prov, under cache key `key`, belongs to: the credential as set
+ * in ctx (type and fields) and the current values of every environment variable and file the
+ * provider read (inputs[], "e:NAME" / "f:PATH"). A keyed BLAKE2b under the cache file's key, so
+ * the file reveals nothing about credential values. ctx NULL (white-box tests): inputs only.
+ */
+static void identity(vp_ctx *ctx, size_t prov, const char *key, size_t key_len,
+                     const unsigned char *fkey, char *const *inputs, size_t n_inputs,
+                     unsigned char out[FP_LEN])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, fkey, KEYBYTES, FP_LEN);
+    if (ctx != NULL && prov < ctx->n_providers) {
+        const char *end = key + key_len;
+        const char *c1 = memchr(key, KEY_SEP, key_len);
+        const char *c2 = c1 ? memchr(c1 + 1, KEY_SEP, (size_t)(end - c1 - 1)) : NULL;
+        char cred[128] = "";
+        if (c2 != NULL && (size_t)(c2 - c1 - 1) < sizeof(cred))
+            memcpy(cred, c1 + 1, (size_t)(c2 - c1 - 1));
+        vp__cred_digest(ctx, &ctx->providers[prov], cred, &st);
+    }
+    for (size_t i = 0; i < n_inputs; i++) {
+        const char *in = inputs[i];
+        crypto_generichash_update(&st, (const unsigned char *)in, strlen(in) + 1);
+        if (in[0] == 'e') {
+            const char *v = getenv(in + 2);
+            unsigned char mark = v != NULL;
+            crypto_generichash_update(&st, &mark, 1);
+            if (v != NULL)
+                crypto_generichash_update(&st, (const unsigned char *)v, strlen(v) + 1);
+        } else {
+            digest_file(&st, in + 2);
+        }
+    }
+    crypto_generichash_final(&st, out, FP_LEN);
+    sodium_memzero(&st, sizeof(st));
+}
+
 typedef struct collect {
     vp_buf *pt;
     const char *const *names;
@@ -82,6 +151,10 @@ typedef struct collect {
     int64_t now_mono, now_wall;
     uint32_t count;
     int rc;
+    vp_ctx *ctx;
+    const unsigned char *fkey;
+    char ***inputs; /* per provider: what it read, or NULL = unknown (not saved) */
+    size_t *n_inputs;
 } collect;
 
 static void visit(void *ud, const char *key, size_t prov, const char *value, size_t len,
@@ -92,8 +165,15 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
     size_t kl = strlen(key);
     if (c->rc != 0 || nl == 0 || nl > 255 || kl > UINT32_MAX || len > UINT32_MAX)
         return;
-    unsigned char hdr[8];
-    int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8, 1);
+    if (c->ctx != NULL && c->inputs[prov] == NULL)
+        return; /* what the provider read is not known: its identity cannot be checked */
+    char *const *in = c->ctx != NULL ? c->inputs[prov] : NULL;
+    size_t n_in = c->ctx != NULL ? c->n_inputs[prov] : 0;
+    size_t in_bytes = 2;
+    for (size_t i = 0; i < n_in; i++)
+        in_bytes += 2 + strlen(in[i]);
+    unsigned char hdr[8], fp[FP_LEN];
+    int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8 + FP_LEN + in_bytes, 1);
     put_u32(hdr, (uint32_t)kl);
     unsigned char n8 = (unsigned char)nl;
     if (rc == 0)
@@ -112,6 +192,21 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
     put_i64(hdr, c->now_wall + (expires - c->now_mono));
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 8);
+    identity(c->ctx, prov, key, kl, c->fkey, in, n_in, fp);
+    if (rc == 0)
+        rc = vp__buf_append(c->pt, fp, FP_LEN);
+    hdr[0] = (unsigned char)(n_in & 0xff);
+    hdr[1] = (unsigned char)(n_in >> 8);
+    if (rc == 0)
+        rc = vp__buf_append(c->pt, hdr, 2);
+    for (size_t i = 0; rc == 0 && i < n_in; i++) {
+        size_t l = strlen(in[i]);
+        hdr[0] = (unsigned char)(l & 0xff);
+        hdr[1] = (unsigned char)(l >> 8);
+        rc = vp__buf_append(c->pt, hdr, 2);
+        if (rc == 0)
+            rc = vp__buf_append(c->pt, in[i], l);
+    }
     if (rc == 0)
         c->count++;
     c->rc = rc;
@@ -163,9 +258,9 @@ static int write_atomic(const char *path, const unsigned char *data, size_t len,
     return rc;
 }
 
-int vp__cachefile_save(vp__cache *c, const char *const *prov_names, size_t n_prov, int64_t now_mono,
-                       int64_t now_wall, vp_vault *vault, const char *path, size_t *saved,
-                       vp_error *err)
+int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names, size_t n_prov,
+                       int64_t now_mono, int64_t now_wall, vp_vault *vault, const char *path,
+                       size_t *saved, vp_error *err)
 {
     if (saved != NULL)
         *saved = 0;
@@ -175,12 +270,27 @@ int vp__cachefile_save(vp__cache *c, const char *const *prov_names, size_t n_pro
     int rc = cache_key(vault, 1, &key, err);
     if (rc != 0)
         return rc;
-    collect col = {&pt, prov_names, n_prov, now_mono, now_wall, 0, 0};
-    if (vp__buf_reserve(&pt, 64, 1) != 0)
+    collect col = {
+        &pt,  prov_names, n_prov, now_mono, now_wall, 0, 0, ctx, (const unsigned char *)key.data,
+        NULL, NULL};
+    if (ctx != NULL) {
+        col.inputs = calloc(n_prov ? n_prov : 1, sizeof(*col.inputs));
+        col.n_inputs = calloc(n_prov ? n_prov : 1, sizeof(*col.n_inputs));
+        if (col.inputs == NULL || col.n_inputs == NULL)
+            col.rc = VP_ENOMEM;
+        for (size_t i = 0; col.rc == 0 && i < n_prov && i < ctx->n_providers; i++)
+            if (vp__inputs_list(ctx->providers[i].hc.inputs, &col.inputs[i], &col.n_inputs[i]) != 0)
+                col.inputs[i] = NULL;
+    }
+    if (col.rc == 0 && vp__buf_reserve(&pt, 64, 1) != 0)
         col.rc = VP_ENOMEM;
-    else
+    if (col.rc == 0)
         vp__cache_foreach_fresh(c, now_mono, visit, &col);
     rc = col.rc;
+    for (size_t i = 0; col.inputs != NULL && i < n_prov; i++)
+        vp__inputs_list_free(col.inputs[i], col.n_inputs[i]);
+    free(col.inputs);
+    free(col.n_inputs);
     unsigned char *img = NULL;
     size_t img_len = VP__CACHEFILE_HDR + pt.len + TAG;
     if (rc == 0 && img_len > VP__CACHEFILE_MAX)
@@ -190,7 +300,7 @@ int vp__cachefile_save(vp__cache *c, const char *const *prov_names, size_t n_pro
     if (rc == 0) {
         memset(img, 0, VP__CACHEFILE_HDR);
         memcpy(img, VP__CACHEFILE_MAGIC, 8);
-        img[8] = 1; /* version, u16 LE */
+        img[8] = 2; /* version, u16 LE (2: entries carry their identity) */
         put_u32(img + 12, col.count);
         randombytes_buf(img + 16, NONCE);
         unsigned long long clen = 0;
@@ -246,9 +356,9 @@ static int read_file(const char *path, unsigned char **out, size_t *len, vp_erro
     return 0;
 }
 
-int vp__cachefile_load(vp__cache *c, const char *const *prov_names, size_t n_prov, int64_t now_mono,
-                       int64_t now_wall, vp_vault *vault, const char *path, size_t *loaded,
-                       vp_error *err)
+int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names, size_t n_prov,
+                       int64_t now_mono, int64_t now_wall, vp_vault *vault, const char *path,
+                       size_t *loaded, vp_error *err)
 {
     if (loaded != NULL)
         *loaded = 0;
@@ -270,8 +380,15 @@ int vp__cachefile_load(vp__cache *c, const char *const *prov_names, size_t n_pro
     }
     unsigned char *pt = NULL;
     size_t ptlen = 0;
+    if (rc == 0 && len >= VP__CACHEFILE_HDR && memcmp(img, VP__CACHEFILE_MAGIC, 8) == 0 &&
+        img[8] == 1 && img[9] == 0) {
+        /* Version 1 entries carry no identity: never serve them, start afresh. */
+        free(img);
+        vp_buf_free(&key);
+        return 0;
+    }
     if (rc == 0 && (len < VP__CACHEFILE_HDR + TAG || memcmp(img, VP__CACHEFILE_MAGIC, 8) != 0 ||
-                    img[8] != 1 || img[9] != 0))
+                    img[8] != 2 || img[9] != 0))
         rc = vp__err_set(err, NULL, VP_EPROTO, "the cache file is damaged or of another version");
     if (rc == 0) {
         ptlen = len - VP__CACHEFILE_HDR - TAG;
@@ -315,16 +432,51 @@ int vp__cachefile_load(vp__cache *c, const char *const *prov_names, size_t n_pro
         off += vl;
         int64_t expires_wall = get_i64(pt + off);
         off += 8;
-        int64_t left = expires_wall - now_wall;
-        if (left <= 0)
-            continue;
-        if (left > (int64_t)VP_CACHE_TTL_MAX_S * 1000)
-            left = (int64_t)VP_CACHE_TTL_MAX_S * 1000; /* a clock set back must not extend it */
-        size_t p;
-        for (p = 0; p < n_prov; p++)
+        if (ptlen - off < FP_LEN + 2) {
+            rc = VP_EPROTO;
+            break;
+        }
+        const unsigned char *fp = pt + off;
+        off += FP_LEN;
+        size_t n_in = (size_t)pt[off] | (size_t)pt[off + 1] << 8;
+        off += 2;
+        char *inputs[VP__INPUTS_MAX];
+        size_t got = 0;
+        for (; rc == 0 && got < n_in; got++) {
+            size_t l = ptlen - off >= 2 ? ((size_t)pt[off] | (size_t)pt[off + 1] << 8) : SIZE_MAX;
+            if (got >= VP__INPUTS_MAX || l == SIZE_MAX || l < 3 || ptlen - off - 2 < l) {
+                rc = VP_EPROTO;
+                break;
+            }
+            off += 2;
+            if ((inputs[got] = malloc(l + 1)) == NULL) {
+                rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+                break;
+            }
+            memcpy(inputs[got], pt + off, l);
+            inputs[got][l] = '\0';
+            off += l;
+        }
+        size_t p = 0;
+        for (; rc == 0 && p < n_prov; p++)
             if (prov_names[p] && strlen(prov_names[p]) == nl &&
                 memcmp(prov_names[p], name, nl) == 0)
                 break;
+        int same = 0;
+        if (rc == 0 && p < n_prov) {
+            unsigned char now_fp[FP_LEN];
+            identity(ctx, p, k, kl, (const unsigned char *)key.data, inputs, got, now_fp);
+            same = sodium_memcmp(now_fp, fp, FP_LEN) == 0;
+        }
+        for (size_t j = 0; j < got; j++)
+            free(inputs[j]);
+        if (rc != 0)
+            break;
+        int64_t left = expires_wall - now_wall;
+        if (left <= 0 || !same)
+            continue; /* expired, or fetched as another identity */
+        if (left > (int64_t)VP_CACHE_TTL_MAX_S * 1000)
+            left = (int64_t)VP_CACHE_TTL_MAX_S * 1000; /* a clock set back must not extend it */
         if (p == n_prov)
             continue;
         char *kcopy = malloc(kl + 1);
@@ -353,8 +505,8 @@ int vp__cachefile_load(vp__cache *c, const char *const *prov_names, size_t n_pro
 
 /* ---- public API over the context's cache --------------------------------------------------- */
 
-typedef int (*file_op)(vp__cache *, const char *const *, size_t, int64_t, int64_t, vp_vault *,
-                       const char *, size_t *, vp_error *);
+typedef int (*file_op)(vp_ctx *, vp__cache *, const char *const *, size_t, int64_t, int64_t,
+                       vp_vault *, const char *, size_t *, vp_error *);
 
 static int with_ctx(vp_ctx *ctx, vp_vault *vault, const char *path, size_t *count, file_op op,
                     vp_error *err)
@@ -368,7 +520,7 @@ static int with_ctx(vp_ctx *ctx, vp_vault *vault, const char *path, size_t *coun
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
     for (size_t i = 0; i < ctx->n_providers; i++)
         names[i] = ctx->providers[i].name;
-    int rc = op(c, names, ctx->n_providers, vp__host_monotonic_ms(&ctx->core_hc),
+    int rc = op(ctx, c, names, ctx->n_providers, vp__host_monotonic_ms(&ctx->core_hc),
                 vp__host_now_unix_ms(&ctx->core_hc), vault, path, count, err);
     free(names);
     return rc;

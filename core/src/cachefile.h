@@ -4,9 +4,12 @@
  * with the vault unlocked, unreadable after `vault reset`, carried across `vault rekey`. The
  * byte layout is in docs/vault-format.md ("Cache file").
  *
- * Entries keep their absolute expiry (wall clock); prov_names[i] names provider index i of the
- * cache, so a file written by a context with other providers maps entries by name and skips
- * the ones it cannot place.
+ * Entries keep their absolute expiry (wall clock) and the identity they were fetched as: the
+ * credential set in ctx and the current values of every environment variable and file the
+ * provider read (ctx NULL, for white-box tests: those inputs only). A value is loaded only into a
+ * context with the same identity; values of providers whose inputs are unknown are not saved.
+ * prov_names[i] names provider index i of the cache, so a file written by a context with other
+ * providers maps entries by name and skips the ones it cannot place.
  */
 #ifndef VP_CACHEFILE_H
 #define VP_CACHEFILE_H
@@ -14,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vaultplug/context.h"
 #include "vaultplug/vault.h"
 #include "cache.h"
 
@@ -26,15 +30,15 @@
  * vault's cache key on first use (one vault commit). now_mono is the cache's clock, now_wall the
  * Unix time, both in ms. *saved (optional) = entries written. 0, VP_EIO, VP_ENOMEM, or a vault
  * status. */
-int vp__cachefile_save(vp__cache *c, const char *const *prov_names, size_t n_prov, int64_t now_mono,
-                       int64_t now_wall, vp_vault *vault, const char *path, size_t *saved,
-                       vp_error *err);
+int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names, size_t n_prov,
+                       int64_t now_mono, int64_t now_wall, vp_vault *vault, const char *path,
+                       size_t *saved, vp_error *err);
 
 /* Put the entries of path still fresh at now_wall into c. A missing file, or a vault without
  * a cache key, loads nothing and returns 0. VP_EPROTO: damaged, tampered with, or sealed for
  * another vault (the caller should delete it). *loaded (optional) = entries put. */
-int vp__cachefile_load(vp__cache *c, const char *const *prov_names, size_t n_prov, int64_t now_mono,
-                       int64_t now_wall, vp_vault *vault, const char *path, size_t *loaded,
-                       vp_error *err);
+int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names, size_t n_prov,
+                       int64_t now_mono, int64_t now_wall, vp_vault *vault, const char *path,
+                       size_t *loaded, vp_error *err);
 
 #endif

@@ -10,6 +10,8 @@
 #define VP_CTX_H
 
 #include <pthread.h>
+
+#include <sodium.h>
 #include <stdint.h>
 
 #include "vaultplug/context.h"
@@ -85,6 +87,10 @@ void vp__fetch_release_all(vp_ctx *ctx);
  * #key extraction, no retries) before `deadline_ms` (on p's monotonic clock, -1 = none); and
  * the #key extraction applied to a cached raw value. */
 struct vp_secret_out;
+/* Feed the credential `name` of provider p as set in ctx (type, then fields in key order; a
+ * marker when none is set) into st: the credential half of a cached value's identity. */
+void vp__cred_digest(vp_ctx *ctx, const vp__provider *p, const char *name,
+                     crypto_generichash_state *st);
 /* Status rc of provider p's call, with the provider's message (or vp_strerror) prefixed by the
  * provider's name exactly once, into err. Returns rc. */
 int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,

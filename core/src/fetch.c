@@ -11,8 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "vaultplug/error.h"
 #include "vaultplug/fetch.h"
+#include "vaultplug/resolve.h"
 #include "buf.h"
 #include "call.h"
 #include "ctx.h"
@@ -248,6 +251,8 @@ int vp_cred_set(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, vp_
     pthread_mutex_unlock(&ctx->lock);
     if (dead)
         inst_destroy(ctx, dead);
+    if (old != NULL) /* values fetched as the old identity must not be served as the new one */
+        (void)vp_cache_reset(ctx, p->name);
     cred_free(ctx, old);
     return 0;
 oom:
@@ -271,8 +276,39 @@ int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name, vp_error 
                            name, p->name);
     if (dead)
         inst_destroy(ctx, dead);
+    (void)vp_cache_reset(ctx, p->name);
     cred_free(ctx, old);
     return 0;
+}
+
+void vp__cred_digest(vp_ctx *ctx, const vp__provider *p, const char *name,
+                     crypto_generichash_state *st)
+{
+    static const unsigned char none = 0, some = 1;
+    pthread_mutex_lock(&ctx->lock);
+    const vp__cred *c = cred_find_locked(ctx, p, name);
+    crypto_generichash_update(st, c ? &some : &none, 1);
+    if (c != NULL) {
+        crypto_generichash_update(st, (const unsigned char *)c->type, strlen(c->type) + 1);
+        /* Fields in key order, so the same credential always digests the same. */
+        const char *prev = NULL;
+        for (size_t done = 0; done < c->n_fields; done++) {
+            const vp_kv *next = NULL;
+            for (size_t i = 0; i < c->n_fields; i++) {
+                const vp_kv *f = &c->fields[i];
+                if ((prev == NULL || strcmp(f->key, prev) > 0) &&
+                    (next == NULL || strcmp(f->key, next->key) < 0))
+                    next = f;
+            }
+            if (next == NULL)
+                break;
+            crypto_generichash_update(st, (const unsigned char *)next->key, strlen(next->key) + 1);
+            crypto_generichash_update(st, (const unsigned char *)next->value, next->value_len);
+            crypto_generichash_update(st, &none, 1);
+            prev = next->key;
+        }
+    }
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 void vp__fetch_release_all(vp_ctx *ctx)

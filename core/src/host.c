@@ -436,9 +436,10 @@ static void h_random(void *buf, size_t n)
 
 static char *h_getenv(vp_host_ctx *hc, const char *name)
 {
-    (void)hc;
     if (name == NULL || *name == '\0')
         return NULL;
+    if (hc != NULL)
+        vp__inputs_add(hc->inputs, 'e', name);
     /* getenv() is safe against other getenv() calls, not against a concurrent setenv(): the
      * library never calls setenv, and applications must not either while a context is used
      * (POSIX offers no thread-safe environment). */
@@ -469,13 +470,14 @@ static int map_errno(int e)
 static int h_read_file(vp_host_ctx *hc, vp_call *call, const char *path, size_t max_size,
                        char **data, size_t *len)
 {
-    (void)hc;
     if (data != NULL)
         *data = NULL;
     if (len != NULL)
         *len = 0;
     if (path == NULL || *path == '\0' || data == NULL)
         return call ? vp__call_fail(call, VP_EINVAL, "read_file: missing path") : VP_EINVAL;
+    if (hc != NULL)
+        vp__inputs_add(hc->inputs, 'f', path);
     if (max_size == 0)
         max_size = READ_FILE_DEFAULT;
     if (max_size > READ_FILE_HARD_MAX)

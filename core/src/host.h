@@ -7,6 +7,7 @@
 #include "vaultplug/context.h"
 #include "vaultplug/provider.h"
 #include "http.h"
+#include "inputs.h"
 #include "log.h"
 
 struct vp_host_ctx {
@@ -20,6 +21,7 @@ struct vp_host_ctx {
     vp_open_url_fn open_url;
     vp_notify_fn notify;
     void *ui_ud;
+    vp__inputs *inputs; /* what this provider read (getenv, read_file); NULL = not recorded */
 };
 
 /* The one static host table (all functions thread-safe). */

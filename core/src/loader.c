@@ -501,6 +501,7 @@ static int load_one(const vp__loader_cfg *cfg, vp__provider *all, size_t idx)
 
     p->hc = *cfg->hc_template;
     p->hc.source = p->name;
+    p->hc.inputs = vp__inputs_new(); /* NULL: its values are simply never persisted */
     p->mod = NULL;
     rc = t->init(vp__host_table(), &p->hc, &p->mod);
     if (rc != 0) {
@@ -648,6 +649,7 @@ void vp__loader_unload(vp__provider *p, size_t n)
         free(p[i].description);
         free(p[i].schemes_csv);
         free(p[i].reason);
+        vp__inputs_free(p[i].hc.inputs);
     }
     free(p);
 }

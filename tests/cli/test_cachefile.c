@@ -93,8 +93,8 @@ static void test_roundtrip(void **state)
     vp__cache *c = filled();
     vp_error err;
     size_t saved = 0, loaded = 0;
-    assert_int_equal(vp__cachefile_save(c, names, 2, 1000, 5000000, f->v, f->file, &saved, &err),
-                     0);
+    assert_int_equal(
+        vp__cachefile_save(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &saved, &err), 0);
     assert_int_equal(saved, 2); /* the expired value and the failure are not saved */
     struct stat sb;
     assert_int_equal(stat(f->file, &sb), 0);
@@ -106,8 +106,8 @@ static void test_roundtrip(void **state)
     /* Another process: other providers, in another order, another monotonic clock. */
     const char *names2[] = {"gcp", "echo", "aws"};
     assert_int_equal(vp__cache_new(3, 100, 1 << 20, &c), 0);
-    assert_int_equal(vp__cachefile_load(c, names2, 3, 70000, 5000500, f->v, f->file, &loaded, &err),
-                     0);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names2, 3, 70000, 5000500, f->v, f->file, &loaded, &err), 0);
     assert_int_equal(loaded, 2);
     vp_buf out = VP_BUF_INIT;
     int st = 0;
@@ -140,7 +140,7 @@ static void test_roundtrip(void **state)
     /* Later than every expiry: nothing comes back. */
     assert_int_equal(vp__cache_new(2, 100, 1 << 20, &c), 0);
     assert_int_equal(
-        vp__cachefile_load(c, names, 2, 1, 5000000 + 61000, f->v, f->file, &loaded, &err), 0);
+        vp__cachefile_load(NULL, c, names, 2, 1, 5000000 + 61000, f->v, f->file, &loaded, &err), 0);
     assert_int_equal(loaded, 0);
     vp__cache_free(c);
 }
@@ -152,7 +152,8 @@ static void test_sealed_to_vault(void **state)
     vp__cache *c = filled();
     vp_error err;
     size_t loaded = 99;
-    assert_int_equal(vp__cachefile_save(c, names, 2, 1000, 5000000, f->v, f->file, NULL, &err), 0);
+    assert_int_equal(
+        vp__cachefile_save(NULL, c, names, 2, 1000, 5000000, f->v, f->file, NULL, &err), 0);
     vp__cache_free(c);
     assert_int_equal(vp__cache_new(2, 100, 1 << 20, &c), 0);
 
@@ -160,8 +161,8 @@ static void test_sealed_to_vault(void **state)
     vp_buf nk = VP_BUF_INIT;
     assert_int_equal(vp_vault_rekey(f->v, &nk, &err), 0);
     vp_buf_free(&nk);
-    assert_int_equal(vp__cachefile_load(c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err),
-                     0);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err), 0);
     assert_int_equal(loaded, 2);
     vp__cache_reset(c, VP__CACHE_ALL);
 
@@ -172,9 +173,11 @@ static void test_sealed_to_vault(void **state)
     snprintf(other_file, sizeof(other_file), "%s/other.vpc", f->dir);
     assert_int_equal(vp_vault_create(f->other, NULL, &k2, &err), 0);
     assert_int_equal(vp_vault_open(f->other, k2.data, &v2, &err), 0);
-    assert_int_equal(vp__cachefile_save(c, names, 2, 1000, 5000000, v2, other_file, NULL, &err), 0);
-    assert_int_equal(vp__cachefile_load(c, names, 2, 1000, 5000000, v2, f->file, &loaded, &err),
-                     VP_EPROTO);
+    assert_int_equal(
+        vp__cachefile_save(NULL, c, names, 2, 1000, 5000000, v2, other_file, NULL, &err), 0);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, v2, f->file, &loaded, &err),
+        VP_EPROTO);
     assert_null(strstr(err.message, CANARY));
 
     /* One flipped byte anywhere (header included) is refused. */
@@ -183,26 +186,28 @@ static void test_sealed_to_vault(void **state)
     fseek(fp, 13, SEEK_SET); /* the entry count */
     fputc(0x7f, fp);
     fclose(fp);
-    assert_int_equal(vp__cachefile_load(c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err),
-                     VP_EPROTO);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err),
+        VP_EPROTO);
 
     /* A reset vault has a new, empty record set: the old file is simply not ours. */
     vp_vault_close(v2);
     vp_buf_free(&k2);
     vp_buf nk2 = VP_BUF_INIT;
-    assert_int_equal(vp__cachefile_save(c, names, 2, 1000, 5000000, f->v, f->file, NULL, &err), 0);
+    assert_int_equal(
+        vp__cachefile_save(NULL, c, names, 2, 1000, 5000000, f->v, f->file, NULL, &err), 0);
     vp_vault_close(f->v);
     f->v = NULL;
     assert_int_equal(vp_vault_reset(f->vault, &nk2, NULL, &err), 0);
     assert_int_equal(vp_vault_open(f->vault, nk2.data, &f->v, &err), 0);
     vp_buf_free(&nk2);
-    assert_int_equal(vp__cachefile_load(c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err),
-                     0);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err), 0);
     assert_int_equal(loaded, 0);
     /* No file at all: nothing loaded, no error. */
     assert_int_equal(unlink(f->file), 0);
-    assert_int_equal(vp__cachefile_load(c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err),
-                     0);
+    assert_int_equal(
+        vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &loaded, &err), 0);
     vp__cache_free(c);
 }
 

@@ -32,13 +32,15 @@ typedef struct vp_cred_spec {
 /*
  * Make a credential known to the context (in memory; the credential store persists them).
  * Replaces a credential of the same provider and name and drops the provider instance built
- * from the old one. The provider's configure() runs on first use, not here.
+ * from the old one, and the provider's cached values (fetched as the old identity). The
+ * provider's configure() runs on first use, not here.
  * Returns 0, VP_EINVAL (bad name, unknown provider), VP_ENOMEM.
  */
 VP_EXPORT VP_NODISCARD int vp_cred_set(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred,
                                        vp_error *err) VP_NONNULL(1, 2, 3);
 
-/* Forget a credential set with vp_cred_set (and its instance). VP_ENOTFOUND if unknown. */
+/* Forget a credential set with vp_cred_set (its instance and the provider's cached values).
+ * VP_ENOTFOUND if unknown. */
 VP_EXPORT int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name, vp_error *err)
     VP_NONNULL(1, 2, 3);
 
