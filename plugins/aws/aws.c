@@ -177,6 +177,103 @@ static int configure_fields(aws_inst *in, const vp_cred *cred, const vp_cred_fie
     return VP_OK;
 }
 
+/* ---- Inso's variables for the empty credential --------------------------------------------
+ * Inso (Insomnia's CLI) describes one credential with INSOMNIA_AWS_TYPE and the variables that
+ * type needs. They are read once, at configure time, so a missing one is reported before any
+ * request. Without INSOMNIA_AWS_TYPE Inso ignores the others, and so do we (with a warning,
+ * because a half-set environment is usually a mistake). */
+
+static const char *const inso_vars[] = {
+    "INSOMNIA_AWS_ACCESSKEYID", "INSOMNIA_AWS_SECRETACCESSKEY", "INSOMNIA_AWS_SESSIONTOKEN",
+    "INSOMNIA_AWS_SECTION",     "INSOMNIA_AWS_FILEPATH",        "INSOMNIA_AWS_CONFIGFILEPATH",
+    "INSOMNIA_AWS_REGION",      "INSOMNIA_AWS_ENABLECACHE",     NULL,
+};
+
+/* A required variable of the selected type, as a secure copy. */
+static int inso_required(aws_inst *in, vp_call *call, const char *type, const char *name,
+                         char **out)
+{
+    *out = aws_env(in, name);
+    if (*out == NULL)
+        return in->h->fail(call, VP_EINVAL,
+                           "aws: INSOMNIA_AWS_TYPE is '%s' but %s is not set (or empty)", type,
+                           name);
+    return VP_OK;
+}
+
+/* A non-secret variable into a plain string; *dst stays NULL when unset. */
+static int inso_plain(aws_inst *in, vp_call *call, const char *type, const char *name, int required,
+                      char **dst)
+{
+    const vp_host *h = in->h;
+    char *v = NULL;
+    int rc = required ? inso_required(in, call, type, name, &v) : VP_OK;
+    if (!required)
+        v = aws_env(in, name);
+    if (rc != VP_OK || v == NULL)
+        return rc;
+    *dst = h->strdup(v);
+    h->secure_free(v);
+    return *dst ? VP_OK : VP_ENOMEM;
+}
+
+static int configure_inso(aws_inst *in, vp_call *call, const char **label)
+{
+    const vp_host *h = in->h;
+    in->kind = AWS_KIND_CHAIN;
+    char *type = aws_env(in, "INSOMNIA_AWS_TYPE");
+    if (type == NULL) {
+        for (size_t i = 0; inso_vars[i]; i++) {
+            char *v = aws_env(in, inso_vars[i]);
+            if (v == NULL)
+                continue;
+            h->secure_free(v);
+            h->log(in->hc, VP_LOG_WARN,
+                   "%s is set but INSOMNIA_AWS_TYPE is not: Inso's variables are ignored "
+                   "(set INSOMNIA_AWS_TYPE to temporary, file or sso); using the standard chain",
+                   inso_vars[i]);
+            break;
+        }
+        return VP_OK;
+    }
+    int rc;
+    if (strcmp(type, "temporary") == 0) {
+        in->kind = AWS_KIND_TEMPORARY;
+        *label = "INSOMNIA_AWS_TYPE=temporary";
+        rc = inso_required(in, call, type, "INSOMNIA_AWS_ACCESSKEYID", &in->fixed.akid);
+        if (rc == VP_OK)
+            rc = inso_required(in, call, type, "INSOMNIA_AWS_SECRETACCESSKEY", &in->fixed.secret);
+        if (rc == VP_OK)
+            in->fixed.token = aws_env(in, "INSOMNIA_AWS_SESSIONTOKEN");
+        /* Before anything else can fail: aws_destroy unmasks what it frees. */
+        aws_creds_mask(h, in->hc, &in->fixed);
+        if (rc == VP_OK) {
+            in->fixed.source = h->strdup("INSOMNIA_AWS_* (temporary)");
+            rc = in->fixed.source ? VP_OK : VP_ENOMEM;
+        }
+    } else if (strcmp(type, "file") == 0 || strcmp(type, "sso") == 0) {
+        int sso = type[0] == 's';
+        in->kind = sso ? AWS_KIND_SSO : AWS_KIND_FILE;
+        *label = sso ? "INSOMNIA_AWS_TYPE=sso" : "INSOMNIA_AWS_TYPE=file";
+        rc = inso_plain(in, call, type, "INSOMNIA_AWS_SECTION", 1, &in->profile);
+        if (rc == VP_OK)
+            rc = inso_plain(in, call, type, "INSOMNIA_AWS_FILEPATH", 0, &in->cred_file);
+        if (rc == VP_OK && sso)
+            rc = inso_plain(in, call, type, "INSOMNIA_AWS_CONFIGFILEPATH", 0, &in->config_file);
+        /* INSOMNIA_AWS_ENABLECACHE is accepted and ignored: the resolver has its own cache. */
+    } else {
+        rc = h->fail(call, VP_EINVAL,
+                     "aws: INSOMNIA_AWS_TYPE '%.32s' is not one of temporary, file, sso", type);
+    }
+    if (rc == VP_OK)
+        rc = inso_plain(in, call, type, "INSOMNIA_AWS_REGION", 0, &in->region);
+    if (rc == VP_OK && in->region != NULL && !aws_region_valid(in->region))
+        rc = h->fail(call, VP_EINVAL, "aws: INSOMNIA_AWS_REGION '%.40s' is not a valid region",
+                     in->region);
+    h->secure_free(type);
+    return rc;
+}
+
 static int aws_configure(void *mod, const vp_cred *cred, vp_call *call, void **inst)
 {
     aws_mod *m = mod;
@@ -199,10 +296,10 @@ static int aws_configure(void *mod, const vp_cred *cred, vp_call *call, void **i
         return VP_ENOMEM;
     }
     const char *type = cred->type ? cred->type : "";
+    const char *label = type[0] ? type : "default chain";
     int rc;
     if (type[0] == '\0' && cred->n_fields == 0) {
-        in->kind = AWS_KIND_CHAIN;
-        rc = VP_OK;
+        rc = configure_inso(in, call, &label);
     } else if (strcmp(type, "temporary") == 0) {
         in->kind = AWS_KIND_TEMPORARY;
         rc = configure_fields(in, cred, temporary_fields, type, call);
@@ -231,8 +328,7 @@ static int aws_configure(void *mod, const vp_cred *cred, vp_call *call, void **i
         aws_destroy(in);
         return rc;
     }
-    h->log(in->hc, VP_LOG_DEBUG, "configured credential '%s' (type %s)", in->cred_name,
-           type[0] ? type : "default chain");
+    h->log(in->hc, VP_LOG_DEBUG, "configured credential '%s' (type %s)", in->cred_name, label);
     *inst = in;
     return VP_OK;
 }

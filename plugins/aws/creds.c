@@ -94,8 +94,7 @@ char *aws_profile_name(const aws_inst *in)
     const vp_host *h = in->h;
     if (in->profile != NULL)
         return h->strdup(in->profile);
-    static const char *const vars[] = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                                       "INSOMNIA_AWS_PROFILE"};
+    static const char *const vars[] = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         char *v = aws_env(in, vars[i]);
         if (v != NULL) {
@@ -116,8 +115,6 @@ char *aws_read_shared(const aws_inst *in, vp_call *call, int which, int *rc)
     const char *path = field;
     if (path == NULL) {
         env = aws_env(in, which ? "AWS_CONFIG_FILE" : "AWS_SHARED_CREDENTIALS_FILE");
-        if (env == NULL && !which)
-            env = aws_env(in, "INSOMNIA_AWS_CREDENTIALS_FILE");
         path = env ? env : (which ? AWS_DEFAULT_CONFIG : AWS_DEFAULT_CREDS);
     }
     char *data = NULL;
@@ -171,7 +168,7 @@ char *aws_region(const aws_inst *in, vp_call *call, const aws_creds *c)
     const vp_host *h = in->h;
     if (in->region != NULL)
         return h->strdup(in->region);
-    static const char *const vars[] = {"AWS_REGION", "AWS_DEFAULT_REGION", "INSOMNIA_AWS_REGION"};
+    static const char *const vars[] = {"AWS_REGION", "AWS_DEFAULT_REGION"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         char *v = aws_env(in, vars[i]);
         if (v != NULL) {
@@ -266,39 +263,32 @@ static int creds_set(const aws_inst *in, aws_creds *out, char *akid, char *secre
     return VP_OK;
 }
 
-/* Keys from the environment (or Inso's aliases); VP_ENOTFOUND when not set. */
+/* Keys from the environment; VP_ENOTFOUND when not set. (Inso's INSOMNIA_AWS_* variables are
+ * not a chain step: they select a credential type at configure time, see aws.c.) */
 static int creds_env(aws_inst *in, vp_call *call, aws_creds *out)
 {
     const vp_host *h = in->h;
-    static const char *const sets[][3] = {
-        {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
-        {"INSOMNIA_AWS_ACCESS_KEY_ID", "INSOMNIA_AWS_SECRET_ACCESS_KEY",
-         "INSOMNIA_AWS_SESSION_TOKEN"},
-    };
-    for (size_t i = 0; i < 2; i++) {
-        char *ak = aws_env(in, sets[i][0]);
-        char *sk = aws_env(in, sets[i][1]);
-        if (ak == NULL && sk == NULL)
-            continue;
-        if (ak == NULL || sk == NULL) {
-            h->secure_free(ak);
-            h->secure_free(sk);
-            return h->fail(call, VP_EAUTH, "aws: %s and %s must be set together", sets[i][0],
-                           sets[i][1]);
-        }
-        char *tk = aws_env(in, sets[i][2]);
-        if (tk == NULL && i == 0)
-            tk = aws_env(in, "AWS_SECURITY_TOKEN");
-        int rc = creds_set(in, out, ak, sk, tk, "environment");
-        if (rc == VP_OK) {
-            char *exp = aws_env(in, "AWS_CREDENTIAL_EXPIRATION");
-            if (exp != NULL && aws_parse_time(exp, &out->expiry) != 0)
-                out->expiry = 0;
-            h->secure_free(exp);
-        }
-        return rc;
+    char *ak = aws_env(in, "AWS_ACCESS_KEY_ID");
+    char *sk = aws_env(in, "AWS_SECRET_ACCESS_KEY");
+    if (ak == NULL && sk == NULL)
+        return VP_ENOTFOUND;
+    if (ak == NULL || sk == NULL) {
+        h->secure_free(ak);
+        h->secure_free(sk);
+        return h->fail(call, VP_EAUTH,
+                       "aws: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
     }
-    return VP_ENOTFOUND;
+    char *tk = aws_env(in, "AWS_SESSION_TOKEN");
+    if (tk == NULL)
+        tk = aws_env(in, "AWS_SECURITY_TOKEN");
+    int rc = creds_set(in, out, ak, sk, tk, "environment");
+    if (rc == VP_OK) {
+        char *exp = aws_env(in, "AWS_CREDENTIAL_EXPIRATION");
+        if (exp != NULL && aws_parse_time(exp, &out->expiry) != 0)
+            out->expiry = 0;
+        h->secure_free(exp);
+    }
+    return rc;
 }
 
 static int profile_resolve(aws_inst *in, vp_call *call, const char *cfg, const char *crd,

@@ -132,7 +132,7 @@ static const char *field(const vp_cred *c, const char *key)
 }
 
 /* First set, non-empty environment variable of names (secure copy), or NULL. */
-static char *env_any(const hc_inst *in, const char *const *names)
+char *hc_env_any(const hc_inst *in, const char *const *names)
 {
     for (; *names; names++) {
         char *v = in->host->getenv(in->hc, *names);
@@ -153,7 +153,7 @@ static int setting(hc_inst *in, const vp_cred *c, const char *fname, const char 
         *out = in->host->strdup(f);
         return *out ? VP_OK : VP_ENOMEM;
     }
-    char *v = envs ? env_any(in, envs) : NULL;
+    char *v = envs ? hc_env_any(in, envs) : NULL;
     if (v != NULL) {
         *out = in->host->strdup(v);
         in->host->secure_free(v);
@@ -167,7 +167,7 @@ static int setting(hc_inst *in, const vp_cred *c, const char *fname, const char 
 }
 
 /* Keep a secret in secure memory, masked. len 0 = NULL. */
-static int keep_secret(hc_inst *in, const char *v, char **out)
+int hc_keep_secret(hc_inst *in, const char *v, char **out)
 {
     *out = NULL;
     if (v == NULL || v[0] == '\0')
@@ -206,25 +206,21 @@ static int fix_url(hc_inst *in, char **url, const char *tls_env)
     return *url ? VP_OK : VP_ENOMEM;
 }
 
-static const char *const ENV_ADDR[] = {"VAULT_ADDR", "INSOMNIA_HASHICORP_ADDR", NULL};
-static const char *const ENV_NS[] = {"VAULT_NAMESPACE", "INSOMNIA_HASHICORP_NAMESPACE", NULL};
-static const char *const ENV_CACERT[] = {"VAULT_CACERT", "INSOMNIA_HASHICORP_CACERT", NULL};
-static const char *const ENV_CAPATH[] = {"VAULT_CAPATH", "INSOMNIA_HASHICORP_CAPATH", NULL};
-static const char *const ENV_SKIP[] = {"VAULT_SKIP_VERIFY", "INSOMNIA_HASHICORP_SKIP_VERIFY", NULL};
-static const char *const ENV_NSHDR[] = {"INSOMNIA_HASHICORP_SEND_NAMESPACE_VIA_HEADER", NULL};
-static const char *const ENV_TOKEN[] = {"VAULT_TOKEN", "INSOMNIA_HASHICORP_TOKEN", NULL};
-static const char *const ENV_ROLE[] = {"INSOMNIA_HASHICORP_ROLE_ID", NULL};
-static const char *const ENV_SECRETID[] = {"INSOMNIA_HASHICORP_SECRET_ID", NULL};
-static const char *const ENV_CID[] = {"HCP_CLIENT_ID", "INSOMNIA_HASHICORP_CLIENT_ID", NULL};
-static const char *const ENV_CSECRET[] = {"HCP_CLIENT_SECRET", "INSOMNIA_HASHICORP_CLIENT_SECRET",
-                                          NULL};
+static const char *const ENV_ADDR[] = {"VAULT_ADDR", NULL};
+static const char *const ENV_NS[] = {"VAULT_NAMESPACE", NULL};
+static const char *const ENV_CACERT[] = {"VAULT_CACERT", NULL};
+static const char *const ENV_CAPATH[] = {"VAULT_CAPATH", NULL};
+static const char *const ENV_SKIP[] = {"VAULT_SKIP_VERIFY", NULL};
+static const char *const ENV_TOKEN[] = {"VAULT_TOKEN", NULL};
+static const char *const ENV_CID[] = {"HCP_CLIENT_ID", NULL};
+static const char *const ENV_CSECRET[] = {"HCP_CLIENT_SECRET", NULL};
 static const char *const ENV_ORG[] = {"HCP_ORGANIZATION_ID", NULL};
 static const char *const ENV_PROJ[] = {"HCP_PROJECT_ID", NULL};
 static const char *const ENV_AUTH[] = {"HCP_AUTH_URL", NULL};
 static const char *const ENV_API[] = {"HCP_API_ADDRESS", "HCP_API_HOST", NULL};
 
 /* Vault connection settings, shared by every credential type (env for what is not given). */
-static int conf_vault_conn(hc_inst *in, const vp_cred *c, vp_call *call)
+int hc_conf_vault_conn(hc_inst *in, const vp_cred *c, vp_call *call)
 {
     const vp_host *h = in->host;
     char *addr = NULL, *nshdr = NULL, *skip = NULL;
@@ -257,7 +253,7 @@ static int conf_vault_conn(hc_inst *in, const vp_cred *c, vp_call *call)
     if (rc == VP_OK)
         rc = setting(in, c, "skip_verify", ENV_SKIP, NULL, &skip);
     if (rc == VP_OK)
-        rc = setting(in, c, "send_namespace_via_header", ENV_NSHDR, NULL, &nshdr);
+        rc = setting(in, c, "send_namespace_via_header", NULL, NULL, &nshdr);
     in->skip_verify = hc_truthy(skip);
     in->ns_header = nshdr == NULL || strcmp(nshdr, "false") != 0;
     h->free(skip);
@@ -271,7 +267,7 @@ static int conf_vault_conn(hc_inst *in, const vp_cred *c, vp_call *call)
 }
 
 /* HCP settings: credential fields, else HCP_* variables, else the hosted service. */
-static int conf_hcp(hc_inst *in, const vp_cred *c)
+int hc_conf_hcp(hc_inst *in, const vp_cred *c)
 {
     int rc = setting(in, c, "organization_id", ENV_ORG, NULL, &in->org);
     if (rc == VP_OK)
@@ -306,7 +302,7 @@ static int conf_hcp_cred_file(hc_inst *in)
         const char *proj = h->json_string(h->json_get(j, "project_id"), NULL);
         if (id != NULL && sec != NULL && id[0] && sec[0]) {
             in->client_id = h->strdup(id);
-            rc = in->client_id ? keep_secret(in, sec, &in->client_secret) : VP_ENOMEM;
+            rc = in->client_id ? hc_keep_secret(in, sec, &in->client_secret) : VP_ENOMEM;
         }
         if (rc == VP_OK && proj != NULL && proj[0] && in->project == NULL) {
             in->project = h->strdup(proj);
@@ -318,30 +314,31 @@ static int conf_hcp_cred_file(hc_inst *in)
     return rc;
 }
 
-/* The empty credential: Vault token / AppRole from the environment or ~/.vault-token, HCP
+/* The empty credential: INSOMNIA_HASHICORP_TYPE when set (the credential it describes, nothing
+ * else), otherwise the standard chain: Vault token from VAULT_TOKEN or ~/.vault-token, HCP
  * client credentials from HCP_* or the HCP credential file. Nothing missing is an error here:
  * a reference to the service without credentials reports it. */
 static int conf_env(hc_inst *in, vp_call *call)
 {
     const vp_host *h = in->host;
-    int rc = conf_vault_conn(in, NULL, call);
+    const char *const tnames[] = {"INSOMNIA_HASHICORP_TYPE", NULL};
+    char *v = hc_env_any(in, tnames);
+    if (v != NULL) {
+        int rc = hc_conf_inso(in, v, call);
+        h->log(in->hc, VP_LOG_DEBUG, "empty credential from INSOMNIA_HASHICORP_TYPE '%.32s'", v);
+        h->secure_free(v);
+        return rc;
+    }
+    hc_inso_warn_untyped(in);
+    int rc = hc_conf_vault_conn(in, NULL, call);
     if (rc == VP_OK)
-        rc = conf_hcp(in, NULL);
+        rc = hc_conf_hcp(in, NULL);
     if (rc != VP_OK)
         return rc;
-    char *v = env_any(in, ENV_TOKEN);
+    v = hc_env_any(in, ENV_TOKEN);
     if (v != NULL) {
-        rc = keep_secret(in, v, &in->static_tok);
+        rc = hc_keep_secret(in, v, &in->static_tok);
         h->secure_free(v);
-    } else if ((v = env_any(in, ENV_ROLE)) != NULL) {
-        in->role_id = v;
-        in->have_approle = 1;
-        char *sid = env_any(in, ENV_SECRETID);
-        rc = keep_secret(in, sid, &in->secret_id);
-        h->secure_free(sid);
-        in->approle_mount = h->strdup("approle");
-        if (rc == VP_OK && in->approle_mount == NULL)
-            rc = VP_ENOMEM;
     } else {
         char *data = NULL;
         size_t len = 0;
@@ -354,20 +351,20 @@ static int conf_env(hc_inst *in, vp_call *call)
             while (n > 0 &&
                    (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
                 s[--n] = '\0';
-            rc = keep_secret(in, s, &in->static_tok);
+            rc = hc_keep_secret(in, s, &in->static_tok);
             h->memzero(data, len);
             h->secure_free(data);
         }
     }
-    if (rc == VP_OK && in->static_tok == NULL && !in->have_approle)
+    if (rc == VP_OK && in->static_tok == NULL)
         snprintf(in->noauth, sizeof(in->noauth),
-                 "vault: no credentials: set VAULT_TOKEN, write ~/.vault-token, or use a "
-                 "credential of type 'token' or 'appRole'");
-    char *cid = rc == VP_OK ? env_any(in, ENV_CID) : NULL;
-    char *csec = cid ? env_any(in, ENV_CSECRET) : NULL;
+                 "vault: no credentials: set VAULT_TOKEN, write ~/.vault-token, set "
+                 "INSOMNIA_HASHICORP_TYPE, or use a credential of type 'token' or 'appRole'");
+    char *cid = rc == VP_OK ? hc_env_any(in, ENV_CID) : NULL;
+    char *csec = cid ? hc_env_any(in, ENV_CSECRET) : NULL;
     if (cid != NULL && csec != NULL) {
         in->client_id = h->strdup(cid);
-        rc = in->client_id ? keep_secret(in, csec, &in->client_secret) : VP_ENOMEM;
+        rc = in->client_id ? hc_keep_secret(in, csec, &in->client_secret) : VP_ENOMEM;
     } else if (rc == VP_OK) {
         rc = conf_hcp_cred_file(in);
     }
@@ -427,9 +424,9 @@ static int hc_configure(void *mod, const vp_cred *cred, vp_call *call, void **in
         in->auth = HC_AUTH_TOKEN;
         rc = check_fields(in, cred, token_fields, call);
         if (rc == VP_OK)
-            rc = keep_secret(in, field(cred, "token"), &in->static_tok);
+            rc = hc_keep_secret(in, field(cred, "token"), &in->static_tok);
         if (rc == VP_OK)
-            rc = conf_vault_conn(in, cred, call);
+            rc = hc_conf_vault_conn(in, cred, call);
     } else if (strcmp(type, "appRole") == 0 || strcmp(type, "approle") == 0) {
         in->auth = HC_AUTH_APPROLE;
         in->have_approle = 1;
@@ -439,7 +436,7 @@ static int hc_configure(void *mod, const vp_cred *cred, vp_call *call, void **in
             rc = in->role_id ? VP_OK : VP_ENOMEM;
         }
         if (rc == VP_OK)
-            rc = keep_secret(in, field(cred, "secret_id"), &in->secret_id);
+            rc = hc_keep_secret(in, field(cred, "secret_id"), &in->secret_id);
         if (rc == VP_OK) {
             const char *mnt = field(cred, "mount");
             char *t = hc_strdup_trim_slash(h, mnt && mnt[0] ? mnt : "approle");
@@ -450,7 +447,7 @@ static int hc_configure(void *mod, const vp_cred *cred, vp_call *call, void **in
                              in->cred_name);
         }
         if (rc == VP_OK)
-            rc = conf_vault_conn(in, cred, call);
+            rc = hc_conf_vault_conn(in, cred, call);
     } else if (strcmp(type, "cloud") == 0) {
         in->auth = HC_AUTH_CLOUD;
         rc = check_fields(in, cred, cloud_fields, call);
@@ -459,9 +456,9 @@ static int hc_configure(void *mod, const vp_cred *cred, vp_call *call, void **in
             rc = in->client_id ? VP_OK : VP_ENOMEM;
         }
         if (rc == VP_OK)
-            rc = keep_secret(in, field(cred, "client_secret"), &in->client_secret);
+            rc = hc_keep_secret(in, field(cred, "client_secret"), &in->client_secret);
         if (rc == VP_OK)
-            rc = conf_hcp(in, cred);
+            rc = hc_conf_hcp(in, cred);
     } else {
         rc = h->fail(call, VP_EINVAL,
                      "credential '%s': unknown credential type '%.64s' (hashicorp knows: token, "

@@ -1,7 +1,8 @@
 /*
  * hc.h - internals of the hashicorp provider (HashiCorp Vault KV and HCP Vault Secrets).
  *
- * Layout: hashicorp.c (provider table, credentials, reference parsing, dispatch), hc_util.c
+ * Layout: hashicorp.c (provider table, credentials, reference parsing, dispatch), hc_inso.c
+ * (the empty credential from Inso's INSOMNIA_HASHICORP_* variables), hc_util.c
  * (strings, URLs, HTTP helper, status mapping), hc_parse.c (pure response parsers, also used by
  * the fuzz target), hc_vault.c (Vault tokens, AppRole, KV reads, mount detection), hc_hcp.c
  * (HCP client-credentials token and :open reads).
@@ -35,7 +36,7 @@ typedef struct hc_err {
 int hc_errf(hc_err *e, int status, const char *fmt, ...) VP_SDK_PRINTF(3, 4);
 
 typedef enum hc_auth {
-    HC_AUTH_ENV = 0, /* empty credential: VAULT_TOKEN / ~/.vault-token, HCP_CLIENT_* */
+    HC_AUTH_ENV = 0, /* empty credential: INSOMNIA_HASHICORP_TYPE, or VAULT_TOKEN / HCP_* */
     HC_AUTH_TOKEN,
     HC_AUTH_APPROLE,
     HC_AUTH_CLOUD
@@ -64,13 +65,14 @@ typedef struct hc_inst {
     char *secret_id;  /* secure, masked; may be NULL */
     char *static_tok; /* secure, masked: token credential / environment; NULL = none */
     int have_approle; /* role_id set (approle credential or environment) */
-    char noauth[128]; /* why there is no Vault credential (env chain), "" if there is */
+    char noauth[192]; /* why there is no Vault credential (env chain), "" if there is */
 
     /* HCP (immutable after configure) */
     char *client_id;     /* plain (an identifier) */
     char *client_secret; /* secure, masked */
     char *org, *project;
     char *auth_url, *api_url;
+    char hcp_noauth[192]; /* why there are no HCP credentials, "" = the generic message */
 
     /* Mutable state, guarded by mu */
     pthread_mutex_t mu;
@@ -86,6 +88,29 @@ typedef struct hc_inst {
     size_t hcp_token_len;
     int64_t hcp_exp_ms;
 } hc_inst;
+
+/* ---- hashicorp.c: credential configuration helpers (also used by hc_inso.c) ---------------- */
+
+/* First set, non-empty environment variable of the NULL-terminated names (secure copy), or
+ * NULL. */
+char *hc_env_any(const hc_inst *in, const char *const *names);
+/* Keep a secret in secure memory, masked; v NULL or "" gives *out = NULL. VP_ELIMIT if too
+ * long. */
+int hc_keep_secret(hc_inst *in, const char *v, char **out);
+/* Vault connection settings: the credential's fields (c may be NULL), else VAULT_*, else the
+ * defaults. */
+int hc_conf_vault_conn(hc_inst *in, const vp_cred *c, vp_call *call);
+/* HCP settings: the credential's fields (c may be NULL), else HCP_*, else the hosted service. */
+int hc_conf_hcp(hc_inst *in, const vp_cred *c);
+
+/* ---- hc_inso.c ----------------------------------------------------------------------------- */
+
+/* Configure the empty credential from INSOMNIA_HASHICORP_TYPE = type (onPrem or cloud) and the
+ * variables it needs; VP_EINVAL naming the variable when one is missing or a value unknown. */
+int hc_conf_inso(hc_inst *in, const char *type, vp_call *call);
+/* Without INSOMNIA_HASHICORP_TYPE: warn (naming it, no value) if one of Inso's variables is set,
+ * since it is ignored. */
+void hc_inso_warn_untyped(hc_inst *in);
 
 /* ---- hc_util.c ----------------------------------------------------------------------------- */
 

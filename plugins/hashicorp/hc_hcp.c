@@ -55,6 +55,8 @@ static int form_add(char *b, size_t cap, size_t *n, const char *s)
 static int request_token(hc_inst *in, vp_call *call, hc_err *e)
 {
     const vp_host *h = in->host;
+    if ((in->client_id == NULL || in->client_secret == NULL) && in->hcp_noauth[0] != '\0')
+        return hc_errf(e, VP_EAUTH, "%s", in->hcp_noauth);
     if (in->client_id == NULL || in->client_secret == NULL)
         return hc_errf(e, VP_EAUTH,
                        "hcp: no client credentials (credential type 'cloud' with client_id and "

@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "aws_test_util.h"
+#include "host.h"
 
 const char *const aws_test_canaries[] = {
     CANARY_STATIC_SK,
@@ -25,6 +28,8 @@ const char *const aws_test_canaries[] = {
     CANARY_ECS_TOKEN,
     CANARY_PASSWORD,
     CANARY_PLAIN,
+    CANARY_INSO_SK,
+    CANARY_INSO_WRONG,
     NULL,
 };
 
@@ -37,7 +42,8 @@ const char aws_test_seed[] =
     "{\"access_key_id\":\"" KEY_EXPIRED "\",\"secret_access_key\":\"" CANARY_EXP_SK "\","
     "\"session_token\":\"" CANARY_EXP_TOKEN "\",\"expired\":1},"
     "{\"access_key_id\":\"" KEY_NOBATCH "\",\"secret_access_key\":\"" CANARY_NB_SK "\","
-    "\"no_batch\":1}],"
+    "\"no_batch\":1},"
+    "{\"access_key_id\":\"" KEY_INSO "\",\"secret_access_key\":\"" CANARY_INSO_SK "\"}],"
     "\"secrets\":["
     "{\"name\":\"db/"
     "main\",\"string\":\"{\\\"username\\\":\\\"admin\\\",\\\"password\\\":\\\"" CANARY_PASSWORD
@@ -64,40 +70,23 @@ const char aws_test_seed[] =
     "\"role_name\":\"ReadSecrets\"}],"
     "\"imds_role\":\"ec2-role\",\"ecs_token\":\"" CANARY_ECS_TOKEN "\"}";
 
-static const char *const env_vars[] = {"AWS_ACCESS_KEY_ID",
-                                       "AWS_SECRET_ACCESS_KEY",
-                                       "AWS_SESSION_TOKEN",
-                                       "AWS_SECURITY_TOKEN",
-                                       "AWS_CREDENTIAL_EXPIRATION",
-                                       "AWS_PROFILE",
-                                       "AWS_DEFAULT_PROFILE",
-                                       "AWS_REGION",
-                                       "AWS_DEFAULT_REGION",
-                                       "AWS_SHARED_CREDENTIALS_FILE",
-                                       "AWS_CONFIG_FILE",
-                                       "AWS_ENDPOINT_URL",
-                                       "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-                                       "AWS_ENDPOINT_URL_STS",
-                                       "AWS_ENDPOINT_URL_SSO",
-                                       "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                                       "AWS_CA_BUNDLE",
-                                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                                       "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                                       "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                                       "AWS_EC2_METADATA_DISABLED",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                                       "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                                       "AWS_EC2_METADATA_V1_DISABLED",
-                                       "AWS_METADATA_SERVICE_TIMEOUT",
-                                       "AWS_SSO_CACHE_DIR",
-                                       "INSOMNIA_AWS_ACCESS_KEY_ID",
-                                       "INSOMNIA_AWS_SECRET_ACCESS_KEY",
-                                       "INSOMNIA_AWS_SESSION_TOKEN",
-                                       "INSOMNIA_AWS_REGION",
-                                       "INSOMNIA_AWS_PROFILE",
-                                       "INSOMNIA_AWS_CREDENTIALS_FILE",
-                                       NULL};
+static const char *const env_vars[] = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION",
+    "AWS_DEFAULT_REGION", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_CA_BUNDLE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "AWS_EC2_METADATA_V1_DISABLED",
+    "AWS_METADATA_SERVICE_TIMEOUT", "AWS_SSO_CACHE_DIR", "INSOMNIA_AWS_TYPE",
+    "INSOMNIA_AWS_ACCESSKEYID", "INSOMNIA_AWS_SECRETACCESSKEY", "INSOMNIA_AWS_SESSIONTOKEN",
+    "INSOMNIA_AWS_SECTION", "INSOMNIA_AWS_FILEPATH", "INSOMNIA_AWS_CONFIGFILEPATH",
+    "INSOMNIA_AWS_ENABLECACHE", "INSOMNIA_AWS_REGION",
+    /* never read; set by a test to prove that */
+    "INSOMNIA_AWS_ACCESS_KEY_ID", "INSOMNIA_AWS_SECRET_ACCESS_KEY", "INSOMNIA_AWS_PROFILE",
+    "INSOMNIA_AWS_CREDENTIALS_FILE", NULL};
 
 void aws_test_env(const mock_aws *m, const char *home)
 {
@@ -252,4 +241,96 @@ int aws_test_fetch(vp_ctx *ctx, const char *uri, char **value, size_t *len, char
     }
     vp_buf_free(&out);
     return rc;
+}
+
+/* ---- HOME with shared files ---------------------------------------------------------------- */
+
+void aws_test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char config_text[] =
+    "[default]\nregion = us-east-1\n"
+    "[profile dev]\nregion = us-east-1\n"
+    "[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = dev\n"
+    "[profile badrole]\nrole_arn = arn:aws:iam::123456789012:role/nope\nsource_profile = dev\n"
+    "[profile loop]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = loop\n"
+    "[profile my-sso]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
+    "sso_role_name = ReadSecrets\nregion = us-east-1\n"
+    "[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\n"
+    "sso_region = us-east-1\n"
+    "[profile legacy-sso]\nsso_start_url = https://legacy.awsapps.com/start\n"
+    "sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = ReadSecrets\n"
+    "[profile bad-sso]\nsso_session = bad name!\nsso_account_id = 1\nsso_role_name = x\n"
+    "[profile old-sso]\nsso_session = old-sso\nsso_account_id = 123456789012\n"
+    "sso_role_name = ReadSecrets\n"
+    "[sso-session old-sso]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n"
+    "[profile other-role]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
+    "sso_role_name = Admin\n";
+
+static void sso_cache(const char *dir, const char *key, const char *token, const char *expires)
+{
+    const vp_host *h = vp__host_table();
+    unsigned char d[20];
+    char hex[41], path[600], body[512];
+    h->sha1(key, strlen(key), d);
+    h->hex_encode(d, 20, hex);
+    snprintf(path, sizeof(path), "%s/%s.json", dir, hex);
+    snprintf(body, sizeof(body),
+             "{\"startUrl\":\"https://example.awsapps.com/start\",\"region\":\"us-east-1\","
+             "\"accessToken\":\"%s\",\"expiresAt\":\"%s\"}",
+             token, expires);
+    aws_test_write_file(path, body);
+}
+
+int aws_test_home(char *home, size_t cap)
+{
+    snprintf(home, cap, "/tmp/vp-aws-test-XXXXXX");
+    if (mkdtemp(home) == NULL)
+        return -1;
+    char p[400];
+    snprintf(p, sizeof(p), "%s/.aws", home);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/.aws/credentials", home);
+    aws_test_write_file(p, "[dev]\naws_access_key_id = " KEY_STATIC "\n"
+                           "aws_secret_access_key = " CANARY_STATIC_SK "\n"
+                           "[expired]\naws_access_key_id = " KEY_EXPIRED "\n"
+                           "aws_secret_access_key = " CANARY_EXP_SK "\n"
+                           "aws_session_token = " CANARY_EXP_TOKEN "\n");
+    snprintf(p, sizeof(p), "%s/.aws/config", home);
+    aws_test_write_file(p, config_text);
+    snprintf(p, sizeof(p), "%s/.aws/sso", home);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/.aws/sso/cache", home);
+    mkdir(p, 0700);
+    sso_cache(p, "my-sso", CANARY_SSO_TOKEN, "2099-01-01T00:00:00Z");
+    sso_cache(p, "https://legacy.awsapps.com/start", CANARY_SSO_TOKEN, "2099-01-01T00:00:00+00:00");
+    sso_cache(p, "old-sso", CANARY_SSO_TOKEN, "2020-01-01T00:00:00UTC");
+    /* A client-registration file in the same directory must be ignored. */
+    snprintf(p, sizeof(p), "%s/.aws/sso/cache/botocore-client-id-us-east-1.json", home);
+    aws_test_write_file(
+        p, "{\"clientId\":\"x\",\"clientSecret\":\"y\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}");
+    return 0;
+}
+
+void aws_test_rm_home(const char *home)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", home);
+}
+
+size_t aws_test_log_count(const char *s)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_cap_lock);
+    for (const char *p = g_cap; p != NULL && (p = strstr(p, s)) != NULL; p += strlen(s))
+        n++;
+    pthread_mutex_unlock(&g_cap_lock);
+    return n;
 }

@@ -19,11 +19,14 @@
 #define CANARY_ECS_TOKEN  "ecs-auth-token-canary-9b9b"
 #define CANARY_PASSWORD   "pw-canary-3141"
 #define CANARY_PLAIN      "plain-canary-2718"
+#define CANARY_INSO_SK    "inso-secret-canary-0c0c"
+#define CANARY_INSO_WRONG "inso-wrong-secret-canary-0d0d"
 
 #define KEY_STATIC  "AKIAMOCKSTATIC000001"
 #define KEY_TEMP    "ASIAMOCKTEMP00000001"
 #define KEY_EXPIRED "ASIAMOCKEXPIRED00001"
 #define KEY_NOBATCH "AKIAMOCKNOBATCH00001"
+#define KEY_INSO    "AKIAMOCKINSO00000001"
 
 extern const char *const aws_test_canaries[];
 extern const char aws_test_seed[];
@@ -45,5 +48,14 @@ void aws_test_record(const char *msg);
 int aws_test_leaked(char *which, size_t cap);
 /* Number of log lines captured so far. */
 size_t aws_test_log_lines(void);
+/* How often s appears in the captured log lines and recorded messages. */
+size_t aws_test_log_count(const char *s);
+
+/* Make a temporary HOME (path into home) with ~/.aws/credentials ([dev] static keys,
+ * [expired]), ~/.aws/config (profiles dev, reader (role), my-sso, legacy-sso, ... see
+ * aws_test_util.c) and an SSO token cache for them. 0 or -1. */
+int aws_test_home(char *home, size_t cap);
+void aws_test_rm_home(const char *home);
+void aws_test_write_file(const char *path, const char *text);
 
 #endif

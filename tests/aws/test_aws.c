@@ -28,48 +28,6 @@ static mock_aws *g_m;
 static char g_home[256];
 static int g_tls;
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static const char config_text[] =
-    "[default]\nregion = us-east-1\n"
-    "[profile dev]\nregion = us-east-1\n"
-    "[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = dev\n"
-    "[profile badrole]\nrole_arn = arn:aws:iam::123456789012:role/nope\nsource_profile = dev\n"
-    "[profile loop]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = loop\n"
-    "[profile my-sso]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
-    "sso_role_name = ReadSecrets\nregion = us-east-1\n"
-    "[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\n"
-    "sso_region = us-east-1\n"
-    "[profile legacy-sso]\nsso_start_url = https://legacy.awsapps.com/start\n"
-    "sso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = ReadSecrets\n"
-    "[profile bad-sso]\nsso_session = bad name!\nsso_account_id = 1\nsso_role_name = x\n"
-    "[profile old-sso]\nsso_session = old-sso\nsso_account_id = 123456789012\n"
-    "sso_role_name = ReadSecrets\n"
-    "[sso-session old-sso]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n"
-    "[profile other-role]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
-    "sso_role_name = Admin\n";
-
-static void sso_cache(const char *dir, const char *key, const char *token, const char *expires)
-{
-    const vp_host *h = vp__host_table();
-    unsigned char d[20];
-    char hex[41], path[600], body[512];
-    h->sha1(key, strlen(key), d);
-    h->hex_encode(d, 20, hex);
-    snprintf(path, sizeof(path), "%s/%s.json", dir, hex);
-    snprintf(body, sizeof(body),
-             "{\"startUrl\":\"https://example.awsapps.com/start\",\"region\":\"us-east-1\","
-             "\"accessToken\":\"%s\",\"expiresAt\":\"%s\"}",
-             token, expires);
-    write_file(path, body);
-}
-
 static int setup(void **state, int tls)
 {
     (void)state;
@@ -86,32 +44,7 @@ static int setup(void **state, int tls)
         fprintf(stderr, "seed: %s\n", err);
         return -1;
     }
-    snprintf(g_home, sizeof(g_home), "/tmp/vp-aws-test-XXXXXX");
-    if (mkdtemp(g_home) == NULL)
-        return -1;
-    char p[400];
-    snprintf(p, sizeof(p), "%s/.aws", g_home);
-    mkdir(p, 0700);
-    snprintf(p, sizeof(p), "%s/.aws/credentials", g_home);
-    write_file(p, "[dev]\naws_access_key_id = " KEY_STATIC "\n"
-                  "aws_secret_access_key = " CANARY_STATIC_SK "\n"
-                  "[expired]\naws_access_key_id = " KEY_EXPIRED "\n"
-                  "aws_secret_access_key = " CANARY_EXP_SK "\n"
-                  "aws_session_token = " CANARY_EXP_TOKEN "\n");
-    snprintf(p, sizeof(p), "%s/.aws/config", g_home);
-    write_file(p, config_text);
-    snprintf(p, sizeof(p), "%s/.aws/sso", g_home);
-    mkdir(p, 0700);
-    snprintf(p, sizeof(p), "%s/.aws/sso/cache", g_home);
-    mkdir(p, 0700);
-    sso_cache(p, "my-sso", CANARY_SSO_TOKEN, "2099-01-01T00:00:00Z");
-    sso_cache(p, "https://legacy.awsapps.com/start", CANARY_SSO_TOKEN, "2099-01-01T00:00:00+00:00");
-    sso_cache(p, "old-sso", CANARY_SSO_TOKEN, "2020-01-01T00:00:00UTC");
-    /* A client-registration file in the same directory must be ignored. */
-    snprintf(p, sizeof(p), "%s/.aws/sso/cache/botocore-client-id-us-east-1.json", g_home);
-    write_file(
-        p, "{\"clientId\":\"x\",\"clientSecret\":\"y\",\"expiresAt\":\"2099-01-01T00:00:00Z\"}");
-    return 0;
+    return aws_test_home(g_home, sizeof(g_home));
 }
 
 static int setup_http(void **state)
@@ -131,10 +64,7 @@ static int teardown(void **state)
     int leaked = aws_test_leaked(which, sizeof(which));
     mock_aws_stop(g_m);
     g_m = NULL;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_home);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_home);
+    aws_test_rm_home(g_home);
     if (leaked)
         fprintf(stderr, "CANARY LEAKED into a message or log line: %s\n", which);
     return leaked ? -1 : 0;
@@ -598,10 +528,11 @@ static void test_chain_env_and_profile(void **state)
     want_value(ctx, "aws://api/key", CANARY_PLAIN);
     vp_ctx_free(ctx);
 
-    /* Inso's aliases. */
+    /* Inso's variables (the details are in test_aws_inso.c). */
     ctx = begin();
-    setenv("INSOMNIA_AWS_ACCESS_KEY_ID", KEY_STATIC, 1);
-    setenv("INSOMNIA_AWS_SECRET_ACCESS_KEY", CANARY_STATIC_SK, 1);
+    setenv("INSOMNIA_AWS_TYPE", "temporary", 1);
+    setenv("INSOMNIA_AWS_ACCESSKEYID", KEY_STATIC, 1);
+    setenv("INSOMNIA_AWS_SECRETACCESSKEY", CANARY_STATIC_SK, 1);
     want_value(ctx, "aws://api/key", CANARY_PLAIN);
     vp_ctx_free(ctx);
 
@@ -717,7 +648,7 @@ static void test_endpoint_field(void **state)
              "[profile svc]\nregion = us-east-1\nservices = local-mock\n"
              "[services local-mock]\nsecrets_manager =\n  endpoint_url = %s\n",
              ep);
-    write_file(cfg, text);
+    aws_test_write_file(cfg, text);
     setenv("AWS_CONFIG_FILE", cfg, 1);
     setenv("AWS_PROFILE", "svc", 1);
     unsetenv("AWS_REGION");

@@ -2,7 +2,7 @@
  * hc_cli_chain - the parts of hc_cli_e2e without stored credentials: the provider's environment
  * chain (~/.vault-token, VAULT_*, Inso's INSOMNIA_HASHICORP_*, HCP_*), the CLI's
  * VAULTPLUG_HASHICORP_* credential, VAULT_SKIP_VERIFY / VAULT_CACERT over HTTPS; and the
- * persistent cache between runs (sealed on disk; cache_identity shows a known keying bug).
+ * persistent cache between runs (sealed on disk; cache_identity checks it is kept per identity).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +67,10 @@ void cache_between_runs(const char *vhome)
     setenv("VAULTPLUG_CACHE_TTL", "0", 1);
 }
 
-/* Known bug (not registered with ctest until fixed; run `hc_cli_e2e BIN DIR http cache-identity`):
- * the persistent cache is keyed by provider, credential name and reference only, so a value
- * fetched with one token/server is served later to another token, server or a replaced
- * credential of the same name, bypassing the 4/5 exit statuses. */
+/* `hc_cli_e2e BIN DIR http cache-identity` (ctest hc_cli_cache_identity): the cache kept between
+ * runs must never serve a value fetched with one token/server to another token, server or a
+ * replaced credential of the same name, bypassing the 4/5 exit statuses (each entry carries the
+ * identity it was fetched as: see core/src/cachefile.c). */
 void cache_identity(void)
 {
     unsetenv("VAULTPLUG_CACHE_TTL");

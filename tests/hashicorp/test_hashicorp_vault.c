@@ -448,12 +448,18 @@ static void t_env_chain(void **state)
     want_value(ctx, "hashicorp://secret/myapp#password", "pw-v4-canary-44dd", "4");
     vp_ctx_free(ctx);
     unsetenv("VAULT_TOKEN");
-    /* Insomnia's alias */
-    setenv("INSOMNIA_HASHICORP_TOKEN", TOK_GOOD, 1);
+    /* Inso's variables: INSOMNIA_HASHICORP_TYPE=onPrem with a token */
+    setenv("INSOMNIA_HASHICORP_TYPE", "onPrem", 1);
+    setenv("INSOMNIA_HASHICORP_AUTHMETHOD", "token", 1);
+    setenv("INSOMNIA_HASHICORP_SERVERADDRESS", addr(), 1);
+    setenv("INSOMNIA_HASHICORP_ACCESS_TOKEN", TOK_GOOD, 1);
     ctx = hcf_ctx(NULL);
     want_value(ctx, "hashicorp://kv/legacy#n", "1", NULL);
     vp_ctx_free(ctx);
-    unsetenv("INSOMNIA_HASHICORP_TOKEN");
+    unsetenv("INSOMNIA_HASHICORP_TYPE");
+    unsetenv("INSOMNIA_HASHICORP_AUTHMETHOD");
+    unsetenv("INSOMNIA_HASHICORP_SERVERADDRESS");
+    unsetenv("INSOMNIA_HASHICORP_ACCESS_TOKEN");
     /* the CLI's token file, whitespace trimmed */
     char path[512];
     snprintf(path, sizeof(path), "%s/.vault-token", home);
@@ -474,13 +480,19 @@ static void t_env_chain(void **state)
     want_value(ctx, "hashicorp://secret/nsapp#token", "ns-value-canary-31c4", NULL);
     vp_ctx_free(ctx);
     unsetenv("VAULT_NAMESPACE");
-    /* AppRole through Insomnia's variables */
+    /* AppRole through Inso's variables (TYPE=onPrem, AUTHMETHOD=appRole) */
     unsetenv("VAULT_TOKEN");
+    setenv("INSOMNIA_HASHICORP_TYPE", "onPrem", 1);
+    setenv("INSOMNIA_HASHICORP_AUTHMETHOD", "appRole", 1);
+    setenv("INSOMNIA_HASHICORP_SERVERADDRESS", addr(), 1);
     setenv("INSOMNIA_HASHICORP_ROLE_ID", "r-renew", 1);
     setenv("INSOMNIA_HASHICORP_SECRET_ID", SID_RENEW, 1);
     ctx = hcf_ctx(NULL);
     want_value(ctx, "hashicorp://secret/myapp#user", "alice", NULL);
     vp_ctx_free(ctx);
+    unsetenv("INSOMNIA_HASHICORP_TYPE");
+    unsetenv("INSOMNIA_HASHICORP_AUTHMETHOD");
+    unsetenv("INSOMNIA_HASHICORP_SERVERADDRESS");
     unsetenv("INSOMNIA_HASHICORP_ROLE_ID");
     unsetenv("INSOMNIA_HASHICORP_SECRET_ID");
     if (g_ca != NULL) {
