@@ -89,7 +89,7 @@ void vp__arena_free(vp__arena *a)
 
 vp__arena_mark vp__arena_mark_get(const vp__arena *a)
 {
-    vp__arena_mark m = {a->head, a->used};
+    vp__arena_mark m = {a->head, a->used, a->total};
     return m;
 }
 
@@ -108,6 +108,10 @@ void vp__arena_release(vp__arena *a, vp__arena_mark m)
             sodium_memzero((char *)a->head->data + m.used, a->used - m.used);
         a->used = m.used;
     }
+    /* total bounds what a render holds at once: released bytes no longer count (a loop that
+     * makes and drops strings each iteration must not hit the bound). */
+    if (a->total > m.total)
+        a->total = m.total;
 }
 
 void vp__arena_reset(vp__arena *a)
@@ -115,7 +119,7 @@ void vp__arena_reset(vp__arena *a)
     vp__arena_chunk *first = a->head;
     while (first != NULL && first->prev != NULL)
         first = first->prev;
-    vp__arena_mark m = {first, 0};
+    vp__arena_mark m = {first, 0, 0};
     if (first != NULL && (a->head != first || a->used > 0))
         vp__arena_release(a, m);
     a->total = 0;

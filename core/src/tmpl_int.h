@@ -50,6 +50,7 @@ void vp__arena_free(vp__arena *a);
 typedef struct vp__arena_mark {
     vp__arena_chunk *head;
     size_t used;
+    size_t total; /* bytes handed out when the mark was taken (released ones stop counting) */
 } vp__arena_mark;
 vp__arena_mark vp__arena_mark_get(const vp__arena *a);
 /* Release (and wipe) everything allocated after mark. */

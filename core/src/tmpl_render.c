@@ -130,7 +130,8 @@ int vp__tv_append_string(vp__render *r, const tv *v, vp_buf *b, size_t off)
 int vp__tv_from_buf(vp__render *r, vp_buf *b, int secret, tv *out)
 {
     if (r->scratch.total + b->len > r->lim.max_output * 2 + 65536)
-        return VP_ELIMIT;
+        return vp__render_fail(r, 0, VP_ELIMIT, "strings made while rendering exceed %zu bytes",
+                               r->lim.max_output * 2 + 65536);
     char *s = vp__arena_alloc(&r->scratch, b->len + 1);
     if (s == NULL)
         return VP_ENOMEM;
@@ -632,6 +633,7 @@ static void render_empty(vp__render *r)
         vp__buf_reset(&r->tmp);
     if (r->scratch.head != NULL)
         vp__arena_reset(&r->scratch);
+    r->scratch.total = 0; /* also when every chunk was released: the next render starts at 0 */
     /* variables may hold numbers or booleans computed from secrets: wipe, do not just drop */
     if (r->vars != NULL && r->varshw > 0) /* also the slots of finished loops */
         sodium_memzero(r->vars, r->varshw * sizeof(*r->vars));
