@@ -346,7 +346,7 @@ int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, 
     const char *msg = call->message[0] ? call->message : vp_strerror(rc);
     /* Messages name their provider once, whether or not the provider already did. */
     size_t n = strlen(p->name);
-    if (strncmp(msg, p->name, n) == 0 && msg[n] == ':')
+    if (strncmp(msg, p->name, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') /* not "name://" */
         return vp__err_set(err, ctx->log, rc, "%s", msg);
     return vp__err_set(err, ctx->log, rc, "%s: %s", p->name, msg);
 }

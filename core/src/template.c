@@ -606,8 +606,12 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
                 char msg[VP_ERROR_MAX];
                 memcpy(msg, x->message, sizeof(msg));
                 msg[sizeof(msg) - 1] = '\0';
+                /* The excerpt and caret show the reference; its id leads the message unless the
+                 * provider already named it (the message is cut at VP_ERROR_MAX otherwise). */
+                int named = msg[0] && strstr(msg, ref->id) != NULL;
                 rc = vp__tmpl_error(err, t->src, t->len, off, vp_status_normalize(x->status),
-                                    "%.80s: %s", ref->id, msg[0] ? msg : vp_strerror(x->status));
+                                    "%.80s%s%s", named ? "" : ref->id, named ? "" : ": ",
+                                    msg[0] ? msg : vp_strerror(x->status));
                 goto fail;
             }
         }
