@@ -84,13 +84,8 @@ static int cache_key(vp_vault *vault, int create, vp_buf *key, vp_error *err)
 static void digest_file(crypto_generichash_state *st, const char *path)
 {
     char full[4096];
-    const char *home = getenv("HOME");
-    if (path[0] == '~' && path[1] == '/' && home != NULL)
-        snprintf(full, sizeof(full), "%s/%s", home, path + 2);
-    else
-        snprintf(full, sizeof(full), "%s", path);
     unsigned char buf[4096], mark = 0;
-    FILE *f = fopen(full, "rb");
+    FILE *f = vp__host_expand_path(path, full, sizeof(full)) == 0 ? fopen(full, "rb") : NULL;
     if (f == NULL) {
         crypto_generichash_update(st, &mark, 1);
         return;

@@ -467,6 +467,20 @@ static int map_errno(int e)
     }
 }
 
+int vp__host_expand_path(const char *path, char *out, size_t cap)
+{
+    int n;
+    if (path[0] == '~' && path[1] == '/') {
+        const char *home = getenv("HOME");
+        if (home == NULL || *home == '\0')
+            return VP_ENOTFOUND;
+        n = snprintf(out, cap, "%s/%s", home, path + 2);
+    } else {
+        n = snprintf(out, cap, "%s", path);
+    }
+    return n < 0 || (size_t)n >= cap ? VP_ELIMIT : 0;
+}
+
 static int h_read_file(vp_host_ctx *hc, vp_call *call, const char *path, size_t max_size,
                        char **data, size_t *len)
 {
@@ -484,17 +498,13 @@ static int h_read_file(vp_host_ctx *hc, vp_call *call, const char *path, size_t 
         max_size = READ_FILE_HARD_MAX;
 
     char full[PATH_MAX_LEN];
-    if (path[0] == '~' && path[1] == '/') {
-        const char *home = getenv("HOME");
-        if (home == NULL || *home == '\0')
-            return call ? vp__call_fail(call, VP_ENOTFOUND,
-                                        "cannot expand '~' in %s: HOME is not set", path)
-                        : VP_ENOTFOUND;
-        if ((size_t)snprintf(full, sizeof(full), "%s/%s", home, path + 2) >= sizeof(full))
-            return call ? vp__call_fail(call, VP_ELIMIT, "path too long: %s", path) : VP_ELIMIT;
-    } else if ((size_t)snprintf(full, sizeof(full), "%s", path) >= sizeof(full)) {
+    int xrc = vp__host_expand_path(path, full, sizeof(full));
+    if (xrc == VP_ENOTFOUND)
+        return call ? vp__call_fail(call, VP_ENOTFOUND, "cannot expand '~' in %s: HOME is not set",
+                                    path)
+                    : VP_ENOTFOUND;
+    if (xrc != 0)
         return call ? vp__call_fail(call, VP_ELIMIT, "path too long") : VP_ELIMIT;
-    }
 
     int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {

@@ -27,6 +27,10 @@ struct vp_host_ctx {
 /* The one static host table (all functions thread-safe). */
 const vp_host *vp__host_table(void);
 
+/* The path host->read_file opens for path: a leading "~/" is the user's HOME. 0, VP_ENOTFOUND
+ * (HOME unset) or VP_ELIMIT (does not fit in cap). */
+int vp__host_expand_path(const char *path, char *out, size_t cap);
+
 /* Clocks of a host context (system clocks when not injected, or when hc is NULL). */
 int64_t vp__host_now_unix_ms(vp_host_ctx *hc);
 int64_t vp__host_monotonic_ms(vp_host_ctx *hc);

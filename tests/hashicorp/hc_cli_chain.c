@@ -82,6 +82,17 @@ void cache_identity(void)
             "hashicorp://secret/app/db#password", 5, NULL);
     setenv("VAULT_TOKEN", T_BOGUS, 1);
     get_err("cache identity: a bogus token: exit 4", "hashicorp://secret/app/db#password", 4, NULL);
+    /* A file the provider read is part of the identity too: ~/.vault-token changing hands. */
+    unsetenv("VAULT_TOKEN");
+    char tokfile[128];
+    snprintf(tokfile, sizeof(tokfile), "%s/.vault-token", g_home);
+    write_file(tokfile, T_GOOD "\n");
+    get("cache identity: read with the good token in ~/.vault-token",
+        "hashicorp://secret/app/db#password", V2);
+    write_file(tokfile, T_LIMITED "\n");
+    get_err("cache identity: ~/.vault-token now holds a token without the policy: exit 5",
+            "hashicorp://secret/app/db#password", 5, NULL);
+    unlink(tokfile);
     const char *rm[] = {"cred", "rm", "hashicorp", "lim", NULL};
     hc_cli_expect_out("cache identity: cred rm lim", rm, NULL, "");
     get("cache identity: read with the good token as 'tok'", "hashicorp://tok@secret/app/db#user",
