@@ -7,16 +7,28 @@
  * the CA file and/or directory and X509_V_FLAG_PARTIAL_CHAIN (libcurl's default since 7.68).
  * Verification stays on either way: a failure here never weakens it, it only falls back to
  * libcurl's own loading.
+ *
+ * Sharing X509 objects across threads needs one more step. OpenSSL fills a certificate's
+ * extension cache (key identifiers, purpose flags, its hash) on first use during verification,
+ * and other verifications read those fields without taking the certificate's lock: two
+ * connections verifying against a fresh store at once race (ThreadSanitizer reports it inside
+ * libcrypto). So load() fills every certificate's cache while it alone holds the store, and
+ * reads the hashed certificate directory eagerly instead of leaving it to OpenSSL's by-directory
+ * lookup, which would add certificates to the shared store in the middle of other
+ * verifications. Readers get the store only after taking c->lock, which orders them after load().
  */
 #include "http_ca.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 struct vp__http_ca {
     pthread_mutex_t lock;
@@ -79,6 +91,112 @@ static void curl_defaults(char **file, char **path)
     curl_easy_cleanup(e);
 }
 
+/* The subject-name hash and index of a name OpenSSL's by-directory lookup opens for
+ * certificates ("%08lx.%d"): 1, or 0 for any other name. */
+static int hash_name(const char *n, unsigned long *hash, long *index)
+{
+    unsigned long h = 0;
+    for (int i = 0; i < 8; i++) {
+        char ch = n[i];
+        if (ch >= '0' && ch <= '9')
+            h = h << 4 | (unsigned long)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            h = h << 4 | (unsigned long)(ch - 'a' + 10);
+        else
+            return 0;
+    }
+    if (n[8] != '.' || n[9] < '0' || n[9] > '9' || strlen(n + 9) > 6)
+        return 0;
+    long k = 0;
+    for (const char *q = n + 9; *q; q++) {
+        if (*q < '0' || *q > '9')
+            return 0;
+        k = k * 10 + (*q - '0');
+    }
+    *hash = h;
+    *index = k;
+    return 1;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Certificates in s whose subject hashes to h (hashes: the sorted subject hashes of s). */
+static long count_hash(const unsigned long *hashes, size_t n, unsigned long h)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (hashes[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    long k = 0;
+    while (lo + (size_t)k < n && hashes[lo + (size_t)k] == h)
+        k++;
+    return k;
+}
+
+/*
+ * Add the certificates of a hashed directory now rather than when a verification first asks for
+ * them. The lookup OpenSSL would do later only asks the directory for a subject the store does
+ * not hold, so a file "H.N" is read only when the store holds at most N certificates whose subject
+ * hashes to H: with Debian's defaults (the bundle and /etc/ssl/certs hold the same CAs) that
+ * reads no file at all, where reading all of them would double the store's 20 ms build. A file
+ * that does not load is skipped, as the lazy lookup skips it. The directory also stays a lookup
+ * (X509_STORE_load_path), so a certificate this pass cannot see (added later, or a file whose
+ * hash collides with a bundled CA's) is still found.
+ */
+static void load_dir_now(X509_STORE *s, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(s);
+    int nobj = sk_X509_OBJECT_num(objs);
+    unsigned long *hashes = malloc(sizeof(*hashes) * (size_t)(nobj > 0 ? nobj : 1));
+    size_t nh = 0;
+    for (int i = 0; hashes != NULL && i < nobj; i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x != NULL)
+            hashes[nh++] = X509_subject_name_hash(x);
+    }
+    if (hashes != NULL)
+        qsort(hashes, nh, sizeof(*hashes), cmp_ulong);
+    size_t dl = strlen(dir);
+    struct dirent *de;
+    while (hashes != NULL && (de = readdir(d)) != NULL) {
+        unsigned long h;
+        long index;
+        if (!hash_name(de->d_name, &h, &index) || count_hash(hashes, nh, h) > index)
+            continue;
+        size_t n = dl + 1 + strlen(de->d_name) + 1;
+        char *full = malloc(n);
+        if (full == NULL)
+            break;
+        snprintf(full, n, "%s/%s", dir, de->d_name);
+        (void)X509_STORE_load_file(s, full);
+        free(full);
+    }
+    free(hashes);
+    closedir(d);
+}
+
+/* Fill each certificate's extension cache (see the top of this file). */
+static void warm(X509_STORE *s)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(s);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (x != NULL)
+            (void)X509_get_extension_flags(x);
+    }
+}
+
 /* Build the store (lock held): 1 or -1. */
 static int load(vp__http_ca *c)
 {
@@ -98,8 +216,12 @@ static int load(vp__http_ca *c)
         ok = 0;
     if (ok && path != NULL && X509_STORE_load_path(s, path) != 1)
         ok = 0;
+    if (ok && path != NULL)
+        load_dir_now(s, path);
     if (ok && X509_STORE_set_flags(s, X509_V_FLAG_PARTIAL_CHAIN) != 1)
         ok = 0;
+    if (ok)
+        warm(s);
     /* A failed load leaves errors on this thread's queue, where libcurl would read them. */
     ERR_clear_error();
     free(dfile);

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "call.h"
 #include "host.h"
@@ -571,6 +573,117 @@ static void test_tls_store_parsed_once(void **state)
     assert_non_null(strstr(call.message, "not trusted"));
     mc_stop(other);
     vp__http_free(h);
+}
+
+/* A hashed CA directory (as c_rehash makes it) holding the CA certificate of PEM file ca. */
+static void make_hashed_dir(char *dir, const char *ca)
+{
+    assert_non_null(mkdtemp(dir));
+    FILE *in = fopen(ca, "rb");
+    assert_non_null(in);
+    X509 *x = PEM_read_X509(in, NULL, NULL, NULL);
+    fclose(in);
+    assert_non_null(x);
+    char name[4200];
+    snprintf(name, sizeof(name), "%s/%08lx.0", dir, X509_subject_name_hash(x));
+    FILE *out = fopen(name, "wb");
+    assert_non_null(out);
+    assert_int_equal(PEM_write_X509(out, x), 1);
+    assert_int_equal(fclose(out), 0);
+    X509_free(x);
+}
+
+static void remove_hashed_dir(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+typedef struct first_use {
+    vp__http *h;
+    pthread_barrier_t *bar;
+    int rc;
+    char msg[sizeof(((vp_call *)0)->message)];
+} first_use;
+
+static void *first_use_fn(void *p)
+{
+    first_use *u = p;
+    vp_call call;
+    vp__call_init(&call, &g_hc, 20000);
+    vp_http_request req;
+    req_init(&req, "GET", url_of(g_tls, "/echo"));
+    vp_http_response *r = NULL;
+    pthread_barrier_wait(u->bar);
+    u->rc = vp__http_perform(u->h, "test", &call, &req, &r);
+    if (u->rc == 0 && vp__http_status(r) != 200)
+        u->rc = -1;
+    snprintf(u->msg, sizeof(u->msg), "%s", call.message);
+    vp__http_response_free(r);
+    return NULL;
+}
+
+/* 8 threads open their first TLS connections at once through a vp__http whose shared trust
+ * store nobody has used yet, so their verifications meet on fresh certificates (OpenSSL caches
+ * a certificate's extensions on first use: the thread sanitizer build checks that the store is
+ * only read). The trust comes from a CA file, from a hashed CA directory alone, from both, and
+ * from a directory holding the one CA the system bundle lacks; an unrelated directory is
+ * refused. */
+static void test_tls_store_first_use_concurrent(void **state)
+{
+    if (g_tls == NULL)
+        skip();
+    enum { N = 8, ROUNDS = 4 };
+    char dir[] = "/tmp/vp-test-capath-XXXXXX", other_dir[] = "/tmp/vp-test-capath-XXXXXX";
+    make_hashed_dir(dir, mc_ca_file(g_tls));
+    make_hashed_dir(other_dir, g_other_ca);
+    /* The system bundle lacks the test CA: the directory must supply it. (Not the unrelated test
+     * CA: it has the test CA's subject, and OpenSSL asks a directory only for subjects its store
+     * lacks.) */
+    const char *sys = "/etc/ssl/certs/ca-certificates.crt";
+    size_t n_cases = access(sys, R_OK) == 0 ? 5 : 4;
+    const struct {
+        const char *file, *path;
+        int want;
+    } cases[] = {
+        /* clang-format off */
+        {mc_ca_file(g_tls), NULL, 0},
+        {NULL, dir, 0},
+        {mc_ca_file(g_tls), dir, 0},
+        {NULL, other_dir, VP_ENETWORK},
+        {sys, dir, 0},
+        /* clang-format on */
+    };
+    for (size_t c = 0; c < n_cases; c++) {
+        for (int round = 0; round < ROUNDS; round++) {
+            vp__http *h = NULL;
+            vp__http_opts o = {.proxy = "", .ca_file = cases[c].file, .ca_path = cases[c].path};
+            assert_int_equal(vp__http_new(&o, g_log, &h), 0);
+            pthread_barrier_t bar;
+            pthread_barrier_init(&bar, NULL, N);
+            pthread_t t[N];
+            first_use u[N];
+            for (int i = 0; i < N; i++) {
+                u[i] = (first_use){.h = h, .bar = &bar, .rc = -2};
+                assert_int_equal(pthread_create(&t[i], NULL, first_use_fn, &u[i]), 0);
+            }
+            for (int i = 0; i < N; i++)
+                pthread_join(t[i], NULL);
+            pthread_barrier_destroy(&bar);
+            for (int i = 0; i < N; i++) {
+                if (u[i].rc != cases[c].want)
+                    printf("  case %zu round %d thread %d: %d %s\n", c, round, i, u[i].rc,
+                           u[i].msg);
+                assert_int_equal(u[i].rc, cases[c].want);
+                if (cases[c].want != 0)
+                    assert_non_null(strstr(u[i].msg, "not trusted"));
+            }
+            vp__http_free(h);
+        }
+    }
+    remove_hashed_dir(dir);
+    remove_hashed_dir(other_dir);
 }
 
 static void test_tls_insecure_skip_verify(void **state)
@@ -1229,6 +1342,7 @@ int main(void)
         cmocka_unit_test_setup(test_tls_unknown_ca, test_setup),
         cmocka_unit_test_setup(test_tls_ca_override, test_setup),
         cmocka_unit_test_setup(test_tls_store_parsed_once, test_setup),
+        cmocka_unit_test_setup(test_tls_store_first_use_concurrent, test_setup),
         cmocka_unit_test_setup(test_tls_insecure_skip_verify, test_setup),
         cmocka_unit_test_setup(test_response_cap, test_setup),
         cmocka_unit_test_setup(test_timeouts, test_setup),
