@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -91,9 +93,9 @@ static void curl_defaults(char **file, char **path)
     curl_easy_cleanup(e);
 }
 
-/* The subject-name hash and index of a name OpenSSL's by-directory lookup opens for
- * certificates ("%08lx.%d"): 1, or 0 for any other name. */
-static int hash_name(const char *n, unsigned long *hash, long *index)
+/* The subject-name hash of a directory entry that starts a by-directory chain ("%08lx.0"): 1, or
+ * 0 for any other name. */
+static int chain_start(const char *n, unsigned long *hash)
 {
     unsigned long h = 0;
     for (int i = 0; i < 8; i++) {
@@ -105,16 +107,9 @@ static int hash_name(const char *n, unsigned long *hash, long *index)
         else
             return 0;
     }
-    if (n[8] != '.' || n[9] < '0' || n[9] > '9' || strlen(n + 9) > 6)
+    if (strcmp(n + 8, ".0") != 0)
         return 0;
-    long k = 0;
-    for (const char *q = n + 9; *q; q++) {
-        if (*q < '0' || *q > '9')
-            return 0;
-        k = k * 10 + (*q - '0');
-    }
     *hash = h;
-    *index = k;
     return 1;
 }
 
@@ -124,7 +119,7 @@ static int cmp_ulong(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Certificates in s whose subject hashes to h (hashes: the sorted subject hashes of s). */
+/* How many of the sorted hashes[0..n) equal h. */
 static long count_hash(const unsigned long *hashes, size_t n, unsigned long h)
 {
     size_t lo = 0, hi = n;
@@ -141,49 +136,65 @@ static long count_hash(const unsigned long *hashes, size_t n, unsigned long h)
     return k;
 }
 
+/* One directory of load_dirs_now(). */
+static void load_dir_now(X509_STORE *s, const char *dir, size_t dl, const unsigned long *hashes,
+                         size_t nh)
+{
+    char *d0 = strndup(dir, dl);
+    DIR *d = d0 != NULL ? opendir(d0) : NULL;
+    size_t cap = dl + 32;
+    char *full = d != NULL ? malloc(cap) : NULL;
+    struct dirent *de;
+    while (full != NULL && (de = readdir(d)) != NULL) {
+        unsigned long h;
+        if (!chain_start(de->d_name, &h))
+            continue;
+        long have = count_hash(hashes, nh, h);
+        for (long i = 0; i < 1000; i++) {
+            struct stat st;
+            snprintf(full, cap, "%s/%08lx.%ld", d0, h, i);
+            if (stat(full, &st) != 0 || (i >= have && X509_STORE_load_file(s, full) != 1))
+                break;
+        }
+    }
+    free(full);
+    if (d != NULL)
+        closedir(d);
+    free(d0);
+}
+
 /*
- * Add the certificates of a hashed directory now rather than when a verification first asks for
- * them. The lookup OpenSSL would do later only asks the directory for a subject the store does
- * not hold, so a file "H.N" is read only when the store holds at most N certificates whose subject
- * hashes to H: with Debian's defaults (the bundle and /etc/ssl/certs hold the same CAs) that
- * reads no file at all, where reading all of them would double the store's 20 ms build. A file
- * that does not load is skipped, as the lazy lookup skips it. The directory also stays a lookup
- * (X509_STORE_load_path), so a certificate this pass cannot see (added later, or a file whose
+ * Add the certificates of a hashed directory list ("dir[:dir...]", as OpenSSL takes it) now rather
+ * than when a verification first asks for them. OpenSSL's lookup asks the directories only for a
+ * subject the store does not hold, and then reads H.0, H.1, ... up to the first file that is
+ * missing or does not load; this pass reads the same chains, skipping the first k files of a
+ * chain when the store already holds k certificates whose subject hashes to H. With Debian's
+ * defaults (the bundle and /etc/ssl/certs hold the same CAs) that loads no file at all, where
+ * loading all of them would double the store's 20 ms build. The directories also stay a lookup
+ * (X509_STORE_load_path), so a certificate this pass cannot see (added later, or one whose subject
  * hash collides with a bundled CA's) is still found.
  */
-static void load_dir_now(X509_STORE *s, const char *dir)
+static void load_dirs_now(X509_STORE *s, const char *path)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return;
     STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(s);
     int nobj = sk_X509_OBJECT_num(objs);
     unsigned long *hashes = malloc(sizeof(*hashes) * (size_t)(nobj > 0 ? nobj : 1));
+    if (hashes == NULL)
+        return;
     size_t nh = 0;
-    for (int i = 0; hashes != NULL && i < nobj; i++) {
+    for (int i = 0; i < nobj; i++) {
         X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
         if (x != NULL)
             hashes[nh++] = X509_subject_name_hash(x);
     }
-    if (hashes != NULL)
-        qsort(hashes, nh, sizeof(*hashes), cmp_ulong);
-    size_t dl = strlen(dir);
-    struct dirent *de;
-    while (hashes != NULL && (de = readdir(d)) != NULL) {
-        unsigned long h;
-        long index;
-        if (!hash_name(de->d_name, &h, &index) || count_hash(hashes, nh, h) > index)
-            continue;
-        size_t n = dl + 1 + strlen(de->d_name) + 1;
-        char *full = malloc(n);
-        if (full == NULL)
-            break;
-        snprintf(full, n, "%s/%s", dir, de->d_name);
-        (void)X509_STORE_load_file(s, full);
-        free(full);
+    qsort(hashes, nh, sizeof(*hashes), cmp_ulong);
+    for (const char *p = path; *p != '\0';) {
+        size_t dl = strcspn(p, ":");
+        if (dl > 0)
+            load_dir_now(s, p, dl, hashes, nh);
+        p += dl + (p[dl] == ':');
     }
     free(hashes);
-    closedir(d);
 }
 
 /* Fill each certificate's extension cache (see the top of this file). */
@@ -217,7 +228,7 @@ static int load(vp__http_ca *c)
     if (ok && path != NULL && X509_STORE_load_path(s, path) != 1)
         ok = 0;
     if (ok && path != NULL)
-        load_dir_now(s, path);
+        load_dirs_now(s, path);
     if (ok && X509_STORE_set_flags(s, X509_V_FLAG_PARTIAL_CHAIN) != 1)
         ok = 0;
     if (ok)

@@ -7,8 +7,8 @@
  * the first TLS connection and handed to each new connection's SSL_CTX through
  * CURLOPT_SSL_CTX_FUNCTION. Only when libcurl runs on this process's OpenSSL 3; otherwise, or when
  * the bundle cannot be loaded, libcurl loads the CAs itself as before (and reports its errors).
- * The store is complete and every certificate's lazily computed fields are filled before any
- * connection sees it, so concurrent verifications only read it.
+ * The CA directory is read and every certificate's lazily computed fields are filled before any
+ * connection sees the store, so concurrent verifications only read it.
  */
 #ifndef VP_HTTP_CA_H
 #define VP_HTTP_CA_H

@@ -581,8 +581,9 @@ static void test_tls_store_parsed_once(void **state)
     vp__http_free(h);
 }
 
-/* A hashed CA directory (as c_rehash makes it) holding the CA certificate of PEM file ca. */
-static void make_hashed_dir(char *dir, const char *ca)
+/* A hashed CA directory (as c_rehash makes it) holding the CA certificate of PEM file ca as its
+ * index'th file of that subject hash. */
+static void make_hashed_dir(char *dir, const char *ca, int index)
 {
     assert_non_null(mkdtemp(dir));
     FILE *in = fopen(ca, "rb");
@@ -591,7 +592,7 @@ static void make_hashed_dir(char *dir, const char *ca)
     fclose(in);
     assert_non_null(x);
     char name[4200];
-    snprintf(name, sizeof(name), "%s/%08lx.0", dir, X509_subject_name_hash(x));
+    snprintf(name, sizeof(name), "%s/%08lx.%d", dir, X509_subject_name_hash(x), index);
     FILE *out = fopen(name, "wb");
     assert_non_null(out);
     assert_int_equal(PEM_write_X509(out, x), 1);
@@ -609,22 +610,26 @@ static void remove_hashed_dir(const char *dir)
 /* 8 threads open their first TLS connections at once through a vp__http whose shared trust
  * store nobody has used yet, so their verifications meet on fresh certificates (OpenSSL caches
  * a certificate's extensions on first use: the thread sanitizer build checks that the store is
- * only read). The trust comes from a CA file, from a hashed CA directory alone, from both, and
- * from a directory holding the one CA the system bundle lacks; an unrelated directory is
- * refused. */
+ * only read). The trust comes from a CA file, from a hashed CA directory alone, from both, from a
+ * directory list, and from a directory holding the one CA the system bundle lacks. An unrelated
+ * directory is refused, and so is a CA file that OpenSSL's lookup never reads (".1" without
+ * ".0": its chain of files ends at the first missing one). */
 static void test_tls_store_first_use_concurrent(void **state)
 {
     if (g_tls == NULL)
         skip();
     enum { N = 8, ROUNDS = 4 };
     char dir[] = "/tmp/vp-test-capath-XXXXXX", other_dir[] = "/tmp/vp-test-capath-XXXXXX";
-    make_hashed_dir(dir, mc_ca_file(g_tls));
-    make_hashed_dir(other_dir, g_other_ca);
+    char gap_dir[] = "/tmp/vp-test-capath-XXXXXX", list[128];
+    make_hashed_dir(dir, mc_ca_file(g_tls), 0);
+    make_hashed_dir(other_dir, g_other_ca, 0);
+    make_hashed_dir(gap_dir, mc_ca_file(g_tls), 1);
+    snprintf(list, sizeof(list), "/nonexistent-vp-capath::%s", dir);
     /* The system bundle lacks the test CA: the directory must supply it. (Not the unrelated test
      * CA: it has the test CA's subject, and OpenSSL asks a directory only for subjects its store
      * lacks.) */
     const char *sys = "/etc/ssl/certs/ca-certificates.crt";
-    size_t n_cases = access(sys, R_OK) == 0 ? 5 : 4;
+    size_t n_cases = access(sys, R_OK) == 0 ? 7 : 6;
     const struct {
         const char *file, *path;
         int want;
@@ -633,7 +638,9 @@ static void test_tls_store_first_use_concurrent(void **state)
         {mc_ca_file(g_tls), NULL, 0},
         {NULL, dir, 0},
         {mc_ca_file(g_tls), dir, 0},
+        {NULL, list, 0},
         {NULL, other_dir, VP_ENETWORK},
+        {NULL, gap_dir, VP_ENETWORK},
         {sys, dir, 0},
         /* clang-format on */
     };
@@ -670,6 +677,7 @@ static void test_tls_store_first_use_concurrent(void **state)
     }
     remove_hashed_dir(dir);
     remove_hashed_dir(other_dir);
+    remove_hashed_dir(gap_dir);
 }
 
 static void test_tls_insecure_skip_verify(void **state)
