@@ -23,11 +23,23 @@ typedef struct entry {
     size_t prov;
     char *value; /* secure arena; NULL for a negative entry */
     size_t len;
+    unsigned char *ident; /* what the value was fetched as (identity.h), owned; NULL: unknown */
+    size_t ident_len;
     int status;         /* negative entries */
     char *msg;          /* negative entries */
     int64_t expires;    /* fresh until */
     int64_t keep_until; /* may stay (for stale-if-error) until */
 } entry;
+
+/* A persisted entry of another identity, carried through this process untouched (see
+ * vp__cache_carry). Never served. */
+typedef struct carried {
+    struct carried *next;
+    size_t prov; /* index, or n_prov: a provider this cache does not have */
+    int64_t expires_wall;
+    unsigned char *blob; /* secure arena: it holds a value */
+    size_t len;
+} carried;
 
 struct vp__cache {
     pthread_mutex_t lock;
@@ -38,6 +50,8 @@ struct vp__cache {
     size_t n_prov;
     uint64_t *prov_entries, *prov_bytes;
     vp__cache_counters *counters;
+    carried *carry; /* newest first */
+    size_t n_carry, carry_bytes;
 };
 
 static uint64_t hash_str(const char *s)
@@ -123,6 +137,7 @@ static void drop(vp__cache *c, entry **slot)
     c->prov_entries[e->prov]--;
     c->prov_bytes[e->prov] -= e->len;
     vp__secmem_free(e->value);
+    vp__secmem_free(e->ident);
     free(e->msg);
     free(e->key);
     free(e);
@@ -236,10 +251,12 @@ static entry *new_entry(const char *key, size_t prov)
 }
 
 int vp__cache_put(vp__cache *c, const char *key, size_t prov, const char *value, size_t len,
-                  int64_t expires, int64_t keep_ms)
+                  int64_t expires, int64_t keep_ms, unsigned char *ident, size_t ident_len)
 {
-    if (prov >= c->n_prov || c->max_entries == 0 || len > c->max_bytes)
+    if (prov >= c->n_prov || c->max_entries == 0 || len > c->max_bytes) {
+        vp__secmem_free(ident);
         return 0;
+    }
     entry *e = new_entry(key, prov);
     /* No NUL: values are copied out by length, and a 1 KiB secret then fits the 1 KiB class. */
     char *v = e ? vp__secmem_alloc(len) : NULL;
@@ -247,11 +264,14 @@ int vp__cache_put(vp__cache *c, const char *key, size_t prov, const char *value,
         if (e)
             free(e->key);
         free(e);
+        vp__secmem_free(ident);
         return VP_ENOMEM;
     }
     memcpy(v, value, len);
     e->value = v;
     e->len = len;
+    e->ident = ident;
+    e->ident_len = ident_len;
     e->expires = expires;
     e->keep_until = expires + (keep_ms > 0 ? keep_ms : 0);
     pthread_mutex_lock(&c->lock);
@@ -280,6 +300,18 @@ void vp__cache_put_neg(vp__cache *c, const char *key, size_t prov, int status, c
 void vp__cache_reset(vp__cache *c, size_t prov)
 {
     pthread_mutex_lock(&c->lock);
+    for (carried **pp = &c->carry; *pp;) {
+        carried *k = *pp;
+        if (prov == VP__CACHE_ALL || k->prov == prov) {
+            *pp = k->next;
+            c->n_carry--;
+            c->carry_bytes -= k->len;
+            vp__secmem_free(k->blob);
+            free(k);
+        } else {
+            pp = &k->next;
+        }
+    }
     entry *e = c->head;
     while (e) {
         entry *n = e->next;
@@ -326,6 +358,48 @@ void vp__cache_foreach_fresh(vp__cache *c, int64_t now, vp__cache_visit_fn fn, v
     pthread_mutex_lock(&c->lock);
     for (entry *e = c->tail; e; e = e->prev)
         if (e->value != NULL && e->expires > now)
-            fn(ud, e->key, e->prov, e->value, e->len, e->expires);
+            fn(ud, e->key, e->prov, e->value, e->len, e->expires, e->ident, e->ident_len);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int vp__cache_carry(vp__cache *c, size_t prov, const void *blob, size_t len, int64_t expires_wall)
+{
+    if (prov > c->n_prov)
+        prov = c->n_prov;
+    carried *k = calloc(1, sizeof(*k));
+    unsigned char *b = k ? vp__secmem_alloc(len ? len : 1) : NULL;
+    if (b == NULL) {
+        free(k);
+        return VP_ENOMEM;
+    }
+    memcpy(b, blob, len);
+    k->prov = prov;
+    k->expires_wall = expires_wall;
+    k->blob = b;
+    k->len = len;
+    pthread_mutex_lock(&c->lock);
+    int full = c->n_carry >= c->max_entries || len > c->max_bytes - c->carry_bytes ||
+               c->carry_bytes > c->max_bytes;
+    if (!full) {
+        k->next = c->carry;
+        c->carry = k;
+        c->n_carry++;
+        c->carry_bytes += len;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (full) {
+        vp__secmem_free(b);
+        free(k);
+        return VP_ELIMIT;
+    }
+    return 0;
+}
+
+void vp__cache_foreach_carried(vp__cache *c, int64_t now_wall, vp__cache_carry_fn fn, void *ud)
+{
+    pthread_mutex_lock(&c->lock);
+    for (carried *k = c->carry; k; k = k->next)
+        if (k->expires_wall > now_wall)
+            fn(ud, k->blob, k->len);
     pthread_mutex_unlock(&c->lock);
 }

@@ -40,11 +40,12 @@ int vp__cache_get(vp__cache *c, const char *key, int64_t now, vp_buf *out, int *
 int vp__cache_get_stale(vp__cache *c, const char *key, int64_t now, int64_t max_stale_ms,
                         vp_buf *out);
 /* Store a value for key (replacing any entry), fresh until expires. keep_ms: how long past
- * expiry the entry may stay for stale-if-error (0 = drop at expiry). Evicts the least recently
- * used entries to stay within the bounds; a value larger than the byte bound is not stored.
- * 0 or VP_ENOMEM (nothing stored). */
+ * expiry the entry may stay for stale-if-error (0 = drop at expiry). ident: the identity the
+ * value was fetched as (identity.h; NULL = unknown, never persisted); the cache takes ownership
+ * in every case. Evicts the least recently used entries to stay within the bounds; a value
+ * larger than the byte bound is not stored. 0 or VP_ENOMEM (nothing stored). */
 int vp__cache_put(vp__cache *c, const char *key, size_t prov, const char *value, size_t len,
-                  int64_t expires, int64_t keep_ms);
+                  int64_t expires, int64_t keep_ms, unsigned char *ident, size_t ident_len);
 /* Remember a failure for key until expires (replaces any entry). */
 void vp__cache_put_neg(vp__cache *c, const char *key, size_t prov, int status, const char *msg,
                        int64_t expires);
@@ -60,7 +61,20 @@ vp__cache_counters *vp__cache_counters_of(vp__cache *c, size_t prov);
  * the LRU order. fn runs under the cache's lock and must not call into c; value points into
  * secure memory and must not be kept. */
 typedef void (*vp__cache_visit_fn)(void *ud, const char *key, size_t prov, const char *value,
-                                   size_t len, int64_t expires);
+                                   size_t len, int64_t expires, const unsigned char *ident,
+                                   size_t ident_len);
 void vp__cache_foreach_fresh(vp__cache *c, int64_t now, vp__cache_visit_fn fn, void *ud);
+
+/* Entries of the cache file that belong to another identity (another credential, endpoint or
+ * token than this process has) are carried through unchanged, so switching between identities
+ * does not throw the other one's entries away: blob is the entry as the file stores it (copied
+ * into secure memory), prov its provider index (n_prov or more: a provider this cache does not
+ * have). They are never served, are dropped by vp__cache_reset of their provider (or of all;
+ * carried entries of unknown providers only by VP__CACHE_ALL), and count against the entry
+ * and byte bounds separately. 0, VP_ENOMEM, or VP_ELIMIT (bounds reached: not kept). */
+int vp__cache_carry(vp__cache *c, size_t prov, const void *blob, size_t len, int64_t expires_wall);
+/* Call fn for every carried entry still fresh at now_wall (Unix ms), under the cache's lock. */
+typedef void (*vp__cache_carry_fn)(void *ud, const unsigned char *blob, size_t len);
+void vp__cache_foreach_carried(vp__cache *c, int64_t now_wall, vp__cache_carry_fn fn, void *ud);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * cachefile - see cachefile.h. One XChaCha20-Poly1305 seal over the whole entry list, the
  * 40-byte header as associated data; a random nonce per write. Every entry carries the identity
- * it was fetched as (see identity()); a loading context whose identity differs skips it.
+ * it was fetched as (identity.h), captured by the resolver when it fetched the value and carried
+ * through every later run that loaded it; a loading context whose identity differs skips it.
  */
 #include "cachefile.h"
 
@@ -21,7 +22,7 @@
 #include "buf.h"
 #include "ctx.h"
 #include "host.h"
-#include "inputs.h"
+#include "identity.h"
 #include "resolver.h"
 #include "errint.h"
 #include "secmem.h"
@@ -30,6 +31,9 @@
 #define KEYBYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 #define NONCE    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG      crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+/* 3: every entry's identity is the one captured when it was fetched (identity.h). */
+#define FILE_VERSION 3
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -77,66 +81,61 @@ static int cache_key(vp_vault *vault, int create, vp_buf *key, vp_error *err)
     return rc;
 }
 
-#define KEY_SEP '\x1f' /* separates provider, credential and reference in a cache key */
-#define FP_LEN  32
+/* One entry of the plaintext, as visit() writes it. */
+typedef struct ent {
+    const char *name, *key, *value;
+    size_t nl, kl, vl;
+    int64_t expires_wall;
+    const unsigned char *fp;    /* VP__IDENT_DIGEST bytes */
+    const unsigned char *names; /* the identity's input names (identity.h) */
+    size_t names_len;
+    size_t size; /* bytes of the whole entry */
+} ent;
 
-/* Hash a file's contents (absent or unreadable: a marker) into st. */
-static void digest_file(crypto_generichash_state *st, const char *path)
+/* Parse the entry at p (avail bytes left). Sealed by us, but parsed defensively: every length
+ * is checked against the rest. 0 or VP_EPROTO. */
+static int ent_parse(const unsigned char *p, size_t avail, ent *e)
 {
-    char full[4096];
-    unsigned char buf[4096], mark = 0;
-    FILE *f = vp__host_expand_path(path, full, sizeof(full)) == 0 ? fopen(full, "rb") : NULL;
-    if (f == NULL) {
-        crypto_generichash_update(st, &mark, 1);
-        return;
+    size_t off = 0;
+    if (avail < 1 || avail - 1 < p[0] + 4u)
+        return VP_EPROTO;
+    e->nl = p[off++];
+    e->name = (const char *)p + off;
+    off += e->nl;
+    e->kl = get_u32(p + off);
+    off += 4;
+    if (avail - off < e->kl || avail - off - e->kl < 4)
+        return VP_EPROTO;
+    e->key = (const char *)p + off;
+    off += e->kl;
+    e->vl = get_u32(p + off);
+    off += 4;
+    if (avail - off < e->vl || avail - off - e->vl < 8)
+        return VP_EPROTO;
+    e->value = (const char *)p + off;
+    off += e->vl;
+    e->expires_wall = get_i64(p + off);
+    off += 8;
+    if (avail - off < VP__IDENT_DIGEST + 2)
+        return VP_EPROTO;
+    e->fp = p + off;
+    off += VP__IDENT_DIGEST;
+    /* u16 count, then u16 length + bytes each; walked here only to find where the entry ends
+     * (vp__ident_recompute validates the names). */
+    size_t start = off, n = (size_t)p[off] | (size_t)p[off + 1] << 8;
+    off += 2;
+    for (size_t j = 0; j < n; j++) {
+        if (avail - off < 2)
+            return VP_EPROTO;
+        size_t l = (size_t)p[off] | (size_t)p[off + 1] << 8;
+        if (avail - off - 2 < l)
+            return VP_EPROTO;
+        off += 2 + l;
     }
-    mark = 1;
-    crypto_generichash_update(st, &mark, 1);
-    size_t n, total = 0;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && total < (size_t)16 << 20) {
-        crypto_generichash_update(st, buf, n);
-        total += n;
-    }
-    fclose(f);
-    sodium_memzero(buf, sizeof(buf)); /* a credentials file may have been read */
-}
-
-/*
- * The identity a value of provider prov, under cache key `key`, belongs to: the credential as set
- * in ctx (type and fields) and the current values of every environment variable and file the
- * provider read (inputs[], "e:NAME" / "f:PATH"). A keyed BLAKE2b under the cache file's key, so
- * the file reveals nothing about credential values. ctx NULL (white-box tests): inputs only.
- */
-static void identity(vp_ctx *ctx, size_t prov, const char *key, size_t key_len,
-                     const unsigned char *fkey, char *const *inputs, size_t n_inputs,
-                     unsigned char out[FP_LEN])
-{
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, fkey, KEYBYTES, FP_LEN);
-    if (ctx != NULL && prov < ctx->n_providers) {
-        const char *end = key + key_len;
-        const char *c1 = memchr(key, KEY_SEP, key_len);
-        const char *c2 = c1 ? memchr(c1 + 1, KEY_SEP, (size_t)(end - c1 - 1)) : NULL;
-        char cred[128] = "";
-        if (c2 != NULL && (size_t)(c2 - c1 - 1) < sizeof(cred))
-            memcpy(cred, c1 + 1, (size_t)(c2 - c1 - 1));
-        vp__cred_digest(ctx, &ctx->providers[prov], cred, &st);
-    }
-    for (size_t i = 0; i < n_inputs; i++) {
-        const char *in = inputs[i];
-        crypto_generichash_update(&st, (const unsigned char *)in, strlen(in) + 1);
-        if (in[0] == 'e') {
-            const char *v = getenv(in + 2);
-            unsigned char mark = v != NULL;
-            crypto_generichash_update(&st, &mark, 1);
-            if (v != NULL)
-                crypto_generichash_update(&st, (const unsigned char *)v, strlen(v) + 1);
-        } else {
-            digest_file(&st, in + 2);
-        }
-    }
-    crypto_generichash_final(&st, out, FP_LEN);
-    sodium_memzero(&st, sizeof(st));
+    e->names = p + start;
+    e->names_len = off - start;
+    e->size = off;
+    return 0;
 }
 
 typedef struct collect {
@@ -146,29 +145,62 @@ typedef struct collect {
     int64_t now_mono, now_wall;
     uint32_t count;
     int rc;
-    vp_ctx *ctx;
     const unsigned char *fkey;
-    char ***inputs; /* per provider: what it read, or NULL = unknown (not saved) */
-    size_t *n_inputs;
+    unsigned char (*seen)[16]; /* short hashes of (key, fingerprint) written, to skip doubles */
+    size_t n_seen, cap_seen, n_sorted;
 } collect;
 
+static void seen_hash(const char *key, size_t kl, const unsigned char *fp, unsigned char out[16])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, (const unsigned char *)key, kl);
+    crypto_generichash_update(&st, fp, VP__IDENT_DIGEST);
+    crypto_generichash_final(&st, out, 16);
+}
+
+static int seen_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+/* Whether h was written already; if not, remember it. -1 on out of memory. */
+static int seen_check(collect *c, const unsigned char h[16])
+{
+    if (c->n_sorted > 0 && bsearch(h, c->seen, c->n_sorted, 16, seen_cmp) != NULL)
+        return 1;
+    for (size_t i = c->n_sorted; i < c->n_seen; i++)
+        if (memcmp(c->seen[i], h, 16) == 0)
+            return 1;
+    if (c->n_seen == c->cap_seen) {
+        size_t cap = c->cap_seen ? 2 * c->cap_seen : 64;
+        void *n = realloc(c->seen, cap * 16);
+        if (n == NULL)
+            return -1;
+        c->seen = n;
+        c->cap_seen = cap;
+    }
+    memcpy(c->seen[c->n_seen++], h, 16);
+    return 0;
+}
+
+/* Entry layout (docs/vault-format.md): u8 provider-name length, name, u32 key length, key, u32
+ * value length, value, i64 expiry (Unix ms), the keyed identity fingerprint, then the identity's
+ * input names (u16 count, u16 length + bytes each). */
 static void visit(void *ud, const char *key, size_t prov, const char *value, size_t len,
-                  int64_t expires)
+                  int64_t expires, const unsigned char *ident, size_t ident_len)
 {
     collect *c = ud;
     size_t nl = prov < c->n_prov && c->names[prov] ? strlen(c->names[prov]) : 0;
     size_t kl = strlen(key);
     if (c->rc != 0 || nl == 0 || nl > 255 || kl > UINT32_MAX || len > UINT32_MAX)
         return;
-    if (c->ctx != NULL && c->inputs[prov] == NULL)
-        return; /* what the provider read is not known: its identity cannot be checked */
-    char *const *in = c->ctx != NULL ? c->inputs[prov] : NULL;
-    size_t n_in = c->ctx != NULL ? c->n_inputs[prov] : 0;
-    size_t in_bytes = 2;
-    for (size_t i = 0; i < n_in; i++)
-        in_bytes += 2 + strlen(in[i]);
-    unsigned char hdr[8], fp[FP_LEN];
-    int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8 + FP_LEN + in_bytes, 1);
+    if (ident == NULL || ident_len < VP__IDENT_DIGEST + 2)
+        return; /* not known what the value was fetched as: it cannot be checked, so not kept */
+    const unsigned char *in = ident + VP__IDENT_DIGEST;
+    size_t in_len = ident_len - VP__IDENT_DIGEST;
+    unsigned char hdr[8], fp[VP__IDENT_DIGEST];
+    int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8 + sizeof(fp) + in_len, 1);
     put_u32(hdr, (uint32_t)kl);
     unsigned char n8 = (unsigned char)nl;
     if (rc == 0)
@@ -187,22 +219,33 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
     put_i64(hdr, c->now_wall + (expires - c->now_mono));
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 8);
-    identity(c->ctx, prov, key, kl, c->fkey, in, n_in, fp);
+    vp__ident_seal(ident, c->fkey, fp);
     if (rc == 0)
-        rc = vp__buf_append(c->pt, fp, FP_LEN);
-    hdr[0] = (unsigned char)(n_in & 0xff);
-    hdr[1] = (unsigned char)(n_in >> 8);
+        rc = vp__buf_append(c->pt, fp, sizeof(fp));
     if (rc == 0)
-        rc = vp__buf_append(c->pt, hdr, 2);
-    for (size_t i = 0; rc == 0 && i < n_in; i++) {
-        size_t l = strlen(in[i]);
-        hdr[0] = (unsigned char)(l & 0xff);
-        hdr[1] = (unsigned char)(l >> 8);
-        rc = vp__buf_append(c->pt, hdr, 2);
-        if (rc == 0)
-            rc = vp__buf_append(c->pt, in[i], l);
-    }
+        rc = vp__buf_append(c->pt, in, in_len);
+    unsigned char h[16];
+    seen_hash(key, kl, fp, h);
+    if (rc == 0 && seen_check(c, h) < 0)
+        rc = VP_ENOMEM;
     if (rc == 0)
+        c->count++;
+    c->rc = rc;
+}
+
+/* A carried entry of another identity (vp__cache_carry): written back as it was read, unless an
+ * entry of the same key and identity was written already. */
+static void visit_carried(void *ud, const unsigned char *blob, size_t len)
+{
+    collect *c = ud;
+    ent e;
+    if (c->rc != 0 || ent_parse(blob, len, &e) != 0 || e.size != len)
+        return;
+    unsigned char h[16];
+    seen_hash(e.key, e.kl, e.fp, h);
+    int seen = seen_check(c, h);
+    int rc = seen < 0 ? VP_ENOMEM : 0;
+    if (seen == 0 && (rc = vp__buf_append(c->pt, blob, len)) == 0)
         c->count++;
     c->rc = rc;
 }
@@ -265,27 +308,25 @@ int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
     int rc = cache_key(vault, 1, &key, err);
     if (rc != 0)
         return rc;
-    collect col = {
-        &pt,  prov_names, n_prov, now_mono, now_wall, 0, 0, ctx, (const unsigned char *)key.data,
-        NULL, NULL};
-    if (ctx != NULL) {
-        col.inputs = calloc(n_prov ? n_prov : 1, sizeof(*col.inputs));
-        col.n_inputs = calloc(n_prov ? n_prov : 1, sizeof(*col.n_inputs));
-        if (col.inputs == NULL || col.n_inputs == NULL)
-            col.rc = VP_ENOMEM;
-        for (size_t i = 0; col.rc == 0 && i < n_prov && i < ctx->n_providers; i++)
-            if (vp__inputs_list(ctx->providers[i].hc.inputs, &col.inputs[i], &col.n_inputs[i]) != 0)
-                col.inputs[i] = NULL;
-    }
-    if (col.rc == 0 && vp__buf_reserve(&pt, 64, 1) != 0)
+    collect col = {0};
+    col.pt = &pt;
+    col.names = prov_names;
+    col.n_prov = n_prov;
+    col.now_mono = now_mono;
+    col.now_wall = now_wall;
+    col.fkey = (const unsigned char *)key.data;
+    (void)ctx; /* every entry carries its own identity */
+    if (vp__buf_reserve(&pt, 64, 1) != 0)
         col.rc = VP_ENOMEM;
     if (col.rc == 0)
         vp__cache_foreach_fresh(c, now_mono, visit, &col);
+    if (col.rc == 0 && col.n_seen > 1)
+        qsort(col.seen, col.n_seen, 16, seen_cmp);
+    col.n_sorted = col.n_seen;
+    if (col.rc == 0)
+        vp__cache_foreach_carried(c, now_wall, visit_carried, &col);
+    free(col.seen);
     rc = col.rc;
-    for (size_t i = 0; col.inputs != NULL && i < n_prov; i++)
-        vp__inputs_list_free(col.inputs[i], col.n_inputs[i]);
-    free(col.inputs);
-    free(col.n_inputs);
     unsigned char *img = NULL;
     size_t img_len = VP__CACHEFILE_HDR + pt.len + TAG;
     if (rc == 0 && img_len > VP__CACHEFILE_MAX)
@@ -295,7 +336,7 @@ int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
     if (rc == 0) {
         memset(img, 0, VP__CACHEFILE_HDR);
         memcpy(img, VP__CACHEFILE_MAGIC, 8);
-        img[8] = 2; /* version, u16 LE (2: entries carry their identity) */
+        img[8] = FILE_VERSION; /* u16 LE */
         put_u32(img + 12, col.count);
         randombytes_buf(img + 16, NONCE);
         unsigned long long clen = 0;
@@ -376,14 +417,16 @@ int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
     unsigned char *pt = NULL;
     size_t ptlen = 0;
     if (rc == 0 && len >= VP__CACHEFILE_HDR && memcmp(img, VP__CACHEFILE_MAGIC, 8) == 0 &&
-        img[8] == 1 && img[9] == 0) {
-        /* Version 1 entries carry no identity: never serve them, start afresh. */
+        img[8] < FILE_VERSION && img[9] == 0) {
+        /* Version 1 entries carry no identity; version 2 could hold entries saved with the
+         * inputs of a run that only hit the cache (not the ones they were fetched with): never
+         * serve either, start afresh. */
         free(img);
         vp_buf_free(&key);
         return 0;
     }
     if (rc == 0 && (len < VP__CACHEFILE_HDR + TAG || memcmp(img, VP__CACHEFILE_MAGIC, 8) != 0 ||
-                    img[8] != 2 || img[9] != 0))
+                    img[8] != FILE_VERSION || img[9] != 0))
         rc = vp__err_set(err, NULL, VP_EPROTO, "the cache file is damaged or of another version");
     if (rc == 0) {
         ptlen = len - VP__CACHEFILE_HDR - TAG;
@@ -401,87 +444,53 @@ int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
     uint32_t count = rc == 0 ? get_u32(img + 12) : 0;
     size_t off = 0, put = 0;
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
-        /* Sealed by us, but parsed defensively: every length is checked against the rest. */
-        if (ptlen - off < 1 || ptlen - off - 1 < pt[off] + 4u) {
-            rc = VP_EPROTO;
+        ent e;
+        if ((rc = ent_parse(pt + off, ptlen - off, &e)) != 0)
             break;
-        }
-        size_t nl = pt[off++];
-        const char *name = (const char *)pt + off;
-        off += nl;
-        size_t kl = get_u32(pt + off);
-        off += 4;
-        if (ptlen - off < kl || ptlen - off - kl < 4) {
-            rc = VP_EPROTO;
-            break;
-        }
-        const char *k = (const char *)pt + off;
-        off += kl;
-        size_t vl = get_u32(pt + off);
-        off += 4;
-        if (ptlen - off < vl || ptlen - off - vl < 8) {
-            rc = VP_EPROTO;
-            break;
-        }
-        const char *v = (const char *)pt + off;
-        off += vl;
-        int64_t expires_wall = get_i64(pt + off);
-        off += 8;
-        if (ptlen - off < FP_LEN + 2) {
-            rc = VP_EPROTO;
-            break;
-        }
-        const unsigned char *fp = pt + off;
-        off += FP_LEN;
-        size_t n_in = (size_t)pt[off] | (size_t)pt[off + 1] << 8;
-        off += 2;
-        char *inputs[VP__INPUTS_MAX];
-        size_t got = 0;
-        for (; rc == 0 && got < n_in; got++) {
-            size_t l = ptlen - off >= 2 ? ((size_t)pt[off] | (size_t)pt[off + 1] << 8) : SIZE_MAX;
-            if (got >= VP__INPUTS_MAX || l == SIZE_MAX || l < 3 || ptlen - off - 2 < l) {
-                rc = VP_EPROTO;
-                break;
-            }
-            off += 2;
-            if ((inputs[got] = malloc(l + 1)) == NULL) {
-                rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-                break;
-            }
-            memcpy(inputs[got], pt + off, l);
-            inputs[got][l] = '\0';
-            off += l;
-        }
+        const unsigned char *raw = pt + off;
+        off += e.size;
         size_t p = 0;
-        for (; rc == 0 && p < n_prov; p++)
-            if (prov_names[p] && strlen(prov_names[p]) == nl &&
-                memcmp(prov_names[p], name, nl) == 0)
+        for (; p < n_prov; p++)
+            if (prov_names[p] && strlen(prov_names[p]) == e.nl &&
+                memcmp(prov_names[p], e.name, e.nl) == 0)
                 break;
-        int same = 0;
-        if (rc == 0 && p < n_prov) {
-            unsigned char now_fp[FP_LEN];
-            identity(ctx, p, k, kl, (const unsigned char *)key.data, inputs, got, now_fp);
-            same = sodium_memcmp(now_fp, fp, FP_LEN) == 0;
-        }
-        for (size_t j = 0; j < got; j++)
-            free(inputs[j]);
-        if (rc != 0)
+        int64_t left = e.expires_wall - now_wall;
+        if (left <= 0)
+            continue; /* expired */
+        /* The identity as this run's surroundings give it, for the inputs the value was fetched
+         * with: it must be the one the value was saved with. */
+        unsigned char *ident = NULL, now_fp[VP__IDENT_DIGEST];
+        size_t ident_len = 0;
+        if (p < n_prov && vp__ident_recompute(ctx, p, e.key, e.kl, e.names, e.names_len, &ident,
+                                              &ident_len) != 0) {
+            rc = VP_EPROTO;
             break;
-        int64_t left = expires_wall - now_wall;
-        if (left <= 0 || !same)
-            continue; /* expired, or fetched as another identity */
+        }
+        if (ident != NULL)
+            vp__ident_seal(ident, (const unsigned char *)key.data, now_fp);
+        if (ident == NULL || sodium_memcmp(now_fp, e.fp, sizeof(now_fp)) != 0) {
+            /* Another identity's (or another provider set's) entry: never served here, but
+             * carried to the next save so that switching identities keeps both. */
+            vp__ident_free(ident);
+            (void)vp__cache_carry(c, p, raw, e.size, e.expires_wall);
+            continue;
+        }
         if (left > (int64_t)VP_CACHE_TTL_MAX_S * 1000)
             left = (int64_t)VP_CACHE_TTL_MAX_S * 1000; /* a clock set back must not extend it */
-        if (p == n_prov)
-            continue;
-        char *kcopy = malloc(kl + 1);
+        char *kcopy = malloc(e.kl + 1);
         if (kcopy == NULL) {
+            vp__ident_free(ident);
             rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
             break;
         }
-        memcpy(kcopy, k, kl);
-        kcopy[kl] = '\0';
-        if (strlen(kcopy) == kl && vp__cache_put(c, kcopy, p, v, vl, now_mono + left, 0) == 0)
+        memcpy(kcopy, e.key, e.kl);
+        kcopy[e.kl] = '\0';
+        /* The entry keeps its identity, so a later save (even of a run that only hit the
+         * cache) writes it with the inputs it was fetched with. */
+        if (strlen(kcopy) != e.kl)
+            vp__ident_free(ident);
+        else if (vp__cache_put(c, kcopy, p, e.value, e.vl, now_mono + left, 0, ident, ident_len) ==
+                 0)
             put++;
         free(kcopy);
     }

@@ -4,10 +4,12 @@
  * with the vault unlocked, unreadable after `vault reset`, carried across `vault rekey`. The
  * byte layout is in docs/vault-format.md ("Cache file").
  *
- * Entries keep their absolute expiry (wall clock) and the identity they were fetched as: the
- * credential set in ctx and the current values of every environment variable and file the
- * provider read (ctx NULL, for white-box tests: those inputs only). A value is loaded only into a
- * context with the same identity; values of providers whose inputs are unknown are not saved.
+ * Entries keep their absolute expiry (wall clock) and the identity they were fetched as
+ * (identity.h: captured by the resolver at fetch time and kept with the entry through every run
+ * that loads it). A value is loaded only into a context that computes the same identity for the
+ * entry's inputs (ctx NULL, for white-box tests: inputs only, no credential); entries of other
+ * identities are carried through unchanged (vp__cache_carry); values whose identity is unknown
+ * are not saved.
  * prov_names[i] names provider index i of the cache, so a file written by a context with other
  * providers maps entries by name and skips the ones it cannot place.
  */

@@ -20,6 +20,7 @@
 #include "ctx.h"
 #include "resolver_int.h"
 #include "secmem.h"
+#include "identity.h"
 #include "secret.h"
 
 typedef struct flight {
@@ -194,9 +195,15 @@ static void flight_complete(vp__resolver *R, job *j, flight *f, int rc, vp_secre
     size_t len = 0;
     if (rc == 0) {
         int64_t ttl = ttl_ms_for(R, j->pi, so);
-        if (ttl > 0)
+        if (ttl > 0) {
+            /* The identity is taken now, right after the fetch that read the inputs. */
+            unsigned char *ident = NULL;
+            size_t ident_len = 0;
+            if (vp__ident_capture(R->ctx, j->pi, j->key, strlen(j->key), &ident, &ident_len) != 0)
+                ident = NULL; /* unknown: kept in memory, never persisted */
             (void)vp__cache_put(R->cache, j->key, j->pi, so->value, so->len, now + ttl,
-                                R->stale_if_error ? R->max_stale_ms : 0);
+                                R->stale_if_error ? R->max_stale_ms : 0, ident, ident_len);
+        }
         val = so->value;
         len = so->len;
     } else if (R->stale_if_error && vp_status_retryable(rc) &&

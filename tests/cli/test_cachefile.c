@@ -19,6 +19,7 @@
 #include "vaultplug/vaultplug.h"
 #include "cache.h"
 #include "cachefile.h"
+#include "identity.h"
 
 #define CANARY "cachefile-canary-31d9a7"
 
@@ -58,17 +59,46 @@ static int teardown(void **state)
     return 0;
 }
 
+/* An identity over the environment variables names[0..n) (no context: no credential part). */
+static unsigned char *ident_of(const char *const *names, size_t n, size_t *len)
+{
+    unsigned char enc[512];
+    size_t off = 2;
+    enc[0] = (unsigned char)n;
+    enc[1] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]);
+        enc[off++] = (unsigned char)l;
+        enc[off++] = 0;
+        memcpy(enc + off, names[i], l);
+        off += l;
+    }
+    unsigned char *id = NULL;
+    assert_int_equal(vp__ident_recompute(NULL, 0, "", 0, enc, off, &id, len), 0);
+    return id;
+}
+
+/* vp__cache_put with the empty identity (the provider read nothing). */
+static int put(vp__cache *c, const char *key, size_t prov, const char *v, size_t len, int64_t exp)
+{
+    size_t il = 0;
+    unsigned char *id = ident_of(NULL, 0, &il);
+    return vp__cache_put(c, key, prov, v, len, exp, 0, id, il);
+}
+
 /* A cache of providers {aws, echo} with: two fresh values (one binary, one empty), one expired
  * value, one remembered failure. The clock: mono 1000, wall 5,000,000. */
 static vp__cache *filled(void)
 {
     vp__cache *c = NULL;
     assert_int_equal(vp__cache_new(2, 100, 1 << 20, &c), 0);
-    assert_int_equal(vp__cache_put(c, "aws|prod|aws://db", 0, CANARY "\0bin", sizeof(CANARY) + 3,
-                                   1000 + 60000, 0),
+    assert_int_equal(
+        put(c, "aws|prod|aws://db", 0, CANARY "\0bin", sizeof(CANARY) + 3, 1000 + 60000), 0);
+    assert_int_equal(put(c, "echo||echo://empty", 1, "", 0, 1000 + 1000), 0);
+    assert_int_equal(put(c, "echo||echo://old", 1, "old", 3, 900), 0);
+    /* A value whose identity is unknown is served in this process but never saved. */
+    assert_int_equal(vp__cache_put(c, "echo||echo://anon", 1, "anon", 4, 1000 + 60000, 0, NULL, 0),
                      0);
-    assert_int_equal(vp__cache_put(c, "echo||echo://empty", 1, "", 0, 1000 + 1000, 0), 0);
-    assert_int_equal(vp__cache_put(c, "echo||echo://old", 1, "old", 3, 900, 0), 0);
     vp__cache_put_neg(c, "echo||echo://missing", 1, VP_ENOTFOUND, "not found", 1000 + 60000);
     return c;
 }
@@ -211,11 +241,112 @@ static void test_sealed_to_vault(void **state)
     vp__cache_free(c);
 }
 
+/* insomnia-fidelity C9: an entry keeps the inputs it was fetched with through runs that only
+ * load and save it (hit-only runs), so a later run whose inputs differ never gets it. */
+static void test_identity_survives_hit_runs(void **state)
+{
+    fx *f = *state;
+    const char *names[] = {"hashicorp"};
+    const char *in[] = {"e:VP_TEST_IDENT_ADDR", "e:VP_TEST_IDENT_TOKEN"};
+    vp_error err;
+    size_t n = 0;
+    setenv("VP_TEST_IDENT_ADDR", "https://prod.example:8200", 1);
+    setenv("VP_TEST_IDENT_TOKEN", "hvs.prod", 1);
+    vp__cache *c = NULL;
+    assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
+    size_t il = 0;
+    unsigned char *id = ident_of(in, 2, &il);
+    assert_int_equal(vp__cache_put(c, "hashicorp||hashicorp://secret/db", 0, CANARY, strlen(CANARY),
+                                   1000 + 60000, 0, id, il),
+                     0);
+    /* Run 1 fetched and saves. Runs 2 and 3 only load and save again. */
+    assert_int_equal(vp__cachefile_save(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    for (int run = 2; run <= 3; run++) {
+        vp__cache_free(c);
+        assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
+        assert_int_equal(
+            vp__cachefile_load(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(
+            vp__cachefile_save(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err), 0);
+        assert_int_equal(n, 1);
+    }
+    /* Run 4: VAULT_ADDR points at staging. Production's value must not come back. */
+    setenv("VP_TEST_IDENT_ADDR", "https://staging.example:8200", 1);
+    vp__cache_free(c);
+    assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
+    assert_int_equal(vp__cachefile_load(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    /* Its save keeps production's entry (carried, not served), so switching back still hits. */
+    assert_int_equal(vp__cachefile_save(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    vp__cache_free(c);
+    assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
+    /* Run 5: the token changed (revoked and replaced). */
+    setenv("VP_TEST_IDENT_ADDR", "https://prod.example:8200", 1);
+    setenv("VP_TEST_IDENT_TOKEN", "hvs.other", 1);
+    assert_int_equal(vp__cachefile_load(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    /* Back to the identity it was fetched as: served. */
+    setenv("VP_TEST_IDENT_TOKEN", "hvs.prod", 1);
+    assert_int_equal(vp__cachefile_load(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 1);
+    /* A reset drops carried entries too: a staging run that resets saves nothing. */
+    setenv("VP_TEST_IDENT_ADDR", "https://staging.example:8200", 1);
+    vp__cache_free(c);
+    assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
+    assert_int_equal(vp__cachefile_load(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    vp__cache_reset(c, 0);
+    assert_int_equal(vp__cachefile_save(NULL, c, names, 1, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 0);
+    vp__cache_free(c);
+    unsetenv("VP_TEST_IDENT_ADDR");
+    unsetenv("VP_TEST_IDENT_TOKEN");
+}
+
+/* A file of an earlier version is never served (version 2 could hold entries saved with a
+ * hit-only run's inputs): it loads nothing, without an error. */
+static void test_old_versions_dropped(void **state)
+{
+    fx *f = *state;
+    const char *names[] = {"aws", "echo"};
+    vp__cache *c = filled();
+    vp_error err;
+    size_t n = 0;
+    assert_int_equal(vp__cachefile_save(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &n, &err),
+                     0);
+    assert_int_equal(n, 2);
+    for (int version = 1; version <= 2; version++) {
+        FILE *fp = fopen(f->file, "r+b");
+        assert_non_null(fp);
+        fseek(fp, 8, SEEK_SET);
+        fputc(version, fp);
+        fclose(fp);
+        vp__cache_reset(c, VP__CACHE_ALL);
+        n = 99;
+        assert_int_equal(
+            vp__cachefile_load(NULL, c, names, 2, 1000, 5000000, f->v, f->file, &n, &err), 0);
+        assert_int_equal(n, 0);
+    }
+    vp__cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sealed_to_vault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_survives_hit_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_versions_dropped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

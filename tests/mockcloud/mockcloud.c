@@ -405,6 +405,28 @@ static void default_handler(void *ud, const mc_request *req, mc_response *resp)
     mc_resp_body(resp, not_found_html, sizeof(not_found_html) - 1);
 }
 
+/* The process-wide request trace (mc_trace_to): one line per request, for tests that run the
+ * mock as a separate process and must know whether a command asked it anything. */
+static FILE *trace_file;
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void mc_trace_to(FILE *f)
+{
+    pthread_mutex_lock(&trace_mu);
+    trace_file = f;
+    pthread_mutex_unlock(&trace_mu);
+}
+
+static void trace_request(const char *method, const char *url)
+{
+    pthread_mutex_lock(&trace_mu);
+    if (trace_file != NULL) {
+        fprintf(trace_file, "%s %s\n", method, url);
+        fflush(trace_file);
+    }
+    pthread_mutex_unlock(&trace_mu);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_size, void **req_cls)
@@ -442,6 +464,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
     /* The whole request is here. */
     atomic_fetch_add(&srv->total, 1);
+    trace_request(method, url);
     const char *q = strchr(rc->uri, '?');
     mc_request rq = {
         .method = method,

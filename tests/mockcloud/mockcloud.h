@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -150,6 +151,10 @@ typedef struct mc_log_entry {
         char value[512]; /* "" when absent */
     } headers[MC_LOG_HEADERS];
 } mc_log_entry;
+
+/* Append "METHOD PATH" of every request any server of this process receives to f (flushed per
+ * line; NULL stops). For tests that run the mock cloud as a separate process. */
+void mc_trace_to(FILE *f);
 
 /* Entries currently in the log (oldest first after the cap drops entries). */
 size_t mc_log_count(const mc_server *srv);

@@ -1,7 +1,7 @@
 /*
  * vaultplug-mockcloud - the mock cloud as a program (demos, manual testing; not installed).
  *
- *   vaultplug-mockcloud [--tls] [--seed FILE] [--only aws,gcp,...] [--env-out FILE]
+ *   vaultplug-mockcloud [--tls] [--seed FILE] [--only aws,gcp,...] [--env-out FILE] [--trace FILE]
  *
  * Starts every cloud emulation (AWS, GCP, HashiCorp Vault, HCP Vault Secrets, Azure), each on
  * its own ephemeral loopback port, seeds them from FILE (a JSON object whose keys are the mock
@@ -73,12 +73,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vaultplug-mockcloud [--tls] [--seed FILE] [--only NAMES] [--env-out FILE]\n"
+            "                           [--trace FILE]\n"
             "  --tls           serve HTTPS with a test CA generated at start-up\n"
             "  --seed FILE     JSON object {\"aws\": {...}, \"gcp\": {...}, \"vault\": {...},\n"
             "                  \"hcp\": {...}, \"azure\": {...}}: the secrets and credentials\n"
             "                  each mock knows (shapes: tests/mockcloud/mock_<name>.h)\n"
             "  --only NAMES    start only these mocks (comma-separated: aws,gcp,vault,hcp,azure)\n"
             "  --env-out FILE  write the export lines to FILE (mode 0600) instead of stdout\n"
+            "  --trace FILE    append one line \"METHOD PATH\" per request received to FILE\n"
             "Prints `export NAME=value` lines pointing vaultplug at the mocks, then \"ready\";\n"
             "serves until SIGINT or SIGTERM.\n");
 }
@@ -101,7 +103,7 @@ static int wanted(const char *only, const char *name)
 int main(int argc, char **argv)
 {
     int tls = 0;
-    const char *seed_file = NULL, *only = NULL, *env_out = NULL;
+    const char *seed_file = NULL, *only = NULL, *env_out = NULL, *trace = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tls") == 0) {
             tls = 1;
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
             only = argv[++i];
         } else if (strcmp(argv[i], "--env-out") == 0 && i + 1 < argc) {
             env_out = argv[++i];
+        } else if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
+            trace = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -146,6 +150,16 @@ int main(int argc, char **argv)
                 return 2;
             }
         }
+    }
+
+    if (trace != NULL) {
+        FILE *tf = fopen(trace, "a");
+        if (tf == NULL) {
+            fprintf(stderr, "vaultplug-mockcloud: %s: %s\n", trace, strerror(errno));
+            json_object_put(seed);
+            return 1;
+        }
+        mc_trace_to(tf);
     }
 
     /* Block the signals before any server thread exists so that they inherit the mask and only
