@@ -129,6 +129,10 @@ static int load_current(const vp_vault *v, vp__vault_state *st, vp_error *err)
 
 typedef int (*mutate_fn)(vp__vault_state *st, const vp__vault_keys *keys, void *arg, vp_error *err);
 
+/* A mutate_fn's "nothing to write": the handle takes the state just read, nothing is committed.
+ * (Statuses are negative.) */
+#define MUTATE_UNCHANGED 1
+
 /* Lock, re-read, apply fn, commit under newkeys (NULL = the handle's keys), unlock. On success
  * the handle holds the committed state; on failure neither the file nor the handle change. */
 static int mutate(vp_vault *v, mutate_fn fn, void *arg, const vp__vault_keys *newkeys,
@@ -148,6 +152,13 @@ static int mutate(vp_vault *v, mutate_fn fn, void *arg, const vp__vault_keys *ne
     if (rc != 0)
         goto out;
     rc = fn(&st, newkeys ? newkeys : v->keys, arg, err);
+    if (rc == MUTATE_UNCHANGED) {
+        vp__vault_state_free(&v->st);
+        v->st = st;
+        vp__vault_lock_release(lockfd);
+        vp_error_clear(err);
+        return 0;
+    }
     if (rc != 0)
         goto out_st;
     st.generation++;
@@ -356,6 +367,36 @@ int vp__vault_rec_set(vp_vault *v, uint8_t section, const char *name, const void
         return vp__err_set(err, NULL, VP_ELIMIT, "value is %zu bytes; the limit is %u bytes", len,
                            VP_VAULT_VALUE_MAX);
     return mutate(v, do_set, &a, NULL, err);
+}
+
+static int do_add(vp__vault_state *st, const vp__vault_keys *keys, void *arg, vp_error *err)
+{
+    set_arg *a = arg;
+    if (vp__vault_state_find(st, a->section, a->name) >= 0)
+        return MUTATE_UNCHANGED;
+    return do_set(st, keys, arg, err);
+}
+
+int vp__vault_rec_get_or_add(vp_vault *v, uint8_t section, const char *name, const void *value,
+                             size_t len, vp_buf *out, vp_error *err)
+{
+    set_arg a = {section, name, value, len};
+    int rc;
+
+    if (v == NULL || out == NULL || !check_section(section) || (value == NULL && len > 0))
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = check_name(name, err);
+    if (rc != 0)
+        return rc;
+    if (len > VP_VAULT_VALUE_MAX)
+        return vp__err_set(err, NULL, VP_ELIMIT, "value is %zu bytes; the limit is %u bytes", len,
+                           VP_VAULT_VALUE_MAX);
+    /* Under the lock the file is re-read: a record another process created meanwhile is kept
+     * and handed out, so every creator ends up with the first one committed. */
+    rc = mutate(v, do_add, &a, NULL, err);
+    if (rc != 0)
+        return rc;
+    return vp__vault_rec_get(v, section, name, out, err);
 }
 
 int vp__vault_rec_get(vp_vault *v, uint8_t section, const char *name, vp_buf *out, vp_error *err)

@@ -115,6 +115,11 @@ int vp__vault_rec_set(struct vp_vault *v, uint8_t section, const char *name, con
                       size_t len, vp_error *err);
 int vp__vault_rec_get(struct vp_vault *v, uint8_t section, const char *name, vp_buf *out,
                       vp_error *err);
+/* Get-or-create in one locked step: re-read the file; if (section, name) exists keep it as it is
+ * (nothing is written), else add it as value[0..len) and commit. out (secure) receives the
+ * record's value as it now is, so concurrent creators all get the one committed first. */
+int vp__vault_rec_get_or_add(struct vp_vault *v, uint8_t section, const char *name,
+                             const void *value, size_t len, vp_buf *out, vp_error *err);
 int vp__vault_rec_delete(struct vp_vault *v, uint8_t section, const char *name, vp_error *err);
 /* Delete every record of section in one commit (credential "sign out"); *removed_out optional. */
 int vp__vault_rec_clear(struct vp_vault *v, uint8_t section, size_t *removed_out, vp_error *err);
