@@ -1,6 +1,6 @@
 #!/bin/sh
-# vaultfs_e2e.sh TEST VAULTPLUG WORKDIR - the vault file on disk, through the real command: the
-# cache key under concurrent first use.
+# vaultfs_e2e.sh TEST VAULTPLUG WORKDIR - the vault file on disk, through the real command: a
+# symlinked vault path, the cache key under concurrent first use.
 # Same conventions as cli_e2e.sh: a private VAULTPLUG_HOME, the echo provider of the build tree,
 # stdin from /dev/null unless a test pipes into it; exit 0 = pass.
 set -u
@@ -50,6 +50,69 @@ new_vault() {
 }
 
 case $t in
+symlink)
+    # A vault reached through a symlink (the file, or a directory on the way) is one vault: the
+    # link is resolved once and the lock, temp file and rename all happen at the real file.
+    new_vault
+    real=$VAULTPLUG_HOME/vault.vpv
+    mkdir -p "$work/links"
+    chmod 700 "$work/links"
+    link=$work/links/vault.vpv
+    ln -s "$real" "$link"
+    runin one vault set a
+    expect 0 "set through the real path"
+    VAULTPLUG_VAULT=$link runin two vault set b
+    expect 0 "set through the link"
+    [ -L "$link" ] || fail "the link was replaced by a file"
+    ls "$work/links" | grep -q 'vault.vpv.lock' && fail "a lock file next to the link"
+    run vault list
+    expect 0 "list through the real path"
+    grep -qx b "$out" || fail "the real vault lacks what was set through the link"
+    VAULTPLUG_VAULT=$link run vault list
+    grep -qx a "$out" || fail "the link does not show what was set through the real path"
+    # A directory symlink on the way.
+    ln -s "$VAULTPLUG_HOME" "$work/homelink"
+    VAULTPLUG_VAULT=$work/homelink/vault.vpv runin three vault set c
+    expect 0 "set through a directory link"
+    [ -L "$work/homelink" ] || fail "directory link replaced"
+    run vault get c
+    [ "$(cat "$out")" = three ] || fail "set through the directory link is not in the vault"
+    # Concurrent writers through both paths: nothing lost.
+    pids=
+    for i in 1 2 3 4 5 6; do
+        (printf v | "$vp" vault set "real$i" >/dev/null 2>"$work/e.r$i") &
+        pids="$pids $!"
+        (printf v | VAULTPLUG_VAULT=$link "$vp" vault set "link$i" >/dev/null 2>"$work/e.l$i") &
+        pids="$pids $!"
+    done
+    for p in $pids; do wait "$p" || fail "a concurrent writer failed: $(cat "$work"/e.*)"; done
+    run vault list
+    for i in 1 2 3 4 5 6; do
+        grep -qx "real$i" "$out" || fail "lost real$i"
+        grep -qx "link$i" "$out" || fail "lost link$i"
+    done
+    [ -L "$link" ] || fail "the link was replaced by a file (concurrent)"
+    [ "$(ls "$work/links")" = vault.vpv ] || fail "files left next to the link: $(ls "$work/links")"
+    # init through a dangling link creates the vault at the link's target (relative targets
+    # resolve from the link's directory); the link stays a link.
+    mkdir -m 700 "$work/target"
+    ln -s ../target/v.vpv "$work/links/dangling.vpv"
+    VAULTPLUG_VAULT=$work/links/dangling.vpv run vault init
+    expect 0 "init through a dangling link"
+    [ -L "$work/links/dangling.vpv" ] || fail "init replaced the dangling link"
+    [ -f "$work/target/v.vpv" ] && [ ! -L "$work/target/v.vpv" ] || fail "target not created"
+    [ "$(ls "$work/target" | tr '\n' ' ')" = "v.vpv v.vpv.lock " ] ||
+        fail "not the vault and its lock next to the target: $(ls "$work/target")"
+    VAULTPLUG_VAULT_KEY=$(cat "$out") VAULTPLUG_VAULT=$work/target/v.vpv run vault list
+    expect 0 "list the new vault through its real path"
+    # A link whose target directory is missing: a clear message naming the target.
+    ln -s "$work/nowhere/v.vpv" "$work/links/nowhere.vpv"
+    VAULTPLUG_VAULT=$work/links/nowhere.vpv run vault init
+    expect 3 "init through a link into a missing directory"
+    grep -q "symbolic link to $work/nowhere/v.vpv, whose directory does not exist" "$err" ||
+        fail "the message does not name the target"
+    [ -e "$work/nowhere" ] && fail "init created the missing directory"
+    ;;
 cache_race)
     # Concurrent first renders must agree on one cache key: no false "tampered with" warning,
     # and the next render uses the cache.

@@ -131,10 +131,14 @@ int vp__vault_rec_list(struct vp_vault *v, uint8_t section, char ***names_out, s
 #define VP__VAULT_PATH_MAX 4096
 
 typedef struct vp__vault_paths {
-    char *path, *lockpath; /* the vault file and its lock file `<path>.lock` */
-    char *dir, *base;      /* directory (for temp files and its fsync) and file name */
+    char *path, *lockpath; /* the real vault file (links resolved) and its lock `<path>.lock` */
+    char *dir, *base;      /* its directory (for temp files and its fsync) and file name */
 } vp__vault_paths;
 
+/* Resolve path once (realpath of the final target; a name that does not exist yet resolves
+ * through its directory) and derive the lock and directory paths from the real file, so writes
+ * through a symlink and through the real path share one lock and one file. A dangling symlink is
+ * VP_ENOTFOUND with a message naming its target. */
 int vp__vault_paths_make(const char *path, vp__vault_paths *p, vp_error *err);
 void vp__vault_paths_free(vp__vault_paths *p);
 /* Read the whole file into a malloc'd image. check_mode: VP_EPERM if group/others can write it.

@@ -1,14 +1,17 @@
-/* The vault file on disk: get-or-create of a record (the cache key) keeps what another handle
- * committed first. */
+/* The vault file on disk through the public API: a path reached through symlinks is one vault
+ * (one lock, one file; the link stays a link), and get-or-create of a record (the cache key)
+ * keeps what another handle committed first. */
+#define _DEFAULT_SOURCE /* symlink() */
 #include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <setjmp.h>
-#include <stdarg.h>
 #include <cmocka.h>
 
 #include "buf.h"
@@ -16,6 +19,92 @@
 #include "cachefile.h"
 #include "vault_int.h"
 #include "vt_util.h"
+
+static int is_link(const char *p)
+{
+    struct stat sb;
+    return lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+static void test_symlinked_path_is_one_vault(void **state)
+{
+    vt_dir d, ld;
+    char link[400], dlink[400], viadir[500], lock[600];
+    vp_vault *vr = NULL, *vl = NULL, *vd = NULL;
+    vp_error err;
+    char **names = NULL;
+    size_t n = 0;
+    (void)state;
+
+    vt_dir_make(&d);
+    vt_dir_make(&ld);
+    char *key = vt_create(&d);
+    snprintf(link, sizeof link, "%s/link.vpv", ld.dir);
+    snprintf(dlink, sizeof dlink, "%s/dirlink", ld.dir);
+    snprintf(viadir, sizeof viadir, "%s/vault.vpv", dlink);
+    assert_int_equal(symlink(d.path, link), 0);
+    assert_int_equal(symlink(d.dir, dlink), 0);
+
+    assert_int_equal(vp_vault_open(link, key, &vl, &err), 0);
+    assert_int_equal(vp_vault_open(d.path, key, &vr, &err), 0);
+    assert_int_equal(vp_vault_open(viadir, key, &vd, &err), 0);
+    assert_int_equal(vp_vault_set(vl, "via_link", "1", 1, &err), 0);
+    assert_int_equal(vp_vault_set(vr, "via_real", "2", 1, &err), 0);
+    assert_int_equal(vp_vault_set(vd, "via_dir", "3", 1, &err), 0);
+    assert_true(is_link(link));
+    assert_true(is_link(dlink));
+    /* The lock sits next to the real file, not next to the link. */
+    snprintf(lock, sizeof lock, "%s.lock", link);
+    assert_int_not_equal(access(lock, F_OK), 0);
+    snprintf(lock, sizeof lock, "%s.lock", d.path);
+    assert_int_equal(access(lock, F_OK), 0);
+
+    /* Each handle re-reads under the lock, so all three writes are in the one
+     * file. */
+    assert_int_equal(vp_vault_reload(vl, &err), 0);
+    assert_int_equal(vp_vault_list(vl, &names, &n, &err), 0);
+    assert_int_equal(n, 3);
+    vp_vault_names_free(names, n);
+
+    vp_vault_close(vl);
+    vp_vault_close(vr);
+    vp_vault_close(vd);
+    free(key);
+    unlink(link);
+    unlink(dlink);
+    vt_dir_remove(&ld);
+    vt_dir_remove(&d);
+}
+
+static void test_create_through_dangling_link(void **state)
+{
+    vt_dir d, ld;
+    char link[400], target[400], bad[400];
+    vp_buf k = VP_BUF_INIT;
+    vp_vault *v = NULL;
+    vp_error err;
+    (void)state;
+
+    vt_dir_make(&d);
+    vt_dir_make(&ld);
+    snprintf(link, sizeof link, "%s/link.vpv", ld.dir);
+    snprintf(target, sizeof target, "%s/new.vpv", d.dir);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(vp_vault_create(link, NULL, &k, &err), 0);
+    assert_true(is_link(link));
+    assert_int_equal(vp_vault_open(target, k.data, &v, &err), 0);
+    vp_vault_close(v);
+    /* Its target's directory does not exist: VP_ENOTFOUND naming the target. */
+    snprintf(bad, sizeof bad, "%s/bad.vpv", ld.dir);
+    assert_int_equal(symlink("/nonexistent-vp-dir/x.vpv", bad), 0);
+    assert_int_equal(vp_vault_create(bad, NULL, NULL, &err), VP_ENOTFOUND);
+    assert_non_null(strstr(err.message, "/nonexistent-vp-dir/x.vpv"));
+    vp_buf_free(&k);
+    unlink(link);
+    unlink(bad);
+    vt_dir_remove(&ld);
+    vt_dir_remove(&d);
+}
 
 static void test_get_or_add_keeps_first(void **state)
 {
@@ -87,6 +176,8 @@ static void test_cache_key_shared_by_stale_handle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_symlinked_path_is_one_vault),
+        cmocka_unit_test(test_create_through_dangling_link),
         cmocka_unit_test(test_get_or_add_keeps_first),
         cmocka_unit_test(test_cache_key_shared_by_stale_handle),
     };

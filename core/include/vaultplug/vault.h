@@ -22,6 +22,9 @@
  * Arguments are checked at run time (VP_EINVAL), not with nonnull attributes, so bindings that
  * pass NULL get an error rather than undefined behaviour.
  *
+ * A path may go through symbolic links: it is resolved once (at open, create or reset) and the
+ * lock, temp file and rename act on the real file, so the link stays a link.
+ *
  * A vp_vault handle is not thread-safe: use one per thread or serialise calls yourself.
  */
 #ifndef VAULTPLUG_VAULT_H
