@@ -1,6 +1,6 @@
 #!/bin/sh
 # vaultfs_e2e.sh TEST VAULTPLUG WORKDIR - the vault file on disk, through the real command: a
-# symlinked vault path, the cache key under concurrent first use.
+# symlinked vault path, directories others can write, the cache key under concurrent first use.
 # Same conventions as cli_e2e.sh: a private VAULTPLUG_HOME, the echo provider of the build tree,
 # stdin from /dev/null unless a test pipes into it; exit 0 = pass.
 set -u
@@ -112,6 +112,84 @@ symlink)
     grep -q "symbolic link to $work/nowhere/v.vpv, whose directory does not exist" "$err" ||
         fail "the message does not name the target"
     [ -e "$work/nowhere" ] && fail "init created the missing directory"
+    ;;
+dirperm)
+    # A vault directory group or others can write is refused, reads and writes alike, exit 5,
+    # naming the directory and the fix.
+    new_vault
+    runin one vault set a
+    expect 0 "set (0700)"
+    for m in 777 1777 770 750; do
+        chmod "$m" "$VAULTPLUG_HOME"
+        [ "$m" = 770 ] && chgrp daemon "$VAULTPLUG_HOME"
+        runin two vault set b
+        if [ "$m" = 750 ]; then
+            expect 0 "set in a 0750 directory"
+            continue
+        fi
+        expect 5 "set in a $m directory"
+        grep -q "chmod go-w $VAULTPLUG_HOME" "$err" || fail "$m: no fix named"
+        run vault get a
+        expect 5 "get in a $m directory"
+        grep -q "$VAULTPLUG_HOME" "$err" || fail "$m: the directory is not named"
+        echo 'x={{ vault.a }}' >"$work/t.tmpl"
+        run render "$work/t.tmpl"
+        expect 5 "render in a $m directory"
+        chmod 700 "$VAULTPLUG_HOME"
+        run vault get a
+        expect 0 "get after chmod 700"
+        [ "$(cat "$out")" = one ] || fail "the value changed"
+    done
+    chgrp root "$VAULTPLUG_HOME"
+    chmod 700 "$VAULTPLUG_HOME"
+    # init refuses too, and creates nothing.
+    mkdir -m 777 "$work/open"
+    VAULTPLUG_VAULT=$work/open/v.vpv run vault init
+    expect 5 "init in a 0777 directory"
+    grep -q "chmod go-w $work/open" "$err" || fail "init: no fix named"
+    [ -z "$(ls "$work/open")" ] || fail "init left files: $(ls "$work/open")"
+    # The directory of a link counts as well as the real one.
+    ln -s "$VAULTPLUG_HOME/vault.vpv" "$work/open/link.vpv"
+    VAULTPLUG_VAULT=$work/open/link.vpv run vault get a
+    expect 5 "get through a link in a 0777 directory"
+    grep -q "$work/open" "$err" || fail "link dir not named"
+    ;;
+config_dirperm)
+    # The user's config directory: a config.json others could have written is not read.
+    mkdir -p "$VAULTPLUG_HOME"
+    chmod 700 "$VAULTPLUG_HOME"
+    echo '{"cache_ttl_minutes": 5}' >"$VAULTPLUG_HOME/config.json"
+    run config show
+    expect 0 "config show (0700)"
+    for m in 777 1777 770; do
+        chmod "$m" "$VAULTPLUG_HOME"
+        [ "$m" = 770 ] && chgrp daemon "$VAULTPLUG_HOME"
+        run config show
+        expect 5 "config show with a $m directory"
+        grep -q "chmod go-w $VAULTPLUG_HOME" "$err" || fail "$m: no fix named"
+        run cache ttl 7
+        expect 5 "cache ttl with a $m directory"
+        grep -q '"cache_ttl_minutes": 5' "$VAULTPLUG_HOME/config.json" || fail "$m: config changed"
+        chgrp root "$VAULTPLUG_HOME"
+        chmod 700 "$VAULTPLUG_HOME"
+    done
+    # The file itself others can write.
+    chmod 666 "$VAULTPLUG_HOME/config.json"
+    run config show
+    expect 5 "config show with a 0666 config.json"
+    grep -q "chmod go-w $VAULTPLUG_HOME/config.json" "$err" || fail "0666 file: no fix named"
+    chmod 600 "$VAULTPLUG_HOME/config.json"
+    # No config file there yet: nothing is read, so only writing is refused.
+    rm "$VAULTPLUG_HOME/config.json"
+    chmod 777 "$VAULTPLUG_HOME"
+    run config show
+    expect 0 "config show, no file, 0777"
+    run cache ttl 7
+    expect 5 "cache ttl creating the file in a 0777 directory"
+    [ -e "$VAULTPLUG_HOME/config.json" ] && fail "cache ttl created the file"
+    chmod 700 "$VAULTPLUG_HOME"
+    run cache ttl 7
+    expect 0 "cache ttl (0700)"
     ;;
 cache_race)
     # Concurrent first renders must agree on one cache key: no false "tampered with" warning,

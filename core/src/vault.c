@@ -256,6 +256,10 @@ int vp_vault_open(const char *path, const char *key, vp_vault **out, vp_error *e
         free(v);
         return rc;
     }
+    /* Reads refuse an unsafe directory too: whoever can write it can roll the vault back. */
+    rc = vp__vault_check_dirs(&v->paths, err);
+    if (rc != 0)
+        goto fail;
     rc = keys_load(key, NULL, &v->key, &v->keys, err);
     if (rc != 0)
         goto fail;
@@ -280,6 +284,9 @@ int vp_vault_reload(vp_vault *vault, vp_error *err)
 
     if (vault == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = vp__vault_check_dirs(&vault->paths, err);
+    if (rc != 0)
+        return rc;
     rc = load_current(vault, &st, err);
     if (rc != 0)
         return rc;

@@ -133,6 +133,7 @@ int vp__vault_rec_list(struct vp_vault *v, uint8_t section, char ***names_out, s
 typedef struct vp__vault_paths {
     char *path, *lockpath; /* the real vault file (links resolved) and its lock `<path>.lock` */
     char *dir, *base;      /* its directory (for temp files and its fsync) and file name */
+    char *linkdir;         /* the directory the path was given in, if it is not dir; or NULL */
 } vp__vault_paths;
 
 /* Resolve path once (realpath of the final target; a name that does not exist yet resolves
@@ -141,6 +142,10 @@ typedef struct vp__vault_paths {
  * VP_ENOTFOUND with a message naming its target. */
 int vp__vault_paths_make(const char *path, vp__vault_paths *p, vp_error *err);
 void vp__vault_paths_free(vp__vault_paths *p);
+/* VP_EPERM (message naming the directory and the fix) if the vault's directory, or the one its
+ * path was given in, is writable by group or others or owned by another user (fsperm.h). An
+ * absent directory passes: the operation itself reports it. */
+int vp__vault_check_dirs(const vp__vault_paths *p, vp_error *err);
 /* Read the whole file into a malloc'd image. check_mode: VP_EPERM if group/others can write it.
  * VP_ENOTFOUND if it does not exist. */
 int vp__vault_read_file(const char *path, int check_mode, unsigned char **img, size_t *len,
@@ -148,7 +153,8 @@ int vp__vault_read_file(const char *path, int check_mode, unsigned char **img, s
 /* Atomically replace the vault file by img; the caller holds the lock. */
 int vp__vault_commit_image(const vp__vault_paths *p, const unsigned char *img, size_t len,
                            vp_error *err);
-/* Take the writers' lock (polling up to the lock timeout: VP_ETIMEDOUT) / release it. */
+/* Take the writers' lock (polling up to the lock timeout: VP_ETIMEDOUT) / release it. Checks the
+ * directories first (vp__vault_check_dirs), so every write refuses an unsafe directory. */
 int vp__vault_lock_acquire(const vp__vault_paths *p, int *fdout, vp_error *err);
 void vp__vault_lock_release(int fd);
 

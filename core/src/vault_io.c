@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "errint.h"
+#include "fsperm.h"
 #include "vault_int.h"
 
 #define TMP_INFIX    ".tmp."
@@ -54,6 +55,7 @@ void vp__vault_paths_free(vp__vault_paths *p)
     free(p->lockpath);
     free(p->dir);
     free(p->base);
+    free(p->linkdir);
     memset(p, 0, sizeof *p);
 }
 
@@ -144,7 +146,7 @@ int vp__vault_paths_make(const char *given, vp__vault_paths *p, vp_error *err)
 {
     size_t n = strnlen(given, PATH_MAX_LEN + 1);
     const char *slash;
-    char *path = NULL;
+    char *path = NULL, gdir[PATH_MAX_LEN + 1];
     int rc;
 
     memset(p, 0, sizeof *p);
@@ -174,10 +176,42 @@ int vp__vault_paths_make(const char *given, vp__vault_paths *p, vp_error *err)
         goto oom;
     memcpy(p->lockpath, path, n);
     memcpy(p->lockpath + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+    /* Whoever can change the directory the name was given in can point it elsewhere. */
+    if (vp__fsperm_dirname(given, gdir, sizeof gdir) == 0) {
+        char *rg = realpath(gdir, NULL);
+        if (rg == NULL || strcmp(rg, p->dir) != 0) {
+            p->linkdir = strdup(gdir);
+            if (p->linkdir == NULL) {
+                free(rg);
+                goto oom;
+            }
+        }
+        free(rg);
+    }
     return 0;
 oom:
     vp__vault_paths_free(p);
     return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+}
+
+static int check_dir(const char *dir, vp_error *err)
+{
+    struct stat sb;
+    int v = vp__fsperm_check_path(dir, &sb);
+    char msg[PATH_MAX_LEN * 2 + 256];
+
+    if (v <= 0) /* safe, or absent (the operation itself then says what is missing) */
+        return 0;
+    vp__fsperm_describe((vp__fsperm)v, "vault directory", dir, &sb, msg, sizeof msg);
+    return vp__err_set(err, NULL, VP_EPERM, "%s", msg);
+}
+
+int vp__vault_check_dirs(const vp__vault_paths *p, vp_error *err)
+{
+    int rc = check_dir(p->dir, err);
+    if (rc == 0 && p->linkdir != NULL)
+        rc = check_dir(p->linkdir, err);
+    return rc;
 }
 
 /* ---- file I/O ---- */
@@ -343,8 +377,13 @@ int vp__vault_lock_acquire(const vp__vault_paths *p, int *fdout, vp_error *err)
 {
     long long deadline = now_ms() + lock_timeout_ms;
     unsigned sleep_us = 200;
-    int fd = open(p->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd, rc;
 
+    /* Every write starts here: refuse directories others could use to swap the file. */
+    rc = vp__vault_check_dirs(p, err);
+    if (rc != 0)
+        return rc;
+    fd = open(p->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int e = errno;
         return vp__err_set(err, NULL, errno_status(e), "cannot open lock file %s: %s", p->lockpath,

@@ -1,6 +1,6 @@
 /* The vault file on disk through the public API: a path reached through symlinks is one vault
- * (one lock, one file; the link stays a link), and get-or-create of a record (the cache key)
- * keeps what another handle committed first. */
+ * (one lock, one file; the link stays a link), directories others can write are refused, and
+ * get-or-create of a record (the cache key) keeps what another handle committed first. */
 #define _DEFAULT_SOURCE /* symlink() */
 #include <dirent.h>
 #include <setjmp.h>
@@ -106,6 +106,38 @@ static void test_create_through_dangling_link(void **state)
     vt_dir_remove(&d);
 }
 
+static void test_unsafe_directory_refused(void **state)
+{
+    static const mode_t bad[] = {0777, 01777, 0770, 0720};
+    vt_fixture *f = vt_fixture_new();
+    vp_vault *v = NULL;
+    vp_buf k = VP_BUF_INIT;
+    vp_error err;
+    char other[400], fix[400];
+    (void)state;
+
+    assert_non_null(f);
+    snprintf(fix, sizeof fix, "chmod go-w %s", f->d.dir);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(chmod(f->d.dir, bad[i]), 0);
+        assert_int_equal(vp_vault_set(f->v, "a", "x", 1, &err), VP_EPERM);
+        assert_non_null(strstr(err.message, fix));
+        assert_int_equal(vp_vault_open(f->d.path, f->key, &v, &err), VP_EPERM);
+        assert_null(v);
+        assert_non_null(strstr(err.message, fix));
+        assert_int_equal(vp_vault_reload(f->v, &err), VP_EPERM);
+        snprintf(other, sizeof other, "%s/other.vpv", f->d.dir);
+        assert_int_equal(vp_vault_create(other, NULL, &k, &err), VP_EPERM);
+        assert_int_not_equal(access(other, F_OK), 0);
+    }
+    assert_int_equal(chmod(f->d.dir, 0750), 0);
+    assert_int_equal(vp_vault_set(f->v, "a", "x", 1, &err), 0);
+    assert_int_equal(chmod(f->d.dir, 0700), 0);
+    assert_int_equal(vp_vault_open(f->d.path, f->key, &v, &err), 0);
+    vp_vault_close(v);
+    vt_fixture_free(f);
+}
+
 static void test_get_or_add_keeps_first(void **state)
 {
     vt_fixture *f = vt_fixture_new();
@@ -178,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_symlinked_path_is_one_vault),
         cmocka_unit_test(test_create_through_dangling_link),
+        cmocka_unit_test(test_unsafe_directory_refused),
         cmocka_unit_test(test_get_or_add_keeps_first),
         cmocka_unit_test(test_cache_key_shared_by_stale_handle),
     };
