@@ -6,6 +6,7 @@
  * The administrator's enabled_providers is a ceiling: a user list can only narrow it, so a
  * machine policy "only aws loads" cannot be widened from a home directory.
  */
+#define _DEFAULT_SOURCE /* realpath() is XSI, not in strict POSIX 2008 */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "../core/src/fsperm.h" /* shared with the library, see CMakeLists.txt */
 
 extern char **environ;
 
@@ -313,6 +315,42 @@ static int env_str(const char *name, cli_str *dst)
     return set_str(dst, v, "environment ", name);
 }
 
+/* The user's config file chooses the plugin directories, so it must be one nobody else could have
+ * written: the file, the directory it is named in and the directory it really is in (after
+ * links) follow the rule of fsperm.h, as vault and plugin directories do. what: "read" or
+ * "write". An absent file is only checked for writing (its directory then). 0 = safe, else the
+ * message is printed and the result is -2. */
+static int user_file_safe(const char *path, const char *what)
+{
+    struct stat sb;
+    char dirs[2][4096], msg[8192 + 256];
+    int exists = stat(path, &sb) == 0, v;
+    if (exists && (v = (int)vp__fsperm_check(&sb)) != 0) {
+        vp__fsperm_describe((vp__fsperm)v, "file", path, &sb, msg, sizeof(msg));
+        cli_error("refusing to %s the config file: %s", what, msg);
+        return -2;
+    }
+    if (!exists && strcmp(what, "read") == 0)
+        return 0;
+    size_t nd = 0;
+    if (vp__fsperm_dirname(path, dirs[nd], sizeof(dirs[nd])) == 0)
+        nd++;
+    char *real = exists ? realpath(path, NULL) : NULL;
+    if (real != NULL && vp__fsperm_dirname(real, dirs[nd], sizeof(dirs[nd])) == 0 &&
+        (nd == 0 || strcmp(dirs[0], dirs[nd]) != 0))
+        nd++;
+    free(real);
+    for (size_t i = 0; i < nd; i++) {
+        v = vp__fsperm_check_path(dirs[i], &sb);
+        if (v > 0) {
+            vp__fsperm_describe((vp__fsperm)v, "directory", dirs[i], &sb, msg, sizeof(msg));
+            cli_error("refusing to %s the config file %s: %s", what, path, msg);
+            return -2;
+        }
+    }
+    return 0;
+}
+
 static int load(cli_config *c, int *seen_admin_enabled)
 {
     const char *home = getenv("HOME"), *vhome = getenv("VAULTPLUG_HOME");
@@ -362,6 +400,8 @@ static int load(cli_config *c, int *seen_admin_enabled)
 
     if (apply_file(c, c->system_file.v, 1, seen_admin_enabled) != 0)
         return -1;
+    if (user_file_safe(c->user_file.v, "read") != 0)
+        return -2;
     if (apply_file(c, c->user_file.v, 0, seen_admin_enabled) != 0)
         return -1;
 
@@ -412,12 +452,12 @@ cli_config *cli_config_get(cli_global *g, int *status)
     if (g->cfg != NULL)
         return g->cfg;
     cli_config *c = calloc(1, sizeof(*c));
-    int seen_admin_enabled = 0;
-    if (c == NULL || load(c, &seen_admin_enabled) != 0) {
+    int seen_admin_enabled = 0, r = -1;
+    if (c == NULL || (r = load(c, &seen_admin_enabled)) != 0) {
         if (c == NULL)
             cli_error("out of memory");
         cli_config_free(c);
-        *status = CLI_EXIT_USAGE;
+        *status = r == -2 ? CLI_EXIT_PERM : CLI_EXIT_USAGE;
         return NULL;
     }
     g->cfg = c;
@@ -451,6 +491,9 @@ int cli_config_set_user(cli_global *g, const char *key, const char *json_value)
     cli_config *c = cli_config_get(g, &st);
     if (c == NULL)
         return st;
+    /* Directories it would create are 0700; an existing one must already be private. */
+    if (user_file_safe(c->user_file.v, "write") != 0)
+        return CLI_EXIT_PERM;
     json_object *root = NULL;
     int r = read_json_file(c->user_file.v, &root);
     if (r < 0)

@@ -62,22 +62,23 @@ static int64_t get_i64(const unsigned char *p)
 }
 
 /* The vault's cache key (secure memory, KEYBYTES), created when asked. VP_ENOTFOUND if the
- * vault has none and create is 0. */
+ * vault has none and create is 0. Creation is get-or-create under the vault's lock: processes
+ * rendering for the first time at once all end up with the key committed first, so none seals
+ * the cache file under a key the others then see as tampering. */
 static int cache_key(vp_vault *vault, int create, vp_buf *key, vp_error *err)
 {
     int rc = vp__vault_rec_get(vault, VP__VAULT_META, VP__CACHEFILE_KEYREC, key, err);
+    if (rc == VP_ENOTFOUND && create) {
+        unsigned char *fresh = vp__secmem_alloc(KEYBYTES);
+        if (fresh == NULL)
+            return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        randombytes_buf(fresh, KEYBYTES);
+        rc = vp__vault_rec_get_or_add(vault, VP__VAULT_META, VP__CACHEFILE_KEYREC, fresh, KEYBYTES,
+                                      key, err);
+        vp__secmem_free(fresh);
+    }
     if (rc == 0 && key->len != KEYBYTES)
         return vp__err_set(err, NULL, VP_EPROTO, "the vault's cache key record is malformed");
-    if (rc != VP_ENOTFOUND || !create)
-        return rc;
-    unsigned char *fresh = vp__secmem_alloc(KEYBYTES);
-    if (fresh == NULL)
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    randombytes_buf(fresh, KEYBYTES);
-    rc = vp__vault_rec_set(vault, VP__VAULT_META, VP__CACHEFILE_KEYREC, fresh, KEYBYTES, err);
-    if (rc == 0)
-        rc = vp__buf_set_secure(key, fresh, KEYBYTES);
-    vp__secmem_free(fresh);
     return rc;
 }
 

@@ -23,12 +23,9 @@
 #include "vault_int.h"
 
 struct vp_vault {
-    char *path;
-    char *lockpath;
-    char *dir;            /* directory holding the vault (for temp files and the directory fsync) */
-    char *base;           /* file name of the vault inside dir */
-    unsigned char *key;   /* secure, 32 bytes */
-    vp__vault_keys *keys; /* secure */
+    vp__vault_paths paths; /* the real file (links resolved once, at open), its lock, directory */
+    unsigned char *key;    /* secure, 32 bytes */
+    vp__vault_keys *keys;  /* secure */
     vp__vault_state st;
 };
 
@@ -43,24 +40,13 @@ static void vault_free(vp_vault *v)
     vp__vault_state_free(&v->st);
     vp__secmem_free(v->key);
     vp__secmem_free(v->keys);
-    free(v->path);
-    free(v->lockpath);
-    free(v->dir);
-    free(v->base);
+    vp__vault_paths_free(&v->paths);
     free(v);
 }
 
 void vp_vault_close(vp_vault *vault)
 {
     vault_free(vault);
-}
-
-static void handle_paths(const vp_vault *v, vp__vault_paths *p)
-{
-    p->path = v->path;
-    p->lockpath = v->lockpath;
-    p->dir = v->dir;
-    p->base = v->base;
 }
 
 /* Load the key material (parsed from a string, or raw) into fresh secure blocks. */
@@ -104,7 +90,7 @@ static int load_current(const vp_vault *v, vp__vault_state *st, vp_error *err)
 {
     unsigned char *img;
     size_t len;
-    int rc = vp__vault_read_file(v->path, 1, &img, &len, err);
+    int rc = vp__vault_read_file(v->paths.path, 1, &img, &len, err);
 
     if (rc != 0)
         return rc;
@@ -114,20 +100,24 @@ static int load_current(const vp_vault *v, vp__vault_state *st, vp_error *err)
     if (sodium_memcmp(st->id, v->st.id, VP__VAULT_ID_BYTES) != 0) {
         vp__vault_state_free(st);
         return vp__err_set(err, NULL, VP_EPROTO, "vault file %s was replaced by a different vault",
-                           v->path);
+                           v->paths.path);
     }
     if (st->generation < v->st.generation) {
         vp__vault_state_free(st);
         return vp__err_set(err, NULL, VP_EPROTO,
                            "vault file %s was rolled back to an older version (generation %llu, "
                            "expected at least %llu)",
-                           v->path, (unsigned long long)st->generation,
+                           v->paths.path, (unsigned long long)st->generation,
                            (unsigned long long)v->st.generation);
     }
     return 0;
 }
 
 typedef int (*mutate_fn)(vp__vault_state *st, const vp__vault_keys *keys, void *arg, vp_error *err);
+
+/* A mutate_fn's "nothing to write": the handle takes the state just read, nothing is committed.
+ * (Statuses are negative.) */
+#define MUTATE_UNCHANGED 1
 
 /* Lock, re-read, apply fn, commit under newkeys (NULL = the handle's keys), unlock. On success
  * the handle holds the committed state; on failure neither the file nor the handle change. */
@@ -137,17 +127,22 @@ static int mutate(vp_vault *v, mutate_fn fn, void *arg, const vp__vault_keys *ne
     vp__vault_state st;
     unsigned char *img = NULL;
     size_t len = 0;
-    vp__vault_paths p;
     int lockfd = -1, rc;
 
-    handle_paths(v, &p);
-    rc = vp__vault_lock_acquire(&p, &lockfd, err);
+    rc = vp__vault_lock_acquire(&v->paths, &lockfd, err);
     if (rc != 0)
         return rc;
     rc = load_current(v, &st, err);
     if (rc != 0)
         goto out;
     rc = fn(&st, newkeys ? newkeys : v->keys, arg, err);
+    if (rc == MUTATE_UNCHANGED) {
+        vp__vault_state_free(&v->st);
+        v->st = st;
+        vp__vault_lock_release(lockfd);
+        vp_error_clear(err);
+        return 0;
+    }
     if (rc != 0)
         goto out_st;
     st.generation++;
@@ -157,7 +152,7 @@ static int mutate(vp_vault *v, mutate_fn fn, void *arg, const vp__vault_keys *ne
                     rc == VP_ELIMIT ? "the vault would grow past its size limit" : NULL);
         goto out_st;
     }
-    rc = vp__vault_commit_image(&p, img, len, err);
+    rc = vp__vault_commit_image(&v->paths, img, len, err);
     if (rc != 0)
         goto out_st;
     vp__vault_state_free(&v->st);
@@ -203,9 +198,9 @@ int vp_vault_create(const char *path, const char *key, vp_buf *key_out, vp_error
     rc = vp__vault_lock_acquire(&p, &lockfd, err);
     if (rc != 0)
         goto out;
-    if (lstat(path, &sb) == 0) {
+    if (lstat(p.path, &sb) == 0) {
         rc = vp__err_set(err, NULL, VP_EEXIST,
-                         "%s already exists; open it, or use reset if its key is lost", path);
+                         "%s already exists; open it, or use reset if its key is lost", p.path);
         goto out;
     }
     randombytes_buf(st.id, sizeof st.id);
@@ -224,7 +219,7 @@ int vp_vault_create(const char *path, const char *key, vp_buf *key_out, vp_error
         if (rc != 0) {
             /* The vault exists but its key could not be handed out: remove it rather than
              * leave a vault nobody can open. */
-            unlink(path);
+            unlink(p.path);
             vp__err_set(err, NULL, rc, NULL);
             goto out;
         }
@@ -244,7 +239,6 @@ int vp_vault_open(const char *path, const char *key, vp_vault **out, vp_error *e
     vp_vault *v;
     unsigned char *img;
     size_t len;
-    vp__vault_paths p;
     int rc;
 
     if (out != NULL)
@@ -257,19 +251,19 @@ int vp_vault_open(const char *path, const char *key, vp_vault **out, vp_error *e
     v = calloc(1, sizeof *v);
     if (v == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    rc = vp__vault_paths_make(path, &p, err);
+    rc = vp__vault_paths_make(path, &v->paths, err);
     if (rc != 0) {
         free(v);
         return rc;
     }
-    v->path = p.path;
-    v->lockpath = p.lockpath;
-    v->dir = p.dir;
-    v->base = p.base;
+    /* Reads refuse an unsafe directory too: whoever can write it can roll the vault back. */
+    rc = vp__vault_check_dirs(&v->paths, err);
+    if (rc != 0)
+        goto fail;
     rc = keys_load(key, NULL, &v->key, &v->keys, err);
     if (rc != 0)
         goto fail;
-    rc = vp__vault_read_file(path, 1, &img, &len, err);
+    rc = vp__vault_read_file(v->paths.path, 1, &img, &len, err);
     if (rc != 0)
         goto fail;
     rc = vp__vault_parse(img, len, v->keys, &v->st, err);
@@ -290,6 +284,9 @@ int vp_vault_reload(vp_vault *vault, vp_error *err)
 
     if (vault == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = vp__vault_check_dirs(&vault->paths, err);
+    if (rc != 0)
+        return rc;
     rc = load_current(vault, &st, err);
     if (rc != 0)
         return rc;
@@ -356,6 +353,36 @@ int vp__vault_rec_set(vp_vault *v, uint8_t section, const char *name, const void
         return vp__err_set(err, NULL, VP_ELIMIT, "value is %zu bytes; the limit is %u bytes", len,
                            VP_VAULT_VALUE_MAX);
     return mutate(v, do_set, &a, NULL, err);
+}
+
+static int do_add(vp__vault_state *st, const vp__vault_keys *keys, void *arg, vp_error *err)
+{
+    set_arg *a = arg;
+    if (vp__vault_state_find(st, a->section, a->name) >= 0)
+        return MUTATE_UNCHANGED;
+    return do_set(st, keys, arg, err);
+}
+
+int vp__vault_rec_get_or_add(vp_vault *v, uint8_t section, const char *name, const void *value,
+                             size_t len, vp_buf *out, vp_error *err)
+{
+    set_arg a = {section, name, value, len};
+    int rc;
+
+    if (v == NULL || out == NULL || !check_section(section) || (value == NULL && len > 0))
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = check_name(name, err);
+    if (rc != 0)
+        return rc;
+    if (len > VP_VAULT_VALUE_MAX)
+        return vp__err_set(err, NULL, VP_ELIMIT, "value is %zu bytes; the limit is %u bytes", len,
+                           VP_VAULT_VALUE_MAX);
+    /* Under the lock the file is re-read: a record another process created meanwhile is kept
+     * and handed out, so every creator ends up with the first one committed. */
+    rc = mutate(v, do_add, &a, NULL, err);
+    if (rc != 0)
+        return rc;
+    return vp__vault_rec_get(v, section, name, out, err);
 }
 
 int vp__vault_rec_get(vp_vault *v, uint8_t section, const char *name, vp_buf *out, vp_error *err)
@@ -743,7 +770,7 @@ int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, v
     /* The key is lost, so the old file can only be looked at, not verified. Its declared
      * record count is reported; its generation is carried on so a host that remembers the
      * last generation it saw still notices a rollback to the pre-reset file. */
-    rc = vp__vault_read_file(path, 0, &old, &oldlen, err);
+    rc = vp__vault_read_file(p.path, 0, &old, &oldlen, err);
     if (rc == VP_ENOTFOUND || rc == VP_EINVAL)
         goto out; /* nothing to reset, or not a file we should replace */
     if (rc != 0) {

@@ -115,6 +115,11 @@ int vp__vault_rec_set(struct vp_vault *v, uint8_t section, const char *name, con
                       size_t len, vp_error *err);
 int vp__vault_rec_get(struct vp_vault *v, uint8_t section, const char *name, vp_buf *out,
                       vp_error *err);
+/* Get-or-create in one locked step: re-read the file; if (section, name) exists keep it as it is
+ * (nothing is written), else add it as value[0..len) and commit. out (secure) receives the
+ * record's value as it now is, so concurrent creators all get the one committed first. */
+int vp__vault_rec_get_or_add(struct vp_vault *v, uint8_t section, const char *name,
+                             const void *value, size_t len, vp_buf *out, vp_error *err);
 int vp__vault_rec_delete(struct vp_vault *v, uint8_t section, const char *name, vp_error *err);
 /* Delete every record of section in one commit (credential "sign out"); *removed_out optional. */
 int vp__vault_rec_clear(struct vp_vault *v, uint8_t section, size_t *removed_out, vp_error *err);
@@ -126,12 +131,21 @@ int vp__vault_rec_list(struct vp_vault *v, uint8_t section, char ***names_out, s
 #define VP__VAULT_PATH_MAX 4096
 
 typedef struct vp__vault_paths {
-    char *path, *lockpath; /* the vault file and its lock file `<path>.lock` */
-    char *dir, *base;      /* directory (for temp files and its fsync) and file name */
+    char *path, *lockpath; /* the real vault file (links resolved) and its lock `<path>.lock` */
+    char *dir, *base;      /* its directory (for temp files and its fsync) and file name */
+    char *linkdir;         /* the directory the path was given in, if it is not dir; or NULL */
 } vp__vault_paths;
 
+/* Resolve path once (realpath of the final target; a name that does not exist yet resolves
+ * through its directory) and derive the lock and directory paths from the real file, so writes
+ * through a symlink and through the real path share one lock and one file. A dangling symlink is
+ * VP_ENOTFOUND with a message naming its target. */
 int vp__vault_paths_make(const char *path, vp__vault_paths *p, vp_error *err);
 void vp__vault_paths_free(vp__vault_paths *p);
+/* VP_EPERM (message naming the directory and the fix) if the vault's directory, or the one its
+ * path was given in, is writable by group or others or owned by another user (fsperm.h). An
+ * absent directory passes: the operation itself reports it. */
+int vp__vault_check_dirs(const vp__vault_paths *p, vp_error *err);
 /* Read the whole file into a malloc'd image. check_mode: VP_EPERM if group/others can write it.
  * VP_ENOTFOUND if it does not exist. */
 int vp__vault_read_file(const char *path, int check_mode, unsigned char **img, size_t *len,
@@ -139,7 +153,8 @@ int vp__vault_read_file(const char *path, int check_mode, unsigned char **img, s
 /* Atomically replace the vault file by img; the caller holds the lock. */
 int vp__vault_commit_image(const vp__vault_paths *p, const unsigned char *img, size_t len,
                            vp_error *err);
-/* Take the writers' lock (polling up to the lock timeout: VP_ETIMEDOUT) / release it. */
+/* Take the writers' lock (polling up to the lock timeout: VP_ETIMEDOUT) / release it. Checks the
+ * directories first (vp__vault_check_dirs), so every write refuses an unsafe directory. */
 int vp__vault_lock_acquire(const vp__vault_paths *p, int *fdout, vp_error *err);
 void vp__vault_lock_release(int fd);
 

@@ -2,7 +2,7 @@
  * vault_io - file I/O for the vault: paths, reading with the permission check, the atomic commit
  * (temp file, fsync, rename, directory fsync) and the writers' lock file.
  */
-#define _DEFAULT_SOURCE /* flock() */
+#define _DEFAULT_SOURCE /* flock(), realpath() */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "errint.h"
+#include "fsperm.h"
 #include "vault_int.h"
 
 #define TMP_INFIX    ".tmp."
@@ -29,46 +30,6 @@ void vp__vault_set_lock_timeout_ms(unsigned ms)
 {
     lock_timeout_ms = ms;
 }
-
-/* ---- paths ---- */
-
-void vp__vault_paths_free(vp__vault_paths *p)
-{
-    free(p->path);
-    free(p->lockpath);
-    free(p->dir);
-    free(p->base);
-    memset(p, 0, sizeof *p);
-}
-
-int vp__vault_paths_make(const char *path, vp__vault_paths *p, vp_error *err)
-{
-    size_t n = strnlen(path, PATH_MAX_LEN + 1);
-    const char *slash;
-
-    memset(p, 0, sizeof *p);
-    if (n == 0 || n > PATH_MAX_LEN || path[n - 1] == '/')
-        return vp__err_set(err, NULL, VP_EINVAL, "invalid vault path");
-    slash = strrchr(path, '/');
-    p->path = strdup(path);
-    p->lockpath = malloc(n + sizeof LOCK_SUFFIX);
-    p->base = strdup(slash ? slash + 1 : path);
-    if (slash == NULL)
-        p->dir = strdup(".");
-    else if (slash == path)
-        p->dir = strdup("/");
-    else
-        p->dir = strndup(path, (size_t)(slash - path));
-    if (p->path == NULL || p->lockpath == NULL || p->base == NULL || p->dir == NULL) {
-        vp__vault_paths_free(p);
-        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    }
-    memcpy(p->lockpath, path, n);
-    memcpy(p->lockpath + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
-    return 0;
-}
-
-/* ---- file I/O ---- */
 
 static int errno_status(int e)
 {
@@ -85,6 +46,175 @@ static int errno_status(int e)
         return VP_EIO;
     }
 }
+
+/* ---- paths ---- */
+
+void vp__vault_paths_free(vp__vault_paths *p)
+{
+    free(p->path);
+    free(p->lockpath);
+    free(p->dir);
+    free(p->base);
+    free(p->linkdir);
+    memset(p, 0, sizeof *p);
+}
+
+/* path with every symlink resolved (malloc'd), in *real. A name that does not exist (yet)
+ * resolves through its directory. A dangling symlink (or chain of them) is followed to the name it
+ * ends at, so `vault init` through it creates the vault at the link's target, as writing through
+ * any link acts on its target; a target whose directory is missing is VP_ENOTFOUND naming it. A
+ * plain path whose directory is missing stays as given (the operation reports it). */
+static int resolve(const char *given, size_t n, char **real, vp_error *err)
+{
+    char cur[PATH_MAX_LEN + 1], *r = realpath(given, NULL), *d;
+    const char *base;
+    int e, hops;
+
+    if (r != NULL) {
+        *real = r;
+        return 0;
+    }
+    e = errno;
+    if (e == ENOMEM)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    if (e != ENOENT)
+        return vp__err_set(err, NULL, errno_status(e), "cannot resolve the vault path %s: %s",
+                           given, strerror(e));
+    memcpy(cur, given, n + 1);
+    for (hops = 0;; hops++) {
+        struct stat lsb;
+        char t[PATH_MAX_LEN + 1];
+        ssize_t tl;
+        const char *sl;
+
+        if (lstat(cur, &lsb) != 0 || !S_ISLNK(lsb.st_mode))
+            break;
+        if (hops == 40)
+            return vp__err_set(err, NULL, VP_EINVAL,
+                               "cannot resolve the vault path %s: too many symbolic links", given);
+        tl = readlink(cur, t, sizeof t);
+        if (tl <= 0 || (size_t)tl >= sizeof t)
+            return vp__err_set(err, NULL, VP_EIO, "cannot read the symbolic link %s", cur);
+        t[tl] = '\0';
+        sl = strrchr(cur, '/');
+        if (t[0] == '/' || sl == NULL) {
+            memcpy(cur, t, (size_t)tl + 1);
+        } else {
+            size_t dl = (size_t)(sl - cur) + 1;
+            if (dl + (size_t)tl > PATH_MAX_LEN)
+                return vp__err_set(err, NULL, VP_EINVAL, "the vault path %s is too long", given);
+            memcpy(cur + dl, t, (size_t)tl + 1);
+        }
+    }
+    n = strlen(cur);
+    if (n == 0 || cur[n - 1] == '/')
+        return vp__err_set(err, NULL, VP_EINVAL, "the symbolic link %s points to a directory name",
+                           given);
+    /* Not there yet: resolve its directory, keep the name. */
+    base = strrchr(cur, '/');
+    if (base == NULL) {
+        d = realpath(".", NULL);
+        base = cur;
+    } else {
+        char *dir = base == cur ? strdup("/") : strndup(cur, (size_t)(base - cur));
+        if (dir == NULL)
+            return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        d = realpath(dir, NULL);
+        free(dir);
+        base++;
+    }
+    if (d == NULL && strcmp(cur, given) != 0)
+        return vp__err_set(err, NULL, VP_ENOTFOUND,
+                           "%s is a symbolic link to %s, whose directory does not exist", given,
+                           cur);
+    if (d == NULL) {
+        r = strdup(cur);
+    } else {
+        size_t dl = strlen(d), bl = strlen(base);
+        r = malloc(dl + bl + 2);
+        if (r != NULL)
+            snprintf(r, dl + bl + 2, "%s%s%s", d, strcmp(d, "/") == 0 ? "" : "/", base);
+        free(d);
+    }
+    if (r == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    *real = r;
+    return 0;
+}
+
+int vp__vault_paths_make(const char *given, vp__vault_paths *p, vp_error *err)
+{
+    size_t n = strnlen(given, PATH_MAX_LEN + 1);
+    const char *slash;
+    char *path = NULL, gdir[PATH_MAX_LEN + 1];
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    if (n == 0 || n > PATH_MAX_LEN || given[n - 1] == '/')
+        return vp__err_set(err, NULL, VP_EINVAL, "invalid vault path");
+    /* Resolved once: the lock, the temp file and the rename all act on the real file, so a
+     * write through a link neither replaces the link nor takes a lock of its own. */
+    rc = resolve(given, n, &path, err);
+    if (rc != 0)
+        return rc;
+    n = strlen(path);
+    if (n > PATH_MAX_LEN) {
+        free(path);
+        return vp__err_set(err, NULL, VP_EINVAL, "the vault path is too long once resolved");
+    }
+    slash = strrchr(path, '/');
+    p->path = path;
+    p->lockpath = malloc(n + sizeof LOCK_SUFFIX);
+    p->base = strdup(slash ? slash + 1 : path);
+    if (slash == NULL)
+        p->dir = strdup(".");
+    else if (slash == path)
+        p->dir = strdup("/");
+    else
+        p->dir = strndup(path, (size_t)(slash - path));
+    if (p->lockpath == NULL || p->base == NULL || p->dir == NULL)
+        goto oom;
+    memcpy(p->lockpath, path, n);
+    memcpy(p->lockpath + n, LOCK_SUFFIX, sizeof LOCK_SUFFIX);
+    /* Whoever can change the directory the name was given in can point it elsewhere. */
+    if (vp__fsperm_dirname(given, gdir, sizeof gdir) == 0) {
+        char *rg = realpath(gdir, NULL);
+        if (rg == NULL || strcmp(rg, p->dir) != 0) {
+            p->linkdir = strdup(gdir);
+            if (p->linkdir == NULL) {
+                free(rg);
+                goto oom;
+            }
+        }
+        free(rg);
+    }
+    return 0;
+oom:
+    vp__vault_paths_free(p);
+    return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+}
+
+static int check_dir(const char *dir, vp_error *err)
+{
+    struct stat sb;
+    int v = vp__fsperm_check_path(dir, &sb);
+    char msg[PATH_MAX_LEN * 2 + 256];
+
+    if (v <= 0) /* safe, or absent (the operation itself then says what is missing) */
+        return 0;
+    vp__fsperm_describe((vp__fsperm)v, "vault directory", dir, &sb, msg, sizeof msg);
+    return vp__err_set(err, NULL, VP_EPERM, "%s", msg);
+}
+
+int vp__vault_check_dirs(const vp__vault_paths *p, vp_error *err)
+{
+    int rc = check_dir(p->dir, err);
+    if (rc == 0 && p->linkdir != NULL)
+        rc = check_dir(p->linkdir, err);
+    return rc;
+}
+
+/* ---- file I/O ---- */
 
 /* Read the whole vault file. check_mode: refuse files group/others can write, since whoever can
  * write it can roll it back or swap it for a vault whose key they know. */
@@ -247,8 +377,13 @@ int vp__vault_lock_acquire(const vp__vault_paths *p, int *fdout, vp_error *err)
 {
     long long deadline = now_ms() + lock_timeout_ms;
     unsigned sleep_us = 200;
-    int fd = open(p->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd, rc;
 
+    /* Every write starts here: refuse directories others could use to swap the file. */
+    rc = vp__vault_check_dirs(p, err);
+    if (rc != 0)
+        return rc;
+    fd = open(p->lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         int e = errno;
         return vp__err_set(err, NULL, errno_status(e), "cannot open lock file %s: %s", p->lockpath,

@@ -15,12 +15,16 @@
  * file; vp_vault_reload() does.
  *
  * Errors: VP_EINVAL (bad argument or name), VP_EAUTH ("invalid vault key"), VP_EPROTO (the file is
- * corrupted or was tampered with; it is left as it is), VP_EPERM (file writable by group/others),
+ * corrupted or was tampered with; it is left as it is), VP_EPERM (file, or its directory, writable
+ * by group/others, or the directory owned by another user: docs/vault-format.md "Permissions"),
  * VP_ENOTFOUND, VP_EEXIST, VP_ELIMIT (value or record count over the caps below), VP_ETIMEDOUT
  * (the lock stayed busy), VP_EIO, VP_ENOMEM. Messages never contain keys or values.
  *
  * Arguments are checked at run time (VP_EINVAL), not with nonnull attributes, so bindings that
  * pass NULL get an error rather than undefined behaviour.
+ *
+ * A path may go through symbolic links: it is resolved once (at open, create or reset) and the
+ * lock, temp file and rename act on the real file, so the link stays a link.
  *
  * A vp_vault handle is not thread-safe: use one per thread or serialise calls yourself.
  */
@@ -64,7 +68,7 @@ VP_EXPORT VP_NODISCARD int vp_vault_create(const char *path, const char *key, vp
  * Open and unlock the vault at path with key. On success *out owns a handle (release it with
  * vp_vault_close) holding the decrypted records in secure memory. On failure *out is NULL:
  * VP_EAUTH "invalid vault key" (checked before any record is opened), VP_EPROTO if the file is
- * damaged or tampered with, VP_EPERM if group or others can write the file.
+ * damaged or tampered with, VP_EPERM if group or others can write the file or its directory.
  */
 VP_EXPORT VP_NODISCARD int vp_vault_open(const char *path, const char *key, vp_vault **out,
                                          vp_error *err);
