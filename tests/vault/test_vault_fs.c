@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "cache.h"
 #include "cachefile.h"
+#include "identity.h"
 #include "vault_int.h"
 #include "vt_util.h"
 
@@ -187,7 +188,10 @@ static void test_cache_key_shared_by_stale_handle(void **state)
     snprintf(file, sizeof file, "%s/cache.vpc", f->d.dir);
     assert_int_equal(vp_vault_open(f->d.path, f->key, &b, &err), 0);
     assert_int_equal(vp__cache_new(1, 100, 1 << 20, &c), 0);
-    assert_int_equal(vp__cache_put(c, "echo||echo://x", 0, "v", 1, 1000 + 60000, 0), 0);
+    unsigned char *id = NULL; /* the identity of a provider that read nothing */
+    size_t id_len = 0;
+    assert_int_equal(vp__ident_capture(NULL, 0, "", 0, &id, &id_len), 0);
+    assert_int_equal(vp__cache_put(c, "echo||echo://x", 0, "v", 1, 1000 + 60000, 0, id, id_len), 0);
     vp_vault *order[] = {f->v, b, f->v};
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(
