@@ -70,7 +70,21 @@ const cli_command *cli_find_command(const char *name);
 
 /* ---- messages and output --------------------------------------------------------------- */
 
-/* Print "vaultplug: <message>" to stderr (message formatted like printf, no newline needed). */
+/* Text that comes from outside (a provider's name, version, description or error message, a
+ * file) is shown with what could drive the terminal escaped: C0 controls and DEL as \n, \r,
+ * \t or \xNN, C1 controls and bidirectional overrides as \uNNNN, bytes that are not UTF-8 as
+ * \xNN; UTF-8 text is kept. cli_escape writes at most cap bytes (NUL-terminated when cap > 0)
+ * and returns the full length; cli_escape_dup mallocs the result (NULL if out of memory). */
+size_t cli_escape(const char *s, char *out, size_t cap);
+char *cli_escape_dup(const char *s);
+void cli_fputs_safe(FILE *f, const char *s);
+/* Non-zero if s is well-formed UTF-8 (what a JSON string may hold as it is). */
+int cli_utf8_valid(const char *s);
+/* Columns s takes on a terminal (code points; s already escaped). */
+size_t cli_text_width(const char *s);
+
+/* Print "vaultplug: <message>" to stderr (message formatted like printf, no newline needed;
+ * control characters in the result but line feeds are escaped, see cli_escape). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An informational line on stderr, unless --quiet. */
 void cli_info(const cli_global *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -89,7 +103,8 @@ int cli_use_color(FILE *f);
 #define CLI_RED    "31"
 #define CLI_YELLOW "33"
 #define CLI_BOLD   "1"
-/* Write s to f, in colour `sgr` if `color` is set, padded with spaces to `width` columns. */
+/* Write s (escaped, see cli_escape) to f, in colour `sgr` if `color` is set, padded with spaces
+ * to `width` columns. */
 void cli_paint(FILE *f, int color, const char *sgr, const char *s, int width);
 
 /* Write a value (any bytes) to stdout; a newline is added when stdout is a terminal so the

@@ -1,0 +1,130 @@
+#!/bin/sh
+# cli_out.sh TEST VAULTPLUG WORKDIR ANSIDIR MOCKCLOUD SRCDIR - what the `vaultplug` command
+# prints: provider text with terminal escapes (ANSIDIR holds the cliansi test provider), `refs`
+# output fed back to `get` against the mock cloud, `cache stats`, `config show`, options after
+# the command name, small message slips and exit statuses. Exit 0 = pass, 77 = skipped.
+set -u
+t=$1
+vp=$2
+work=$3/out-$t
+ansi=$4
+mockcloud=$5
+src=$6
+rm -rf "$work"
+mkdir -p "$work"
+chmod 700 "$work"
+out=$work/stdout
+err=$work/stderr
+: >"$out"
+: >"$err"
+
+for v in $(env | sed -n 's/^\(VAULTPLUG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+unset XDG_CONFIG_HOME XDG_DATA_HOME
+export VAULTPLUG_HOME="$work/home"
+export VAULTPLUG_SYSTEM_CONFIG="$work/etc-config.json"
+export NO_COLOR=1
+ESC=$(printf '\033')
+BEL=$(printf '\007')
+CR=$(printf '\r')
+
+fail() {
+    echo "FAIL: $*"
+    echo "--- stdout"; cat "$out"
+    echo "--- stderr"; cat "$err"
+    exit 1
+}
+run() {
+    echo "+ vaultplug $*"
+    "$vp" "$@" </dev/null >"$out" 2>"$err"
+    rc=$?
+}
+expect() {
+    [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"
+}
+# no_raw FILE...: no ESC, BEL or CR byte, and no line that starts with "fake line"
+no_raw() {
+    for f in "$@"; do
+        grep -q "$ESC\|$BEL\|$CR" "$f" && fail "a raw control character reached $f"
+        grep -q '^fake line' "$f" && fail "a forged line in $f"
+    done
+    return 0
+}
+new_vault() {
+    run vault init
+    expect 0 "vault init"
+    VAULTPLUG_VAULT_KEY=$(cat "$out")
+    export VAULTPLUG_VAULT_KEY
+}
+mock_pid=
+stop_mock() {
+    [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
+    mock_pid=
+}
+trap stop_mock EXIT
+start_mock() {
+    "$mockcloud" --seed "$src/examples/mockcloud-seed.json" --env-out "$work/mock.env" \
+        >"$work/mock.out" 2>"$work/mock.err" &
+    mock_pid=$!
+    i=0
+    while [ $i -lt 100 ]; do
+        grep -q '^ready$' "$work/mock.out" 2>/dev/null && break
+        kill -0 "$mock_pid" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    grep -q '^ready$' "$work/mock.out" || { cat "$work/mock.err"; echo "FAIL: no mock cloud"; exit 1; }
+    # shellcheck disable=SC1091
+    . "$work/mock.env"
+}
+
+case $t in
+escapes)
+    # A provider whose version, description, log line and failure message carry an OSC title,
+    # a clear-screen and CR LF + a forged line: shown escaped everywhere, UTF-8 kept.
+    export VAULTPLUG_PLUGIN_PATH="$ansi"
+    run providers
+    expect 0 "providers"
+    no_raw "$out" "$err"
+    grep -q 'cliansi' "$out" || fail "cliansi not listed"
+    grep -qF '\x1b]0;pwned\x07\x1b[2J\r\nfake line' "$out" || fail "description/version not escaped as \\x1b...\\r\\n"
+    grep -qF '\u009b31m' "$out" || fail "a C1 control (U+009B) not escaped"
+    grep -q 'café' "$out" || fail "UTF-8 text not kept"
+    # The columns still line up: the CAPS column of cliansi starts where the header's does.
+    hcol=$(head -1 "$out" | awk '{print index($0, "CAPS")}')
+    rcol=$(grep '^cliansi' "$out" | awk '{print index($0, "threadsafe")}')
+    [ "$hcol" = "$rcol" ] || fail "CAPS column at $rcol, header at $hcol"
+    run providers --json
+    expect 0 "providers --json"
+    no_raw "$out"
+    # JSON keeps the real text (json-c escapes it as \u001b), and is valid: cmake parses it.
+    grep -qF '\u001b]0;pwned\u0007' "$out" || fail "JSON does not carry the escaped text"
+    cat >"$work/j.cmake" <<'CM'
+file(READ "${F}" j)
+string(JSON n LENGTH "${j}" providers)
+message("${n}")
+CM
+    cmake -DF="$out" -P "$work/j.cmake" >/dev/null 2>&1 || fail "providers --json is not valid JSON"
+    # A failure message of the provider, through get and render.
+    run get cliansi://fail/x
+    expect 6 "get of a failing reference"
+    no_raw "$out" "$err"
+    grep -qF 'cliansi: \x1b]0;pwned\x07\x1b[2J\r\nfake line' "$err" || fail "get error not escaped"
+    printf 'a={%% vault "cliansi://fail/x" %%}\n' >"$work/t.tmpl"
+    run render "$work/t.tmpl"
+    expect 6 "render of a failing reference"
+    no_raw "$out" "$err"
+    grep -qF '\x1b]0;pwned' "$err" || fail "render error not escaped"
+    # Its log line (-v shows warnings from providers) is escaped too.
+    run -v get cliansi://ok/x
+    expect 0 "get ok"
+    no_raw "$err"
+    grep -qF '[cliansi] log: \x1b]0;pwned' "$err" || fail "log line not escaped"
+    ;;
+
+*)
+    echo "unknown test $t"
+    exit 2
+    ;;
+esac
+echo "ok: $t"
+exit 0
