@@ -131,7 +131,8 @@ typedef struct cli_opt {
 
 /*
  * Parse argv[1..argc) of command cmd: options of `opts` (terminated by name == NULL) and the
- * common ones (-q/--quiet, --vault-key-file FILE, --plugin-dir DIR, -h/--help), anywhere on
+ * common ones (-q/--quiet, -v/--verbose (also -vv, -vvv), --vault-key-file FILE, --plugin-dir
+ * DIR, -h/--help), anywhere on
  * the line until `--`; the other words go to pos[0..*npos) (at most maxpos, else a usage
  * error). on_opt returns 0 or an exit status. Returns CLI_EXIT_OK, CLI_HELP or an exit status
  * (the message printed).

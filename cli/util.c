@@ -316,10 +316,11 @@ void cli_wipe(void *p, size_t n)
 
 /* ---- option parsing ---------------------------------------------------------------------- */
 
-enum { OPT_QUIET = 1, OPT_KEYFILE, OPT_PLUGINDIR, OPT_HELP };
+enum { OPT_QUIET = 1, OPT_VERBOSE, OPT_KEYFILE, OPT_PLUGINDIR, OPT_HELP };
 
 static const cli_opt common_opts[] = {
     {"quiet", 'q', 0, OPT_QUIET},
+    {"verbose", 'v', 0, OPT_VERBOSE},
     {"vault-key-file", 0, 1, OPT_KEYFILE},
     {"plugin-dir", 0, 1, OPT_PLUGINDIR},
     {"help", 'h', 0, OPT_HELP},
@@ -347,6 +348,9 @@ static int common_opt(cli_global *g, const cli_command *cmd, int id, const char 
     switch (id) {
     case OPT_QUIET:
         g->quiet = 1;
+        return CLI_EXIT_OK;
+    case OPT_VERBOSE:
+        g->verbose++;
         return CLI_EXIT_OK;
     case OPT_KEYFILE:
         if (arg[0] == '\0')
@@ -403,6 +407,10 @@ int cli_parse(cli_global *g, const cli_command *cmd, int argc, char **argv, cons
             if (eq != NULL && !o->has_arg)
                 return cli_usage_error(cmd->name, "option '--%s' takes no value", o->name);
             arg = eq ? eq + 1 : NULL;
+        } else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1) &&
+                   find_short(opts, 'v') == NULL) {
+            g->verbose += (int)strlen(a + 1); /* -vv, -vvv as before the command name */
+            continue;
         } else {
             if (a[2] != '\0')
                 return cli_usage_error(cmd->name, "unknown option '%s' (one short option per word)",

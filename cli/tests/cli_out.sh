@@ -121,6 +121,25 @@ CM
     grep -qF '[cliansi] log: \x1b]0;pwned' "$err" || fail "log line not escaped"
     ;;
 
+options)
+    # -v, -vv and -q after the command name, like before it.
+    export VAULTPLUG_PLUGIN_PATH="$ansi"
+    run get -v cliansi://ok/x
+    expect 0 "get -v"
+    grep -q '\[cliansi\] log:' "$err" || fail "-v after the command shows no warning line"
+    run get -vv cliansi://ok/x
+    expect 0 "get -vv"
+    grep -q '^vaultplug: debug:' "$err" || fail "-vv after the command shows no debug line"
+    run -vv get cliansi://ok/x
+    grep -q '^vaultplug: debug:' "$err" || fail "-vv before the command"
+    run get --verbose cliansi://ok/x
+    expect 0 "get --verbose"
+    run render -v -q --help
+    expect 0 "render -v -q --help"
+    run get -vx cliansi://ok/x
+    expect 2 "-vx is no option"
+    ;;
+
 *)
     echo "unknown test $t"
     exit 2
