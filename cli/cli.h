@@ -242,6 +242,13 @@ const char *cli_vault_path(cli_global *g);
 /* Non-zero when the executable runs from the build tree (then *dir is its provider dir). */
 int cli_in_build_tree(const char **dir);
 
+/* ---- references (refuri.c) ----------------------------------------------------------------- */
+
+/* The URI form (what `vaultplug get` takes) of a three-argument tag of a bundled provider (aws,
+ * gcp, hashicorp/hcp, azure), fetching the same value; malloc'd, or NULL when there is none
+ * (another provider, a member without a URI spelling, out of memory). */
+char *cli_tag3_uri(const vp_template_ref *r);
+
 /* Commands. */
 extern const cli_command cli_cmd_render;
 extern const cli_command cli_cmd_get;

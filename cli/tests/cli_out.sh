@@ -121,6 +121,56 @@ CM
     grep -qF '[cliansi] log: \x1b]0;pwned' "$err" || fail "log line not escaped"
     ;;
 
+refs_get)
+    # Every three-argument tag of the bundled providers: `refs` prints a URI, `get` of that URI
+    # gives what rendering the tag gives.
+    for p in aws gcp hashicorp azure; do
+        "$vp" providers --available --json 2>/dev/null | grep -q "\"name\": \"$p\"" || {
+            echo "SKIP: provider $p not built"
+            exit 77
+        }
+    done
+    start_mock
+    cat >"$work/t.tmpl" <<'T'
+{% vault 'aws', '', '{"SecretId":"prod/db","SecretType":"kv","SecretKey":"password"}' %}
+{% vault 'aws', '', '{"SecretId":"prod/db","VersionStage":"AWSCURRENT"}' %}
+{% vault 'gcp', '', '{"secretName":"demo-project/stripe-key","version":"latest"}' %}
+{% vault 'gcp', '', '{"secretName":"stripe-key"}' %}
+{% vault 'hashicorp', '', '{"secretEnginePath":"secret","secretName":"orders/signing","secretKey":"hmac_key","kvVersion":2}' %}
+{% vault 'hashicorp', '', '{"secretName":"secret/orders/signing","secretKey":"hmac_key"}' %}
+{% vault 'azure', '', '{"secretIdentifier":"https://demo.vault.azure.net/secrets/webhook-token"}' %}
+{% vault 'azure', '', '{"vault":"demo","name":"webhook-token"}' %}
+T
+    run render "$work/t.tmpl"
+    expect 0 "render"
+    cp "$out" "$work/rendered"
+    [ "$(wc -l <"$work/rendered")" -eq 8 ] || fail "expected 8 rendered lines"
+    run refs "$work/t.tmpl"
+    expect 0 "refs"
+    cp "$out" "$work/refs"
+    [ "$(wc -l <"$work/refs")" -eq 8 ] || fail "expected 8 references"
+    grep -q '?SecretId=\|://?' "$work/refs" && fail "refs still prints a pseudo-URI"
+    grep -q '^aws://prod/db#password	1:[0-9]*$' "$work/refs" || fail "aws kv tag not aws://prod/db#password"
+    i=0
+    while IFS="$(printf '\t')" read -r uri pos; do
+        i=$((i + 1))
+        want=$(sed -n "${i}p" "$work/rendered")
+        run get "$uri"
+        expect 0 "get $uri (from line $pos)"
+        [ "$(cat "$out")" = "$want" ] || fail "get $uri gave '$(cat "$out")', the tag renders '$want'"
+    done <"$work/refs"
+    # JSON: the same URI in "uri", the form named.
+    run refs "$work/t.tmpl" --json
+    grep -q '"form": "tag3"' "$out" || fail "no form in refs --json"
+    grep -q '"uri": "aws://prod/db#password"' "$out" || fail "no uri for a tag3 reference"
+    # A tag of a provider without a URI mapping keeps its identity, with a note.
+    printf '%s\n' "{% vault 'echo', '', '{\"a\":\"b\"}' %}" >"$work/e.tmpl"
+    run refs "$work/e.tmpl"
+    expect 0 "refs of an unmapped tag"
+    grep -q '^echo://?a=b' "$out" || fail "identity of an unmapped tag"
+    grep -q 'no URI form' "$err" || fail "no note for an unmapped tag"
+    ;;
+
 options)
     # -v, -vv and -q after the command name, like before it.
     export VAULTPLUG_PLUGIN_PATH="$ansi"
