@@ -171,6 +171,33 @@ T
     grep -q 'no URI form' "$err" || fail "no note for an unmapped tag"
     ;;
 
+cache_stats)
+    new_vault
+    run cache stats
+    expect 0 "cache stats"
+    grep -q ' $' "$out" && fail "trailing spaces"
+    head -1 "$out" | grep -q 'THROTTLES  STALE' || fail "THROTTLES and STALE run together"
+    # Every row has as many columns as the header.
+    awk 'NR == 1 {n = NF} NF != n {exit 1}' "$out" || fail "ragged table"
+    grep -q 'count this run only' "$err" || fail "no note that counters are per process"
+    run cache stats --json
+    expect 0 "cache stats --json"
+    grep -q '"per_process": \[' "$out" || fail "JSON does not say which counters are per process"
+    grep -q '"kept_cache_loaded": true' "$out" || fail "JSON kept_cache_loaded"
+    # Without the key: say why every column is 0.
+    unset VAULTPLUG_VAULT_KEY
+    run cache stats
+    expect 0 "cache stats without the key"
+    grep -q 'the vault is locked' "$err" || fail "no hint why the kept cache is not shown"
+    run cache stats --json
+    grep -q '"kept_cache_loaded": false' "$out" || fail "JSON kept_cache_loaded without key"
+    # An unknown provider: the error only, no table.
+    run cache stats nosuch
+    expect 3 "cache stats nosuch"
+    [ -s "$out" ] && fail "a table before the error"
+    grep -q "no loaded provider named 'nosuch'" "$err" || fail "no error for nosuch"
+    ;;
+
 options)
     # -v, -vv and -q after the command name, like before it.
     export VAULTPLUG_PLUGIN_PATH="$ansi"
