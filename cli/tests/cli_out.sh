@@ -198,6 +198,36 @@ cache_stats)
     grep -q "no loaded provider named 'nosuch'" "$err" || fail "no error for nosuch"
     ;;
 
+config_show)
+    export VAULTPLUG_AWS_TYPE=temporary
+    export VAULTPLUG_AWS_ACCESS_KEY_ID=AKIAEXAMPLEPUBLIC01
+    export VAULTPLUG_AWS_SECRET_ACCESS_KEY=canary-aws-secret-1a2b
+    export VAULTPLUG_AZURE_ALLOW_HTTP=1
+    export VAULTPLUG_GCP_TOKEN_URI=http://127.0.0.1:1/token
+    export VAULTPLUG_GCP_ENDPOINT=http://127.0.0.1:1/sm
+    export VAULTPLUG_HASHICORP_TOKEN=canary-hc-token-3c4d
+    export VAULTPLUG_NOSUCH_API_KEY=canary-nosuch-key-5e6f
+    export VAULTPLUG_NOSUCH_REGION=eu-west-9
+    run config show
+    expect 0 "config show"
+    grep -q 'canary-' "$out" "$err" && fail "a secret value is shown"
+    for v in AKIAEXAMPLEPUBLIC01 http://127.0.0.1:1/token http://127.0.0.1:1/sm eu-west-9; do
+        grep -qF "$v" "$out" || fail "public value $v masked"
+    done
+    grep -q '^VAULTPLUG_AZURE_ALLOW_HTTP  *1  ' "$out" || fail "the ALLOW_HTTP switch is masked"
+    # Names in one column: every value starts at the same column, two spaces after the longest.
+    cols=$(awk '{ match($0, /^[^ ]+ +/); print RLENGTH }' "$out" | sort -u)
+    [ "$(echo "$cols" | wc -l)" -eq 1 ] || fail "values do not start in one column: $cols"
+    grep -q 'VAULTPLUG_AWS_SECRET_ACCESS_KEY  \*\*\*\*\*\*\*\*' "$out" ||
+        fail "the longest name is not followed by two spaces"
+    # plugin_dirs ends with the installed directory itself.
+    grep '^plugin_dirs' "$out" | grep -q '/vaultplug/providers-1"\]' ||
+        fail "plugin_dirs does not print the installed directory"
+    run config show --json
+    grep -q 'canary-' "$out" && fail "a secret in --json"
+    grep -q '"value": "1"' "$out" || fail "ALLOW_HTTP masked in --json"
+    ;;
+
 options)
     # -v, -vv and -q after the command name, like before it.
     export VAULTPLUG_PLUGIN_PATH="$ansi"
