@@ -186,7 +186,10 @@ static int build_env(const render_opts *o, vp_env **env)
         if (st != 0) {
             vp_env_free(*env);
             *env = NULL;
-            return cli_fail(st, &err, o->env[i]);
+            /* Name the file once: the library's message names it when it could not open it. */
+            char quoted[512];
+            snprintf(quoted, sizeof(quoted), "'%s'", o->env[i]);
+            return cli_fail(st, &err, strstr(err.message, quoted) ? NULL : o->env[i]);
         }
     }
     return CLI_EXIT_OK;

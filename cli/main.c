@@ -102,6 +102,8 @@ static void print_main_help(FILE *f)
           "                             $XDG_DATA_HOME/vaultplug and $XDG_CONFIG_HOME/vaultplug)\n"
           "  VAULTPLUG_VAULT            the vault file\n"
           "  VAULTPLUG_CONFIG           the user configuration file\n"
+          "  VAULTPLUG_SYSTEM_CONFIG    the administrator's configuration file (instead of\n"
+          "                             /etc/vaultplug/config.json)\n"
           "  VAULTPLUG_CACHE_TTL        cache lifetime in minutes (0 = off)\n"
           "  VAULTPLUG_ENABLED_PROVIDERS  comma-separated providers to load\n"
           "  VAULTPLUG_PROXY, VAULTPLUG_CA_FILE, VAULTPLUG_HTTP_TIMEOUT_MS\n"

@@ -247,6 +247,33 @@ options)
     expect 2 "-vx is no option"
     ;;
 
+slips)
+    # --env names the missing file once.
+    printf 'x\n' >"$work/t.tmpl"
+    run render "$work/t.tmpl" --env "$work/nosuch.json"
+    expect 3 "--env of a missing file"
+    n=$(grep -o 'nosuch.json' "$err" | wc -l)
+    [ "$n" -eq 1 ] || fail "the file is named $n times"
+    # ... and a bad file still names it (the library's message does not).
+    printf '{bad' >"$work/bad.json"
+    run render "$work/t.tmpl" --env "$work/bad.json"
+    expect 2 "--env of a bad file"
+    grep -q 'bad.json' "$err" || fail "the bad file is not named"
+    run refs --help
+    grep -q '"form"' "$out" || fail "refs --help omits form"
+    run --help
+    grep -q 'VAULTPLUG_SYSTEM_CONFIG' "$out" || fail "--help omits VAULTPLUG_SYSTEM_CONFIG"
+    # demo.sh shows the command it runs.
+    grep -q 'show vaultplug refs examples/request.http --env examples/env.json$' "$src/scripts/demo.sh" ||
+        fail "demo.sh displays another refs command than it runs"
+    # The GCP key file message has one colon.
+    if "$vp" providers --available --json 2>/dev/null | grep -q '"name": "gcp"'; then
+        GOOGLE_APPLICATION_CREDENTIALS=$work/nosuch-key.json run get gcp://p/s
+        grep -q 'GOOGLE_APPLICATION_CREDENTIALS::' "$err" && fail "doubled colon"
+        grep -q 'GOOGLE_APPLICATION_CREDENTIALS: cannot read' "$err" || fail "gcp key file message"
+    fi
+    ;;
+
 *)
     echo "unknown test $t"
     exit 2
