@@ -24,7 +24,8 @@
 /* Exit statuses, documented in `vaultplug --help` and vaultplug(1). */
 typedef enum cli_exit {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_USAGE = 2,       /* bad command line or invalid input (VP_EINVAL) */
+    CLI_EXIT_USAGE = 2,       /* bad command line, invalid input or a limit (VP_EINVAL,
+                                 VP_ELIMIT) */
     CLI_EXIT_NOTFOUND = 3,    /* VP_ENOTFOUND */
     CLI_EXIT_AUTH = 4,        /* VP_EAUTH: missing, expired or invalid credentials or key */
     CLI_EXIT_PERM = 5,        /* VP_EPERM: the identity is not allowed */

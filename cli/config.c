@@ -470,6 +470,7 @@ int cli_config_set_user(cli_global *g, const char *key, const char *json_value)
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *tmp = str_printf("%s.XXXXXX", c->user_file.v);
     int rc = CLI_EXIT_INTERNAL;
+    errno = 0;
     if (text != NULL && tmp != NULL && make_parents(c->user_file.v) == 0) {
         int fd = mkstemp(tmp);
         if (fd < 0) {
@@ -487,6 +488,9 @@ int cli_config_set_user(cli_global *g, const char *key, const char *json_value)
             }
         }
     }
+    /* Not allowed to write there is a permission failure (exit 5), like everywhere else. */
+    if (rc != CLI_EXIT_OK && (errno == EACCES || errno == EPERM || errno == EROFS))
+        rc = CLI_EXIT_PERM;
     free(tmp);
     json_object_put(root);
     return rc;

@@ -87,7 +87,7 @@ static void print_main_help(FILE *f)
           "\n"
           "Exit status:\n"
           "  0  success\n"
-          "  2  usage error or invalid input\n"
+          "  2  usage error, invalid input or a limit exceeded\n"
           "  3  not found (secret, provider scheme, credential)\n"
           "  4  authentication failed (missing, expired or invalid credentials)\n"
           "  5  permission denied\n"

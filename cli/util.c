@@ -18,6 +18,7 @@ int cli_exit_for_status(int status)
     case VP_OK:
         return CLI_EXIT_OK;
     case VP_EINVAL:
+    case VP_ELIMIT: /* one rule: syntax errors, bad values and limits are the caller's to fix */
         return CLI_EXIT_USAGE;
     case VP_ENOTFOUND:
         return CLI_EXIT_NOTFOUND;

@@ -274,6 +274,35 @@ slips)
     fi
     ;;
 
+exit_codes)
+    # cache ttl where the configuration cannot be written: permission (5), not internal (9).
+    # (As root, where mode bits do not stop us, a directory the kernel refuses: /sys.)
+    mkdir -p "$VAULTPLUG_HOME"
+    chmod 500 "$VAULTPLUG_HOME"
+    if touch "$VAULTPLUG_HOME/probe" 2>/dev/null; then
+        rm -f "$VAULTPLUG_HOME/probe"
+        touch /sys/vaultplug-probe 2>/dev/null && { echo "SKIP: no unwritable directory"; exit 77; }
+        export VAULTPLUG_CONFIG=/sys/vaultplug-test-config.json
+    fi
+    run cache ttl 3
+    chmod 700 "$VAULTPLUG_HOME"
+    expect 5 "cache ttl where the configuration cannot be written"
+    grep -q 'Permission denied' "$err" || fail "no reason"
+    unset VAULTPLUG_CONFIG
+    # A value over the host's cap names the limit, and a limit exits 2 like a bad value.
+    VAULTPLUG_PLUGIN_PATH="$ansi" run get cliansi://huge/x
+    expect 2 "value over the cap"
+    grep -q 'the limit for a secret value is 16777216 bytes (16 MiB)' "$err" ||
+        fail "the limit is not named"
+    # The three tables agree with the code: 2 covers limits.
+    run --help
+    grep -q '2  usage error, invalid input or a limit exceeded' "$out" || fail "--help table"
+    grep -q '| 2 | usage error, invalid input or a limit exceeded' "$src/docs/guide.md" ||
+        fail "guide table"
+    grep -q 'Usage error, invalid input or a limit exceeded' "$src/docs/man/vaultplug.1" ||
+        fail "man page table"
+    ;;
+
 *)
     echo "unknown test $t"
     exit 2
