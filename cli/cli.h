@@ -24,7 +24,8 @@
 /* Exit statuses, documented in `vaultplug --help` and vaultplug(1). */
 typedef enum cli_exit {
     CLI_EXIT_OK = 0,
-    CLI_EXIT_USAGE = 2,       /* bad command line or invalid input (VP_EINVAL) */
+    CLI_EXIT_USAGE = 2,       /* bad command line, invalid input or a limit (VP_EINVAL,
+                                 VP_ELIMIT) */
     CLI_EXIT_NOTFOUND = 3,    /* VP_ENOTFOUND */
     CLI_EXIT_AUTH = 4,        /* VP_EAUTH: missing, expired or invalid credentials or key */
     CLI_EXIT_PERM = 5,        /* VP_EPERM: the identity is not allowed */
@@ -70,7 +71,21 @@ const cli_command *cli_find_command(const char *name);
 
 /* ---- messages and output --------------------------------------------------------------- */
 
-/* Print "vaultplug: <message>" to stderr (message formatted like printf, no newline needed). */
+/* Text that comes from outside (a provider's name, version, description or error message, a
+ * file) is shown with what could drive the terminal escaped: C0 controls and DEL as \n, \r,
+ * \t or \xNN, C1 controls and bidirectional overrides as \uNNNN, bytes that are not UTF-8 as
+ * \xNN; UTF-8 text is kept. cli_escape writes at most cap bytes (NUL-terminated when cap > 0)
+ * and returns the full length; cli_escape_dup mallocs the result (NULL if out of memory). */
+size_t cli_escape(const char *s, char *out, size_t cap);
+char *cli_escape_dup(const char *s);
+void cli_fputs_safe(FILE *f, const char *s);
+/* Non-zero if s is well-formed UTF-8 (what a JSON string may hold as it is). */
+int cli_utf8_valid(const char *s);
+/* Columns s takes on a terminal (code points; s already escaped). */
+size_t cli_text_width(const char *s);
+
+/* Print "vaultplug: <message>" to stderr (message formatted like printf, no newline needed;
+ * control characters in the result but line feeds are escaped, see cli_escape). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* An informational line on stderr, unless --quiet. */
 void cli_info(const cli_global *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -89,7 +104,8 @@ int cli_use_color(FILE *f);
 #define CLI_RED    "31"
 #define CLI_YELLOW "33"
 #define CLI_BOLD   "1"
-/* Write s to f, in colour `sgr` if `color` is set, padded with spaces to `width` columns. */
+/* Write s (escaped, see cli_escape) to f, in colour `sgr` if `color` is set, padded with spaces
+ * to `width` columns. */
 void cli_paint(FILE *f, int color, const char *sgr, const char *s, int width);
 
 /* Write a value (any bytes) to stdout; a newline is added when stdout is a terminal so the
@@ -116,7 +132,8 @@ typedef struct cli_opt {
 
 /*
  * Parse argv[1..argc) of command cmd: options of `opts` (terminated by name == NULL) and the
- * common ones (-q/--quiet, --vault-key-file FILE, --plugin-dir DIR, -h/--help), anywhere on
+ * common ones (-q/--quiet, -v/--verbose (also -vv, -vvv), --vault-key-file FILE, --plugin-dir
+ * DIR, -h/--help), anywhere on
  * the line until `--`; the other words go to pos[0..*npos) (at most maxpos, else a usage
  * error). on_opt returns 0 or an exit status. Returns CLI_EXIT_OK, CLI_HELP or an exit status
  * (the message printed).
@@ -225,6 +242,13 @@ const char *cli_vault_path(cli_global *g);
 
 /* Non-zero when the executable runs from the build tree (then *dir is its provider dir). */
 int cli_in_build_tree(const char **dir);
+
+/* ---- references (refuri.c) ----------------------------------------------------------------- */
+
+/* The URI form (what `vaultplug get` takes) of a three-argument tag of a bundled provider (aws,
+ * gcp, hashicorp/hcp, azure), fetching the same value; malloc'd, or NULL when there is none
+ * (another provider, a member without a URI spelling, out of memory). */
+char *cli_tag3_uri(const vp_template_ref *r);
 
 /* Commands. */
 extern const cli_command cli_cmd_render;

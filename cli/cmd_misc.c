@@ -21,14 +21,18 @@ static const char cache_help[] =
     "cache.vpc next to it, sealed with a key stored in the vault.\n"
     "\n"
     "Subcommands:\n"
-    "  stats [PROVIDER]  the cache counters per provider (hits, misses, fetches, errors,\n"
-    "                    retries, throttles, stale, entries, bytes)\n"
+    "  stats [PROVIDER]  the cache counters per provider: hits, misses, fetches, errors,\n"
+    "                    retries, throttles and stale count what this run did (they start\n"
+    "                    at 0 in every process); entries and bytes are the cache kept\n"
+    "                    between runs (read only when the vault is open)\n"
     "  reset [PROVIDER]  drop the cached values of one provider, or of all\n"
     "  ttl MINUTES       set the cache lifetime in the user configuration (0 disables the\n"
     "                    cache, at most 720); the VAULTPLUG_CACHE_TTL variable overrides it\n"
     "\n"
     "Options:\n"
-    "  --json            (stats) print {\"providers\": [{\"name\", \"hits\", ...}]}\n"
+    "  --json            (stats) print {\"providers\": [{\"name\", \"hits\", ...}],\n"
+    "                    \"per_process\": [\"hits\", ...], \"kept_cache_loaded\": true,\n"
+    "                    \"note\": null or why the kept cache was not read}\n"
     "  -q, --quiet       no informational messages\n"
     "  -h, --help        show this help\n"
     "\n"
@@ -87,55 +91,128 @@ static void add_u64(json_object *o, const char *k, uint64_t v)
     json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
-static int cache_stats(cli_session *s, const char *only, int json)
+#define N_COLS 10
+
+/* The counters a run of the command starts from zero (the library counts them per process;
+ * only the cached entries and their bytes are kept between runs, in cache.vpc). */
+static const char *const per_process[] = {"hits",    "misses",    "fetches", "errors",
+                                          "retries", "throttles", "stale"};
+
+/* Why the kept cache is not loaded in this run (NULL when it is). */
+static const char *not_loaded_why(const cli_session *s, const cli_global *g)
 {
+    if (g->cfg != NULL && g->cfg->cache_ttl_min.v == 0)
+        return "the cache is off (cache_ttl_minutes is 0), so nothing is kept between runs";
+    if (s->vault_locked)
+        return "the vault is locked, so the cache kept in cache.vpc (sealed with a key in the "
+               "vault) was not read: set VAULTPLUG_VAULT_KEY, pass --vault-key-file FILE, or "
+               "run on a terminal to be asked for the key";
+    if (s->vault == NULL)
+        return "there is no vault, so nothing is kept between runs ('vaultplug vault init' "
+               "creates one)";
+    return NULL;
+}
+
+static int cache_stats(cli_global *g, cli_session *s, const char *only, int json)
+{
+    /* The provider first: an unknown name is an error, with no table before it. */
+    if (only != NULL) {
+        const vp_provider_info *p = NULL;
+        for (size_t i = 0; i < vp_providers_count(s->ctx); i++) {
+            const vp_provider_info *q = vp_providers_get(s->ctx, i);
+            if (q != NULL && strcmp(q->name, only) == 0)
+                p = q;
+        }
+        if (p == NULL || p->state != VP_PROVIDER_LOADED) {
+            cli_error("no loaded provider named '%s' ('vaultplug providers' lists them)", only);
+            return CLI_EXIT_NOTFOUND;
+        }
+    }
+    const char *why = not_loaded_why(s, g);
     json_object *root = json_object_new_object(), *arr = json_object_new_array();
     json_object_object_add(root, "providers", arr);
-    int color = cli_use_color(stdout), any = 0;
-    if (!json) {
-        static const char *const heads[] = {"PROVIDER", "HITS",      "MISSES", "FETCHES", "ERRORS",
-                                            "RETRIES",  "THROTTLES", "STALE",  "ENTRIES", "BYTES"};
-        for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
-            cli_paint(stdout, color, CLI_BOLD, heads[i], i == 0 ? 12 : 10);
-        fputc('\n', stdout);
+    /* Rows as text first, to size the columns. */
+    static const char *const heads[N_COLS] = {"PROVIDER", "HITS",    "MISSES",    "FETCHES",
+                                              "ERRORS",   "RETRIES", "THROTTLES", "STALE",
+                                              "ENTRIES",  "BYTES"};
+    size_t n = vp_providers_count(s->ctx), rows = 0;
+    char(*cell)[N_COLS][24] = calloc(n ? n : 1, sizeof(*cell));
+    char **names = calloc(n ? n : 1, sizeof(char *));
+    int width[N_COLS];
+    if (cell == NULL || names == NULL || root == NULL || arr == NULL) {
+        free(cell);
+        free(names);
+        json_object_put(root);
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
     }
-    for (size_t i = 0; i < vp_providers_count(s->ctx); i++) {
+    for (int c = 0; c < N_COLS; c++)
+        width[c] = (int)strlen(heads[c]);
+    for (size_t i = 0; i < n; i++) {
         const vp_provider_info *p = vp_providers_get(s->ctx, i);
         vp_cache_stats st;
         if (p == NULL || p->state != VP_PROVIDER_LOADED || (only && strcmp(only, p->name)) ||
             vp_cache_stats_get(s->ctx, p->name, &st) != 0)
             continue;
-        any = 1;
+        uint64_t v[N_COLS - 1] = {st.hits,      st.misses, st.fetches, st.errors, st.retries,
+                                  st.throttles, st.stale,  st.entries, st.bytes};
         if (json) {
             json_object *o = json_object_new_object();
             json_object_object_add(o, "name", json_object_new_string(p->name));
-            add_u64(o, "hits", st.hits);
-            add_u64(o, "misses", st.misses);
-            add_u64(o, "fetches", st.fetches);
-            add_u64(o, "errors", st.errors);
-            add_u64(o, "retries", st.retries);
-            add_u64(o, "throttles", st.throttles);
-            add_u64(o, "stale", st.stale);
-            add_u64(o, "entries", st.entries);
-            add_u64(o, "bytes", st.bytes);
+            for (int c = 1; c < N_COLS; c++) {
+                char k[16];
+                snprintf(k, sizeof(k), "%s", heads[c]);
+                for (char *q = k; *q; q++)
+                    *q = (char)(*q - 'A' + 'a');
+                add_u64(o, k, v[c - 1]);
+            }
             json_object_array_add(arr, o);
-        } else {
-            printf("%-12s%-10" PRIu64 "%-10" PRIu64 "%-10" PRIu64 "%-10" PRIu64 "%-10" PRIu64
-                   "%-10" PRIu64 "%-10" PRIu64 "%-10" PRIu64 "%" PRIu64 "\n",
-                   p->name, st.hits, st.misses, st.fetches, st.errors, st.retries, st.throttles,
-                   st.stale, st.entries, st.bytes);
+            continue;
         }
+        names[rows] = cli_escape_dup(p->name);
+        int nw = names[rows] ? (int)cli_text_width(names[rows]) : 1;
+        width[0] = nw > width[0] ? nw : width[0];
+        for (int c = 1; c < N_COLS; c++) {
+            int w = snprintf(cell[rows][c], sizeof(cell[rows][c]), "%" PRIu64, v[c - 1]);
+            width[c] = w > width[c] ? w : width[c];
+        }
+        rows++;
     }
-    if (json)
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                      JSON_C_TO_STRING_SPACED |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+    int rc = CLI_EXIT_OK;
+    if (json) {
+        json_object *pp = json_object_new_array();
+        for (size_t i = 0; i < sizeof(per_process) / sizeof(per_process[0]); i++)
+            json_object_array_add(pp, json_object_new_string(per_process[i]));
+        json_object_object_add(root, "per_process", pp);
+        json_object_object_add(root, "kept_cache_loaded", json_object_new_boolean(why == NULL));
+        json_object_object_add(root, "note", why ? json_object_new_string(why) : NULL);
+        const char *text =
+            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+        rc = text != NULL && puts(text) >= 0 ? CLI_EXIT_OK : CLI_EXIT_INTERNAL;
+    } else {
+        /* Columns two spaces apart; the last one is not padded (no trailing spaces). */
+        int color = cli_use_color(stdout);
+        for (int c = 0; c < N_COLS; c++)
+            cli_paint(stdout, color, CLI_BOLD, heads[c], c + 1 < N_COLS ? width[c] + 2 : 0);
+        fputc('\n', stdout);
+        for (size_t r = 0; r < rows; r++) {
+            cli_paint(stdout, 0, NULL, names[r] ? names[r] : "?", width[0] + 2);
+            for (int c = 1; c < N_COLS; c++)
+                cli_paint(stdout, 0, NULL, cell[r][c], c + 1 < N_COLS ? width[c] + 2 : 0);
+            fputc('\n', stdout);
+        }
+        cli_info(g, "note: HITS to STALE count this run only (they start at 0 in every vaultplug "
+                    "process); ENTRIES and BYTES are the cache kept between runs.");
+        if (why != NULL)
+            cli_info(g, "note: %s.", why);
+    }
+    for (size_t r = 0; r < rows; r++)
+        free(names[r]);
+    free(names);
+    free(cell);
     json_object_put(root);
-    if (only && !any) {
-        cli_error("no loaded provider named '%s'", only);
-        return CLI_EXIT_NOTFOUND;
-    }
-    return cli_flush_stdout();
+    return rc != CLI_EXIT_OK ? rc : cli_flush_stdout();
 }
 
 static int cache_run(cli_global *g, int argc, char **argv)
@@ -178,7 +255,7 @@ static int cache_run(cli_global *g, int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return rc;
     if (strcmp(sub, "stats") == 0) {
-        rc = cache_stats(&s, arg, json);
+        rc = cache_stats(g, &s, arg, json);
     } else {
         int st = vp_cache_reset(s.ctx, arg);
         if (st != 0) {

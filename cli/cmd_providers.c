@@ -92,6 +92,18 @@ static int has_abi(const vp_provider_info *p)
     return p->abi_major != 0 || p->abi_minor != 0;
 }
 
+/* A JSON string of provider text: as it is (json-c escapes the control characters), or
+ * escaped like the table shows it when it is not UTF-8 (which JSON cannot carry). */
+static json_object *jstr(const char *s)
+{
+    if (cli_utf8_valid(s))
+        return json_object_new_string(s);
+    char *e = cli_escape_dup(s);
+    json_object *o = json_object_new_string(e ? e : "");
+    free(e);
+    return o;
+}
+
 static int print_json(vp_ctx *ctx, int available)
 {
     json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -107,10 +119,10 @@ static int print_json(vp_ctx *ctx, int available)
         if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
             continue;
         json_object *o = json_object_new_object();
-        json_object_object_add(o, "name", json_object_new_string(p->name));
-        json_object_object_add(o, "path", json_object_new_string(p->path));
-        json_object_object_add(o, "version", json_object_new_string(p->version));
-        json_object_object_add(o, "description", json_object_new_string(p->description));
+        json_object_object_add(o, "name", jstr(p->name));
+        json_object_object_add(o, "path", jstr(p->path));
+        json_object_object_add(o, "version", jstr(p->version));
+        json_object_object_add(o, "description", jstr(p->description));
         char abi[16];
         snprintf(abi, sizeof(abi), "%u.%u", (unsigned)p->abi_major, (unsigned)p->abi_minor);
         json_object_object_add(o, "abi", has_abi(p) ? json_object_new_string(abi) : NULL);
@@ -119,7 +131,7 @@ static int print_json(vp_ctx *ctx, int available)
         snprintf(buf, sizeof(buf), "%s", p->schemes);
         char *save = NULL;
         for (char *s = strtok_r(buf, ",", &save); s; s = strtok_r(NULL, ",", &save))
-            json_object_array_add(schemes, json_object_new_string(s));
+            json_object_array_add(schemes, jstr(s));
         json_object_object_add(o, "schemes", schemes);
         json_object *caps = json_object_new_array();
         char cbuf[128];
@@ -131,7 +143,7 @@ static int print_json(vp_ctx *ctx, int available)
         json_object_object_add(o, "caps", caps);
         json_object_object_add(o, "state", json_object_new_string(state_name(p->state)));
         json_object_object_add(o, "status", json_object_new_string(vp_err_name(p->status)));
-        json_object_object_add(o, "reason", json_object_new_string(p->reason));
+        json_object_object_add(o, "reason", jstr(p->reason));
         json_object_array_add(arr, o);
     }
     const char *text = json_object_to_json_string_ext(
@@ -141,9 +153,12 @@ static int print_json(vp_ctx *ctx, int available)
     return rc;
 }
 
+/* The wider of w and the columns s takes once escaped. */
 static int width_of(const char *s, int w)
 {
-    int n = (int)strlen(s);
+    char *e = cli_escape_dup(s);
+    int n = e ? (int)cli_text_width(e) : 0;
+    free(e);
     return n > w ? n : w;
 }
 
@@ -191,11 +206,17 @@ static int print_table(vp_ctx *ctx, int available)
                   : caps_string(p->caps, caps, sizeof(caps)),
               stdout);
         fputc('\n', stdout);
-        if (p->description[0] != '\0')
-            printf("%*s%s\n", wn + 2, "", p->description);
-        if (p->state == VP_PROVIDER_FAILED)
-            printf("%*sreason: %s (%s)\n", wn + 2, "", p->reason[0] ? p->reason : "unknown",
-                   vp_err_name(p->status));
+        /* Everything a provider wrote is shown escaped: it cannot drive the terminal. */
+        if (p->description[0] != '\0') {
+            printf("%*s", wn + 2, "");
+            cli_fputs_safe(stdout, p->description);
+            fputc('\n', stdout);
+        }
+        if (p->state == VP_PROVIDER_FAILED) {
+            printf("%*sreason: ", wn + 2, "");
+            cli_fputs_safe(stdout, p->reason[0] ? p->reason : "unknown");
+            printf(" (%s)\n", vp_err_name(p->status));
+        }
     }
     return CLI_EXIT_OK;
 }

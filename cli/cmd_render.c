@@ -69,13 +69,17 @@ static const char refs_help[] =
     "\n"
     "List the external references a render of the template would fetch (after the\n"
     "environment decided its if/for blocks), one per line in order of first use, with the\n"
-    "line and column of that use. Nothing is fetched.\n"
+    "line and column of that use. Nothing is fetched. Each is shown as a URI that\n"
+    "'vaultplug get' accepts; a three-argument tag ({% vault 'aws', 'cred', '{...}' %}) as\n"
+    "the URI that fetches the same value (aws, gcp, hashicorp and azure; for other providers\n"
+    "its identity, scheme://[credential@]?config, which only a render can fetch).\n"
     "\n"
     "Options:\n"
     "  --env FILE            a JSON object of variables; may be repeated\n"
-    "  --json                print {\"references\": [{\"id\", \"scheme\", \"credential\", "
-    "\"uri\",\n"
-    "                        \"config\", \"json_key\", \"line\", \"column\"}, ...]}\n"
+    "  --json                print {\"references\": [{\"id\", \"form\" (uri or tag3), "
+    "\"scheme\",\n"
+    "                        \"credential\", \"uri\" (null if none), \"config\" (tag3),\n"
+    "                        \"json_key\", \"line\", \"column\"}, ...]}\n"
     "  --vault-key-file F    read the vault key from file F (when {{ vault.x }} steers blocks)\n"
     "  -q, --quiet           no informational messages\n"
     "  -h, --help            show this help\n"
@@ -182,7 +186,10 @@ static int build_env(const render_opts *o, vp_env **env)
         if (st != 0) {
             vp_env_free(*env);
             *env = NULL;
-            return cli_fail(st, &err, o->env[i]);
+            /* Name the file once: the library's message names it when it could not open it. */
+            char quoted[512];
+            snprintf(quoted, sizeof(quoted), "'%s'", o->env[i]);
+            return cli_fail(st, &err, strstr(err.message, quoted) ? NULL : o->env[i]);
         }
     }
     return CLI_EXIT_OK;
@@ -447,7 +454,10 @@ static int refs_run(cli_global *g, int argc, char **argv)
             json_object_object_add(e, "form", json_object_new_string(form_name(r->form)));
             json_object_object_add(e, "scheme", json_object_new_string(r->scheme));
             json_object_object_add(e, "credential", json_object_new_string(r->credential));
-            json_object_object_add(e, "uri", r->uri ? json_object_new_string(r->uri) : NULL);
+            char *u = r->form == VP_REF_TAG3 ? cli_tag3_uri(r) : NULL;
+            const char *uri = r->uri ? r->uri : u;
+            json_object_object_add(e, "uri", uri ? json_object_new_string(uri) : NULL);
+            free(u);
             json_object_object_add(e, "config",
                                    r->config ? json_object_new_string(r->config) : NULL);
             json_object_object_add(e, "json_key",
@@ -462,10 +472,21 @@ static int refs_run(cli_global *g, int argc, char **argv)
         puts(text ? text : "{}");
         json_object_put(root);
     } else {
+        /* A three-argument tag is shown in the URI form `vaultplug get` takes. */
+        size_t no_uri = 0;
         for (size_t i = 0; i < n; i++) {
             const vp_template_ref *r = vp_template_refs_get(refs, i);
-            printf("%s\t%u:%u\n", r->id, r->line, r->column);
+            char *u = r->form == VP_REF_TAG3 ? cli_tag3_uri(r) : NULL;
+            no_uri += r->form == VP_REF_TAG3 && u == NULL;
+            printf("%s\t%u:%u\n", u ? u : r->id, r->line, r->column);
+            free(u);
         }
+        if (no_uri > 0)
+            cli_info(g,
+                     "note: %zu three-argument tag%s ha%s no URI form (shown as "
+                     "scheme://[credential@]?config); render the template to fetch %s",
+                     no_uri, no_uri == 1 ? "" : "s", no_uri == 1 ? "s" : "ve",
+                     no_uri == 1 ? "it" : "them");
         if (n == 0)
             cli_info(g, "the template needs no external secret");
     }

@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include <vaultplug/credtypes.h>
 
 #include "cli.h"
 #include "../core/src/fsperm.h" /* shared with the library, see CMakeLists.txt */
@@ -510,6 +513,7 @@ int cli_config_set_user(cli_global *g, const char *key, const char *json_value)
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     char *tmp = str_printf("%s.XXXXXX", c->user_file.v);
     int rc = CLI_EXIT_INTERNAL;
+    errno = 0;
     if (text != NULL && tmp != NULL && make_parents(c->user_file.v) == 0) {
         int fd = mkstemp(tmp);
         if (fd < 0) {
@@ -527,6 +531,9 @@ int cli_config_set_user(cli_global *g, const char *key, const char *json_value)
             }
         }
     }
+    /* Not allowed to write there is a permission failure (exit 5), like everywhere else. */
+    if (rc != CLI_EXIT_OK && (errno == EACCES || errno == EPERM || errno == EROFS))
+        rc = CLI_EXIT_PERM;
     free(tmp);
     json_object_put(root);
     return rc;
@@ -563,6 +570,111 @@ static json_object *list_json(const cli_strlist *l)
 static json_object *num_json(const cli_num *n, const char *dflt)
 {
     return n->set ? json_object_new_int64(n->v) : json_object_new_string(dflt);
+}
+
+static void quiet_log(void *ud, int level, const char *source, const char *message)
+{
+    (void)ud;
+    (void)level;
+    (void)source;
+    (void)message;
+}
+
+/* A context with the providers of the search path loaded, only to read their credential types
+ * (no vault, no credentials); NULL if none can be made (values are then masked by name). */
+static vp_ctx *types_ctx(cli_global *g, cli_config *c)
+{
+    const char *dirs[2 * CLI_MAX_PLUGIN_DIRS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_plugin_dirs; i++)
+        dirs[n++] = g->plugin_dirs[i];
+    for (size_t i = 0; i < c->plugin_dirs.n && n < 2 * CLI_MAX_PLUGIN_DIRS; i++)
+        dirs[n++] = c->plugin_dirs.v[i];
+    const char *bdir = NULL;
+    if (cli_in_build_tree(&bdir))
+        dirs[n++] = bdir;
+    dirs[n] = NULL;
+    vp_options opts;
+    vp_options_init(&opts);
+    opts.plugin_dirs = n ? dirs : NULL;
+    static const char *const none[] = {NULL};
+    if (c->enabled_providers.set)
+        opts.enabled_providers =
+            c->enabled_providers.n ? (const char *const *)c->enabled_providers.v : none;
+    opts.log_fn = quiet_log;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    if (vp_ctx_new(&opts, &ctx, &err) != 0)
+        return NULL;
+    return ctx;
+}
+
+/* The documented rule for a variable that is no declared field: masked when a word of its
+ * name (split at '_') is SECRET, PASSWORD, PASSWD, PASS, TOKEN, PRIVATE, CREDENTIALS or KEY,
+ * unless the last word is ID, URI, URL, FILE, PATH, DIR or HOST (a public name for a secret
+ * thing: ACCESS_KEY_ID, TOKEN_URI, KEY_FILE). */
+static int secret_mask_rule(const char *suffix)
+{
+    static const char *const secret_words[] = {"SECRET",  "PASSWORD",   "PASSWD", "PASS",
+                                               "TOKEN",   "PRIVATE",    "KEY",    "CREDENTIALS",
+                                               "SECRETS", "CREDENTIAL", NULL};
+    static const char *const public_last[] = {"ID",   "URI", "URL",  "FILE",
+                                              "PATH", "DIR", "HOST", NULL};
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", suffix);
+    const char *last = strrchr(buf, '_') ? strrchr(buf, '_') + 1 : buf;
+    for (const char *const *w = public_last; *w; w++)
+        if (strcmp(last, *w) == 0)
+            return 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, "_", &save); t; t = strtok_r(NULL, "_", &save))
+        for (const char *const *w = secret_words; *w; w++)
+            if (strcmp(t, *w) == 0)
+                return 1;
+    return 0;
+}
+
+/* Is VAULTPLUG_<suffix> secret? suffix is PROVIDER_FIELD; *kind gets the source text. */
+static int env_secret(vp_ctx *ctx, const char *suffix, const char **kind)
+{
+    size_t sl = strlen(suffix);
+    if (sl > 5 && strcmp(suffix + sl - 5, "_TYPE") == 0) {
+        *kind = "environment (credential type)";
+        return 0;
+    }
+    /* The loaded provider whose upper-case name + '_' is the longest prefix. */
+    const vp_provider_info *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; ctx != NULL && i < vp_providers_count(ctx); i++) {
+        const vp_provider_info *p = vp_providers_get(ctx, i);
+        size_t pl = p ? strlen(p->name) : 0;
+        if (p == NULL || p->state != VP_PROVIDER_LOADED || pl == 0 || pl + 1 >= sl ||
+            pl <= best_len || strncasecmp(suffix, p->name, pl) != 0 || suffix[pl] != '_')
+            continue;
+        best = p;
+        best_len = pl;
+    }
+    if (best != NULL) {
+        const char *field = suffix + best_len + 1;
+        const vp_cred_type *types = NULL;
+        int declared = 0, secret = 0;
+        if (vp_provider_cred_types(ctx, best->name, &types) == 0)
+            for (const vp_cred_type *t = types; t && t->name; t++)
+                for (const vp_cred_field *f = t->fields; f && f->name; f++)
+                    if (strcasecmp(f->name, field) == 0) {
+                        declared = 1;
+                        secret |= (f->flags & VP_FIELD_SECRET) != 0;
+                    }
+        if (declared) {
+            *kind = secret ? "environment (credential field, secret)"
+                           : "environment (credential field)";
+            return secret;
+        }
+        *kind = "environment (provider setting)";
+        return secret_mask_rule(field);
+    }
+    *kind = "environment (no loaded provider of that name)";
+    return secret_mask_rule(suffix);
 }
 
 int cli_config_show(cli_global *g, int json)
@@ -607,6 +719,16 @@ int cli_config_show(cli_global *g, int json)
                            c->plugin_dirs.set ? c->plugin_dirs.src : NULL,
                            bdir ? "build tree" : NULL, pp && pp[0] ? "VAULTPLUG_PLUGIN_PATH" : NULL,
                            "installed directory"};
+    /* The value lists every directory searched, in order, the installed one last. */
+    if (pp != NULL && pp[0]) {
+        char *copy = strdup(pp), *save = NULL;
+        for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save))
+            json_object_array_add(dirs, json_object_new_string(d));
+        free(copy);
+    }
+#ifdef VP_CLI_PROVIDER_DIR
+    json_object_array_add(dirs, json_object_new_string(VP_CLI_PROVIDER_DIR));
+#endif
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         char t2[CLI_SRC_MAX];
         if (parts[i] == NULL)
@@ -634,8 +756,11 @@ int cli_config_show(cli_global *g, int json)
     add_entry(arr, "ca_file", json_object_new_string(c->ca_file.v ? c->ca_file.v : "(system)"),
               c->ca_file.v ? c->ca_file.src : "default");
 
-    /* Credential variables: names and types are shown, every other value is hidden (we do
-     * not load providers here to tell secret fields from public ones). */
+    /* Credential variables VAULTPLUG_<PROVIDER>_<FIELD>: a value is masked when the
+     * provider declares the field secret, shown when it declares it public; a variable that
+     * is no declared field (a provider setting such as VAULTPLUG_AZURE_ALLOW_HTTP) or of a
+     * provider that is not loaded is masked only when its name says secret (secret_mask_rule). */
+    vp_ctx *tctx = types_ctx(g, c);
     for (char **e = environ; e && *e; e++) {
         if (strncmp(*e, "VAULTPLUG_", 10) != 0)
             continue;
@@ -646,11 +771,12 @@ int cli_config_show(cli_global *g, int json)
         snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
         if (cli_env_reserved(name + 10) || strchr(name + 10, '_') == NULL)
             continue;
-        size_t nl = strlen(name);
-        int is_type = nl > 5 && strcmp(name + nl - 5, "_TYPE") == 0;
-        add_entry(arr, name, json_object_new_string(is_type ? eq + 1 : "********"),
-                  "environment (credential variable)");
+        const char *kind = NULL;
+        int secret = env_secret(tctx, name + 10, &kind);
+        add_entry(arr, name, json_object_new_string(secret ? "********" : eq + 1), kind);
     }
+    if (tctx != NULL)
+        vp_ctx_free(tctx);
 
     if (json) {
         json_object *root = json_object_new_object();
@@ -662,18 +788,26 @@ int cli_config_show(cli_global *g, int json)
         json_object_put(root);
     } else {
         int color = cli_use_color(stdout);
+        size_t w = 0; /* names in one column, two spaces before the values */
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            json_object *n;
+            json_object_object_get_ex(json_object_array_get_idx(arr, i), "name", &n);
+            size_t l = strlen(json_object_get_string(n));
+            w = l > w ? l : w;
+        }
         for (size_t i = 0; i < json_object_array_length(arr); i++) {
             json_object *o = json_object_array_get_idx(arr, i), *n, *v, *s;
             json_object_object_get_ex(o, "name", &n);
             json_object_object_get_ex(o, "value", &v);
             json_object_object_get_ex(o, "source", &s);
-            cli_paint(stdout, color, CLI_BOLD, json_object_get_string(n), 20);
+            cli_paint(stdout, color, CLI_BOLD, json_object_get_string(n), (int)w + 2);
             const char *text =
                 json_object_is_type(v, json_type_string)
                     ? json_object_get_string(v)
                     : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
-            printf("%s  [%s]\n", text, json_object_get_string(s));
+            cli_fputs_safe(stdout, text);
+            printf("  [%s]\n", json_object_get_string(s));
         }
         json_object_put(arr);
     }

@@ -149,8 +149,12 @@ static void log_to_stderr(void *ud, int level, const char *source, const char *m
 {
     if (level > *(const int *)ud)
         return;
-    fprintf(stderr, "vaultplug: %s: [%s] %s\n", level_name(level), source ? source : "core",
-            message);
+    /* One line each, whatever a provider wrote into it (control characters escaped). */
+    fprintf(stderr, "vaultplug: %s: [", level_name(level));
+    cli_fputs_safe(stderr, source ? source : "core");
+    fputs("] ", stderr);
+    cli_fputs_safe(stderr, message);
+    fputc('\n', stderr);
 }
 
 /* ---- credential variables ---------------------------------------------------------------- */

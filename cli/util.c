@@ -18,6 +18,7 @@ int cli_exit_for_status(int status)
     case VP_OK:
         return CLI_EXIT_OK;
     case VP_EINVAL:
+    case VP_ELIMIT: /* one rule: syntax errors, bad values and limits are the caller's to fix */
         return CLI_EXIT_USAGE;
     case VP_ENOTFOUND:
         return CLI_EXIT_NOTFOUND;
@@ -38,26 +39,175 @@ int cli_exit_for_status(int status)
     }
 }
 
+/* ---- text from outside (providers, files, the user) on a terminal -------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s (1-4), or 0 if it is not one (overlong forms,
+ * surrogates and code points above U+10FFFF are not well formed). *cp gets the code point. */
+static size_t utf8_seq(const unsigned char *s, unsigned *cp)
+{
+    unsigned c = s[0], n, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, min = 0x80, c &= 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, min = 0x800, c &= 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, min = 0x10000, c &= 0x07;
+    else
+        return 0;
+    for (unsigned i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* Code points that change how a terminal shows the text: C0, DEL, C1, and the bidirectional
+ * overrides and isolates (which reorder what follows them). */
+static int cp_unsafe(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static size_t escape(const char *s, char *out, size_t cap, int keep_nl)
+{
+    size_t n = 0;
+#define PUT(str, len)                      \
+    do {                                   \
+        if (n + (len) < cap)               \
+            memcpy(out + n, (str), (len)); \
+        n += (len);                        \
+    } while (0)
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+        unsigned cp = 0;
+        size_t k = utf8_seq(p, &cp);
+        char esc[16];
+        if (k == 0) {
+            snprintf(esc, sizeof(esc), "\\x%02x", *p);
+            PUT(esc, 4);
+            p++;
+            continue;
+        }
+        if (!cp_unsafe(cp) || (keep_nl && cp == '\n')) {
+            PUT(p, k);
+        } else if (cp == '\n' || cp == '\r' || cp == '\t') {
+            esc[0] = '\\';
+            esc[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't';
+            PUT(esc, 2);
+        } else if (cp < 0x80) {
+            snprintf(esc, sizeof(esc), "\\x%02x", cp);
+            PUT(esc, 4);
+        } else {
+            snprintf(esc, sizeof(esc), "\\u%04x", cp);
+            PUT(esc, 6);
+        }
+        p += k;
+    }
+#undef PUT
+    if (cap > 0)
+        out[n < cap ? n : cap - 1] = '\0';
+    return n;
+}
+
+size_t cli_escape(const char *s, char *out, size_t cap)
+{
+    return escape(s, out, cap, 0);
+}
+
+char *cli_escape_dup(const char *s)
+{
+    size_t n = cli_escape(s, NULL, 0);
+    char *out = malloc(n + 1);
+    if (out != NULL)
+        cli_escape(s, out, n + 1);
+    return out;
+}
+
+void cli_fputs_safe(FILE *f, const char *s)
+{
+    char buf[1024];
+    size_t n = cli_escape(s, buf, sizeof(buf));
+    if (n < sizeof(buf)) {
+        fputs(buf, f);
+        return;
+    }
+    char *d = cli_escape_dup(s);
+    fputs(d ? d : "(out of memory)", f);
+    free(d);
+}
+
+int cli_utf8_valid(const char *s)
+{
+    unsigned cp;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = utf8_seq(p, &cp);
+        if (k == 0)
+            return 0;
+        p += k;
+    }
+    return 1;
+}
+
+size_t cli_text_width(const char *s)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        w += (*p & 0xC0) != 0x80; /* count code points, not bytes */
+    return w;
+}
+
+/* "vaultplug: " + the formatted message with control characters escaped + newline. */
+__attribute__((format(printf, 2, 0))) static void vmessage(const char *cmd, const char *fmt,
+                                                           va_list ap)
+{
+    char buf[2048];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    char *big = NULL;
+    if (n >= (int)sizeof(buf) && (big = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(big, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    fputs("vaultplug: ", stderr);
+    if (cmd != NULL)
+        fprintf(stderr, "%s: ", cmd);
+    /* Messages may span lines (a template error shows the line and a caret); everything else
+     * that would drive the terminal is escaped. */
+    const char *text = n < 0 ? fmt : big ? big : buf;
+    size_t el = escape(text, NULL, 0, 1);
+    char *e = malloc(el + 1);
+    if (e != NULL)
+        escape(text, e, el + 1, 1);
+    fputs(e ? e : "(out of memory)", stderr);
+    free(e);
+    free(big);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("vaultplug: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(NULL, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fputs("vaultplug: ", stderr);
-    if (cmd != NULL)
-        fprintf(stderr, "%s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(cmd, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nRun 'vaultplug %s%s--help' for usage.\n", cmd ? cmd : "", cmd ? " " : "");
+    fputs("Run 'vaultplug ", stderr);
+    fprintf(stderr, "%s%s--help' for usage.\n", cmd ? cmd : "", cmd ? " " : "");
     return CLI_EXIT_USAGE;
 }
 
@@ -75,13 +225,16 @@ int cli_use_color(FILE *f)
 
 void cli_paint(FILE *f, int color, const char *sgr, const char *s, int width)
 {
-    int n = (int)strlen(s);
+    char *e = cli_escape_dup(s);
+    const char *t = e ? e : "?";
+    int n = (int)cli_text_width(t);
     if (color && sgr != NULL)
-        fprintf(f, "\033[%sm%s\033[0m", sgr, s);
+        fprintf(f, "\033[%sm%s\033[0m", sgr, t);
     else
-        fputs(s, f);
+        fputs(t, f);
     for (; n < width; n++)
         fputc(' ', f);
+    free(e);
 }
 
 int cli_in_build_tree(const char **dir)
@@ -114,10 +267,12 @@ void cli_info(const cli_global *g, const char *fmt, ...)
 {
     if (g != NULL && g->quiet)
         return;
+    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap); /* informational lines are short */
     va_end(ap);
+    cli_fputs_safe(stderr, buf);
     fputc('\n', stderr);
 }
 
@@ -162,10 +317,11 @@ void cli_wipe(void *p, size_t n)
 
 /* ---- option parsing ---------------------------------------------------------------------- */
 
-enum { OPT_QUIET = 1, OPT_KEYFILE, OPT_PLUGINDIR, OPT_HELP };
+enum { OPT_QUIET = 1, OPT_VERBOSE, OPT_KEYFILE, OPT_PLUGINDIR, OPT_HELP };
 
 static const cli_opt common_opts[] = {
     {"quiet", 'q', 0, OPT_QUIET},
+    {"verbose", 'v', 0, OPT_VERBOSE},
     {"vault-key-file", 0, 1, OPT_KEYFILE},
     {"plugin-dir", 0, 1, OPT_PLUGINDIR},
     {"help", 'h', 0, OPT_HELP},
@@ -193,6 +349,9 @@ static int common_opt(cli_global *g, const cli_command *cmd, int id, const char 
     switch (id) {
     case OPT_QUIET:
         g->quiet = 1;
+        return CLI_EXIT_OK;
+    case OPT_VERBOSE:
+        g->verbose++;
         return CLI_EXIT_OK;
     case OPT_KEYFILE:
         if (arg[0] == '\0')
@@ -249,6 +408,10 @@ int cli_parse(cli_global *g, const cli_command *cmd, int argc, char **argv, cons
             if (eq != NULL && !o->has_arg)
                 return cli_usage_error(cmd->name, "option '--%s' takes no value", o->name);
             arg = eq ? eq + 1 : NULL;
+        } else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1) &&
+                   find_short(opts, 'v') == NULL) {
+            g->verbose += (int)strlen(a + 1); /* -vv, -vvv as before the command name */
+            continue;
         } else {
             if (a[2] != '\0')
                 return cli_usage_error(cmd->name, "unknown option '%s' (one short option per word)",

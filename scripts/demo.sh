@@ -60,7 +60,7 @@ grep -q '^ready$' "$work/mock.out" || { echo "mock cloud did not start" >&2; exi
 echo "(serving AWS Secrets Manager, GCP Secret Manager, HashiCorp Vault and Azure Key Vault on loopback)"
 echo
 
-show vaultplug refs examples/request.http
+show vaultplug refs examples/request.http --env examples/env.json
 "$vp" refs examples/request.http --env examples/env.json
 echo
 

@@ -16,6 +16,7 @@ static void test_documented_mapping(void **state)
     (void)state;
     assert_int_equal(cli_exit_for_status(VP_OK), 0);
     assert_int_equal(cli_exit_for_status(VP_EINVAL), 2);
+    assert_int_equal(cli_exit_for_status(VP_ELIMIT), 2); /* a limit is a bad value too */
     assert_int_equal(cli_exit_for_status(VP_ENOTFOUND), 3);
     assert_int_equal(cli_exit_for_status(VP_EAUTH), 4);
     assert_int_equal(cli_exit_for_status(VP_EPERM), 5);
@@ -30,8 +31,8 @@ static void test_documented_mapping(void **state)
 static void test_other_is_internal(void **state)
 {
     (void)state;
-    const int others[] = {VP_ENOMEM, VP_ENOTSUP, VP_EABI,   VP_ECANCELED, VP_EINTERNAL,
-                          VP_EEXIST, VP_EIO,     VP_ELIMIT, -1000,        42};
+    const int others[] = {VP_ENOMEM, VP_ENOTSUP, VP_EABI, VP_ECANCELED, VP_EINTERNAL, VP_EEXIST,
+                          VP_EIO,    -1000,      42};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
         assert_int_equal(cli_exit_for_status(others[i]), 9);
 }

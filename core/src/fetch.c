@@ -340,6 +340,14 @@ static vp__inst *inst_find_locked(vp_ctx *ctx, const vp__provider *p, const char
     return NULL;
 }
 
+/* A provider that passed on secret_set's VP_ELIMIT without a message of its own: the message
+ * names the limit (kept in so by secret_set). */
+static void note_limit(vp_call *call, int rc, const vp_secret_out *so)
+{
+    if (rc == VP_ELIMIT && call->message[0] == '\0' && so->message[0] != '\0' && !so->failed)
+        snprintf(call->message, sizeof(call->message), "%s", so->message);
+}
+
 int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, int rc,
                        vp_error *err)
 {
@@ -514,6 +522,7 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
         pthread_mutex_unlock(&in->call_lock);
 
     if (rc != 0) {
+        note_limit(&call, rc, &so);
         vp__provider_error(ctx, p, &call, rc, err);
     } else if (so.value == NULL) {
         rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value for %s",
@@ -561,9 +570,10 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
     rc = vp_status_normalize(p->table->fetch(in->inst, view, &call, so));
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
-    if (rc != 0)
+    if (rc != 0) {
+        note_limit(&call, rc, so);
         vp__provider_error(ctx, p, &call, rc, err);
-    else if (so->value == NULL)
+    } else if (so->value == NULL)
         rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
     *retry_after_ms = call.retry_after_ms;
     inst_release(ctx, in);
@@ -604,6 +614,13 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
                 vp__secmem_free(o->value);
                 o->value = NULL;
                 o->len = 0;
+            } else if (o->value == NULL && o->message[0] != '\0') {
+                /* secret_set refused the value (too large) and the provider went on. */
+                o->status = VP_ELIMIT;
+                char note[VP_ERROR_MAX];
+                snprintf(note, sizeof(note), "%s", o->message);
+                snprintf(o->message, sizeof(o->message), "%s: %.*s", p->name,
+                         (int)(sizeof(note) - strlen(p->name) - 3), note);
             } else if (o->value == NULL) {
                 o->status = VP_EINTERNAL;
                 snprintf(o->message, sizeof(o->message), "%s: provider returned no value", p->name);

@@ -591,8 +591,13 @@ static int h_secret_set(vp_secret_out *out, const void *value, size_t len)
 {
     if (out == NULL || (value == NULL && len > 0))
         return VP_EINVAL;
-    if (len > VP__SECRET_MAX)
+    if (len > VP__SECRET_MAX) {
+        /* Kept for the failure message: "limit exceeded" alone does not say which limit. */
+        snprintf(out->message, sizeof(out->message),
+                 "the value is %zu bytes; the limit for a secret value is %u bytes (%u MiB)", len,
+                 VP__SECRET_MAX, VP__SECRET_MAX / (1024 * 1024));
         return VP_ELIMIT;
+    }
     if (vp__host_alloc_should_fail())
         return VP_ENOMEM;
     char *v = vp__secmem_alloc(len + 1);

@@ -397,6 +397,13 @@ static int device_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, const
         return VP_ENOMEM;
     h->mask(hc, device_code, dlen);
     h->notify(call, msg);
+    /* Polling is silent: say that it goes on, for how long, and how to stop it. */
+    char wait_msg[128];
+    snprintf(wait_msg, sizeof(wait_msg),
+             "Waiting for the sign-in to finish (the code expires in %lld min; Ctrl-C to "
+             "cancel)...",
+             (long long)((expires_in + 59) / 60));
+    h->notify(call, wait_msg);
 
     int64_t start = h->monotonic_ms(hc);
     rc = VP_EAUTH;

@@ -233,8 +233,13 @@ static int load_file(gcp_inst *in, const char *path, const char *what, vp_call *
     size_t len = 0;
     int rc = in->host->read_file(in->hc, NULL, path, GCP_FILE_MAX, &data, &len);
     if (rc != VP_OK) {
+        /* `what` may end in ':' ("GOOGLE_APPLICATION_CREDENTIALS:", for "what: path" below):
+         * one colon here. */
+        int wl = (int)strlen(what);
+        if (wl > 0 && what[wl - 1] == ':')
+            wl--;
         return in->host->fail(call, rc == VP_ENOTFOUND ? VP_EAUTH : rc,
-                              "%s: cannot read the credentials file %s (%s)", what, path,
+                              "%.*s: cannot read the credentials file %s (%s)", wl, what, path,
                               rc == VP_ENOTFOUND ? "not found"
                               : rc == VP_EPERM   ? "permission denied"
                               : rc == VP_ELIMIT  ? "too large"

@@ -316,6 +316,8 @@ static void test_device_code(void **state)
     vp_login_result_free(&res);
     assert_non_null(strstr(t->notices, "YZMYLD4K"));
     assert_non_null(strstr(t->notices, "https://microsoft.com/devicelogin"));
+    /* Polling is silent: the user is told it goes on, for how long, and how to stop it. */
+    assert_non_null(strstr(t->notices, "code expires in 15 min; Ctrl-C to cancel"));
     assert_int_equal(mock_azure_count(t->m, "token:device_code"), 3);
     assert_int_equal(mock_azure_count(t->m, "authorize"), 0);
     assert_int_equal(azt_fetch(t, "azure://headless@" AZT_VAULT "/db-password", v, sizeof(v), &err),
