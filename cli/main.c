@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <vaultplug/provider.h>
 
@@ -186,6 +189,12 @@ static int cmd_version_run(cli_global *g, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+#ifdef __linux__
+    /* No core dumps and no ptrace attach by other processes of the user: the process holds the
+     * vault key, fetched secrets and credentials, and copies of them can sit on the stack or in
+     * stdio buffers outside the library's secure (DONTDUMP) memory. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
     cli_global g;
     memset(&g, 0, sizeof(g));
     g.argv0 = "vaultplug";

@@ -130,6 +130,23 @@ render_output)
     ls "$d" | grep -q '\.vp' && fail "a temporary file was left behind"
     ;;
 
+hardening)
+    command -v readelf >/dev/null 2>&1 || { echo "SKIP: readelf missing"; exit 77; }
+    set -- "$vp" "$lib" "$mods/clifault.so"
+    for p in "$provdir"/*.so; do
+        [ -f "$p" ] && set -- "$@" "$p"
+    done
+    [ $# -ge 4 ] || fail "no provider found in $provdir"
+    for f in "$@"; do
+        echo "+ readelf -d -l $f"
+        readelf -d "$f" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW' || fail "$f: no BIND_NOW"
+        readelf -lW "$f" | grep -q GNU_RELRO || fail "$f: no GNU_RELRO"
+    done
+    echo "+ vaultplug get clifault://dumpable/x"
+    "$vp" --plugin-dir "$mods" get clifault://dumpable/x >"$out" 2>"$err" || fail "get dumpable"
+    [ "$(cat "$out")" = "dumpable=0" ] || fail "the running command can dump core"
+    ;;
+
 *)
     echo "unknown test $t"
     exit 2
