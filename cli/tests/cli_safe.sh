@@ -89,6 +89,212 @@ s2" ] || fail "$1: vault list differs"
 key_of() { grep -o 'vpk1_[A-Za-z0-9_-]\{43\}' "$1" | head -n 1; }
 
 case $t in
+rekey_delivery)
+    setup_vault
+    undone="the vault was not re-keyed; the old key still works"
+
+    echo "+ vaultplug vault rekey >/dev/full"
+    "$vp" vault rekey >/dev/full 2>"$err"
+    rc=$?
+    expect 9 "rekey to /dev/full"
+    says "No space left on device" "/dev/full"
+    says "$undone" "/dev/full"
+    intact "/dev/full"
+
+    echo "+ vaultplug vault rekey >&-"
+    "$vp" vault rekey >&- 2>"$err"
+    rc=$?
+    expect 9 "rekey with stdout closed"
+    says "standard output is closed" "stdout closed"
+    says "$undone" "stdout closed"
+    intact "stdout closed"
+
+    # A reader that exits without reading: whether the key reaches the pipe before or after
+    # it is gone, the key was not taken. With SIGPIPE left at its default, and ignored.
+    for sig in default ignored; do
+        echo "+ vaultplug vault rekey | true   (SIGPIPE $sig)"
+        if [ $sig = default ]; then
+            { env --default-signal=PIPE "$vp" vault rekey 2>"$err"; echo $? >"$work/rc"; } | true
+        else
+            (trap '' PIPE; { "$vp" vault rekey 2>"$err"; echo $? >"$work/rc"; } | true)
+        fi
+        rc=$(cat "$work/rc")
+        expect 9 "rekey into a closed pipe (SIGPIPE $sig)"
+        says "went away before it took the new key" "closed pipe ($sig)"
+        says "$undone" "closed pipe ($sig)"
+        intact "closed pipe ($sig)"
+        echo "+ vaultplug vault rekey | (sleep 1)   (SIGPIPE $sig: never read)"
+        if [ $sig = default ]; then
+            { env --default-signal=PIPE "$vp" vault rekey 2>"$err"; echo $? >"$work/rc"; } | sleep 1
+        else
+            (trap '' PIPE; { "$vp" vault rekey 2>"$err"; echo $? >"$work/rc"; } | sleep 1)
+        fi
+        rc=$(cat "$work/rc")
+        expect 9 "rekey into a pipe nobody reads (SIGPIPE $sig)"
+        says "$undone" "unread pipe ($sig)"
+        intact "unread pipe ($sig)"
+    done
+
+    # The file size limit (SIGXFSZ ignored): EFBIG. Messages go through a pipe, which the limit
+    # does not affect.
+    echo "+ (ulimit -f 0; vaultplug vault rekey >key)"
+    ( (ulimit -f 0; trap '' XFSZ; "$vp" vault rekey >"$work/key-fsize"; echo "rc=$?" >&2) 2>&1 |
+        cat >"$err")
+    rc=$(sed -n 's/^rc=//p' "$err")
+    expect 9 "rekey over RLIMIT_FSIZE"
+    says "File too large" "RLIMIT_FSIZE"
+    says "$undone" "RLIMIT_FSIZE"
+    intact "RLIMIT_FSIZE"
+
+    # A full disk: a small tmpfs for the key file.
+    if small_fs full 64k; then
+        fill "$mnt"
+        echo "+ vaultplug vault rekey >full-disk/key"
+        "$vp" vault rekey >"$mnt/key" 2>"$err"
+        rc=$?
+        expect 9 "rekey onto a full disk"
+        says "No space left on device" "full disk"
+        says "$undone" "full disk"
+        intact "full disk"
+        umount "$mnt"
+        mnt=""
+    else
+        echo "SKIP (part): cannot mount a tmpfs here; the full disk was covered by RLIMIT_FSIZE"
+    fi
+
+    echo "+ vaultplug vault rekey >/dev/null"
+    "$vp" vault rekey >/dev/null 2>"$err"
+    rc=$?
+    expect 2 "rekey to /dev/null"
+    says "would be lost" "/dev/null"
+    intact "/dev/null"
+
+    # Delivered, but the commit fails (the vault's own disk is full): the printed key is void.
+    if small_fs vfs 256k; then
+        (
+            export VAULTPLUG_HOME="$mnt/home"
+            "$vp" vault init >"$work/k-small" 2>/dev/null || fail "init on the small fs"
+            K=$(cat "$work/k-small")
+            head -c 60000 /dev/zero | tr '\0' x | VAULTPLUG_VAULT_KEY=$K "$vp" -q vault set big ||
+                fail "set big"
+            fill "$mnt"
+            echo "+ vaultplug vault rekey >key   (vault on a full disk)"
+            VAULTPLUG_VAULT_KEY=$K "$vp" vault rekey >"$work/k-new" 2>"$err"
+            rc=$?
+            expect 9 "rekey whose commit fails"
+            says "Discard the key printed above" "commit failure"
+            N=$(key_of "$work/k-new")
+            [ -n "$N" ] || fail "the key was not delivered before the commit"
+            VAULTPLUG_VAULT_KEY=$N "$vp" vault list >/dev/null 2>&1 && fail "the void key opens"
+            [ "$(VAULTPLUG_VAULT_KEY=$K "$vp" vault get big | wc -c)" = 60000 ] ||
+                fail "the old key no longer opens the vault after a failed commit"
+        ) || exit 1
+        umount "$mnt"
+        mnt=""
+    else
+        echo "SKIP (part): cannot mount a tmpfs: the failed-commit case is not run"
+    fi
+
+    # And when it works: the key is in the file, with its newline, before the old one dies.
+    echo "+ vaultplug vault rekey >key"
+    "$vp" vault rekey >"$work/newkey" 2>"$err"
+    rc=$?
+    expect 0 "rekey to a file"
+    N=$(cat "$work/newkey")
+    [ "$(wc -c <"$work/newkey")" = 49 ] || fail "the key file is not the key and a newline"
+    says "Re-encrypted the vault" "rekey success"
+    VAULTPLUG_VAULT_KEY="$KEY" "$vp" vault list >/dev/null 2>&1 && fail "old key still opens"
+    KEY=$N
+    export VAULTPLUG_VAULT_KEY="$KEY"
+    intact "after rekey"
+    # A slow reader takes it: the command waits for it.
+    echo "+ vaultplug vault rekey | (sleep 1; cat)"
+    { "$vp" -q vault rekey 2>"$err"; echo $? >"$work/rc"; } | (sleep 1; cat >"$work/newkey2")
+    rc=$(cat "$work/rc")
+    expect 0 "rekey to a slow reader"
+    KEY=$(cat "$work/newkey2")
+    export VAULTPLUG_VAULT_KEY="$KEY"
+    intact "after rekey through a pipe"
+    no_canary "rekey"
+    ;;
+
+init_reset_delivery)
+    echo "+ vaultplug vault init >/dev/full"
+    "$vp" vault init >/dev/full 2>"$err"
+    rc=$?
+    expect 9 "init to /dev/full"
+    says "no vault was created" "init /dev/full"
+    [ -e "$VAULTPLUG_HOME/vault.vpv" ] && fail "init created a vault whose key was lost"
+    echo "+ vaultplug vault init >&-"
+    "$vp" vault init >&- 2>"$err"
+    rc=$?
+    expect 9 "init with stdout closed"
+    [ -e "$VAULTPLUG_HOME/vault.vpv" ] && fail "init with stdout closed created a vault"
+    ( (ulimit -f 0; trap '' XFSZ; exec "$vp" vault init >"$work/k0") 2>&1 | cat >"$err")
+    says "File too large" "init RLIMIT_FSIZE"
+    [ -e "$VAULTPLUG_HOME/vault.vpv" ] && fail "init over RLIMIT_FSIZE created a vault"
+
+    # -q: the key on stdout and nothing else.
+    run -q vault init
+    expect 0 "init -q"
+    [ -s "$err" ] && fail "init -q printed on stderr"
+    KEY=$(cat "$out")
+    echo "$KEY" | grep -Eq '^vpk1_[A-Za-z0-9_-]{43}$' || fail "init -q stdout is not the key"
+    export VAULTPLUG_VAULT_KEY="$KEY"
+    printf '%s-1' "$CANARY" | "$vp" -q vault set s1 || fail "set s1"
+    printf '%s-2' "$CANARY" | "$vp" -q vault set s2 || fail "set s2"
+
+    undone="the vault was not reset; nothing was changed"
+    echo "+ vaultplug vault reset --yes >/dev/full"
+    "$vp" vault reset --yes >/dev/full 2>"$err"
+    rc=$?
+    expect 9 "reset to /dev/full"
+    says "$undone" "reset /dev/full"
+    intact "reset /dev/full"
+    echo "+ vaultplug vault reset --yes >&-"
+    "$vp" vault reset --yes >&- 2>"$err"
+    rc=$?
+    expect 9 "reset with stdout closed"
+    intact "reset stdout closed"
+    (trap '' PIPE; { "$vp" vault reset --yes 2>"$err"; echo $? >"$work/rc"; } | true)
+    rc=$(cat "$work/rc")
+    expect 9 "reset into a closed pipe"
+    says "$undone" "reset closed pipe"
+    intact "reset closed pipe"
+    if small_fs full 64k; then
+        fill "$mnt"
+        "$vp" vault reset --yes >"$mnt/key" 2>"$err"
+        rc=$?
+        expect 9 "reset onto a full disk"
+        says "$undone" "reset full disk"
+        intact "reset full disk"
+        umount "$mnt"
+        mnt=""
+    else
+        echo "SKIP (part): cannot mount a tmpfs here"
+    fi
+    run -q vault reset --yes
+    expect 0 "reset -q --yes"
+    [ -s "$err" ] && fail "reset -q printed on stderr"
+    NEW=$(cat "$out")
+    [ "$(VAULTPLUG_VAULT_KEY=$NEW "$vp" vault list)" = "" ] || fail "reset kept secrets"
+    # A key file others can read is worth a warning, even with -q.
+    echo "+ (umask 022; vaultplug -q vault reset --yes >key)"
+    (umask 022 && "$vp" -q vault reset --yes >"$work/k644" 2>"$err")
+    rc=$?
+    expect 0 "reset into a 0644 file"
+    says "k644 can be read by other users (mode 644); chmod 600 it" "readable key file"
+    run vault reset --yes
+    expect 0 "reset --yes"
+    says "permanently deleted" "reset notice"
+    rm -f "$VAULTPLUG_HOME/vault.vpv"
+    run vault reset --yes
+    expect 3 "reset without a vault"
+    says "no vault at" "reset without a vault"
+    [ -s "$out" ] && fail "a key was printed for a reset that cannot happen"
+    no_canary "init/reset"
+    ;;
+
 render_output)
     export VAULTPLUG_PLUGIN_PATH="$mods"
     d=$work/o
