@@ -39,8 +39,9 @@ static const char vault_help[] =
     "\n"
     "Subcommands:\n"
     "  init              create an empty vault and print its key\n"
-    "  set NAME          store a secret; the value is read from standard input when it is not\n"
-    "                    a terminal (one trailing newline dropped), else asked without echo\n"
+    "  set NAME          store a secret (at most 1 MiB); after the vault key, the value is read\n"
+    "                    from standard input when it is not a terminal (one trailing newline\n"
+    "                    dropped), else asked without echo\n"
     "  get NAME          print a secret's value\n"
     "  list              the names of the secrets (never values)\n"
     "  rm NAME           delete a secret\n"
@@ -53,7 +54,7 @@ static const char vault_help[] =
     "\n"
     "Options:\n"
     "  --json             (list) print {\"secrets\": [names]}\n"
-    "  --yes              (reset) do not ask for confirmation\n"
+    "  --yes              (reset) do not ask for confirmation (answering no exits 1)\n"
     "  --overwrite        (import-insomnia) replace secrets that already exist\n"
     "  --vault-key-file F read the vault key from file F\n"
     "  -q, --quiet        no informational messages (init, rekey, reset: just the key)\n"
@@ -328,7 +329,7 @@ static int vault_reset(cli_global *g, const vault_opts *o)
                 path);
         if (!cli_confirm("Reset the vault")) {
             cli_error("reset cancelled; nothing was changed");
-            return CLI_EXIT_USAGE;
+            return CLI_EXIT_CANCELLED;
         }
     }
     int rc = key_output_check(undone);
@@ -503,30 +504,33 @@ static int vault_run(cli_global *g, int argc, char **argv)
         (rc = check_name(arg)) != CLI_EXIT_OK)
         return rc;
 
-    /* Read the value before asking for the key: stdin is the value, the prompt the key. */
-    char *value = NULL;
-    size_t vlen = 0;
-    if (strcmp(sub, "set") == 0) {
-        char prompt[200];
-        snprintf(prompt, sizeof(prompt), "Value of %s", arg);
-        if ((rc = cli_read_secret(prompt, &value, &vlen)) != CLI_EXIT_OK)
-            return rc;
-    }
+    /* The key first: a wrong key must not waste a value typed at the prompt. (The key is never
+     * read from stdin, so a value piped in waits there.) */
     vp_vault *v = NULL;
     rc = open_vault(g, &v);
-    if (rc != CLI_EXIT_OK) {
-        cli_secret_free(value, vlen);
+    if (rc != CLI_EXIT_OK)
         return rc;
-    }
     vp_error err;
     int st = 0;
     if (strcmp(sub, "set") == 0) {
-        st = vp_vault_set(v, arg, value, vlen, &err);
+        char prompt[200];
+        char *value = NULL;
+        size_t vlen = 0;
+        snprintf(prompt, sizeof(prompt), "Value of %s", arg);
+        rc = cli_read_secret(prompt, &value, &vlen);
+        if (rc == CLI_EXIT_OK && vlen > VP_VAULT_VALUE_MAX) {
+            cli_error("the value of %s is %zu bytes, over the limit of %u bytes (1 MiB); nothing "
+                      "was stored",
+                      arg, vlen, VP_VAULT_VALUE_MAX);
+            rc = CLI_EXIT_USAGE;
+        } else if (rc == CLI_EXIT_OK) {
+            st = vp_vault_set(v, arg, value, vlen, &err);
+            if (st == 0)
+                cli_info(g, "stored %s (%zu bytes)", arg, vlen);
+            else
+                rc = cli_fail(st, &err, arg);
+        }
         cli_secret_free(value, vlen);
-        if (st == 0)
-            cli_info(g, "stored %s (%zu bytes)", arg, vlen);
-        else
-            rc = cli_fail(st, &err, arg);
     } else if (strcmp(sub, "get") == 0) {
         vp_buf out = VP_BUF_INIT;
         st = vp_vault_get(v, arg, &out, &err);

@@ -336,6 +336,41 @@ render_output)
     ls "$d" | grep -q '\.vp' && fail "a temporary file was left behind"
     ;;
 
+limits_and_keys)
+    run vault init
+    KEY=$(cat "$out")
+    export VAULTPLUG_VAULT_KEY="$KEY"
+    # Oversized values: exit 2 whatever the size, naming the limit; nothing stored.
+    for size in 1048577 10000000; do
+        echo "+ head -c $size | vaultplug vault set big"
+        head -c $size /dev/zero | tr '\0' a | "$vp" vault set big >"$out" 2>"$err"
+        rc=$?
+        expect 2 "vault set of $size bytes"
+        says "1048576 bytes" "vault set of $size bytes"
+        run vault get big
+        expect 3 "an oversized value was stored"
+    done
+    head -c 1048576 /dev/zero | tr '\0' a | "$vp" -q vault set big >"$out" 2>"$err" ||
+        fail "a value of exactly 1 MiB is refused"
+    # A malformed key is a bad value (2); a well-formed wrong key fails authentication (4).
+    echo "+ vaultplug vault list   (truncated key)"
+    VAULTPLUG_VAULT_KEY=$(printf '%s' "$KEY" | cut -c1-30) "$vp" vault list >"$out" 2>"$err"
+    rc=$?
+    expect 2 "a truncated key"
+    says "invalid vault key" "a truncated key"
+    echo "+ vaultplug vault list   (wrong key)"
+    VAULTPLUG_VAULT_KEY="vpk1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "$vp" vault list >"$out" 2>"$err"
+    rc=$?
+    expect 4 "a well-formed wrong key"
+    # The key is checked before the value is read: a wrong key fails at once, without waiting
+    # for (or consuming) the value.
+    echo "+ (sleep 3; printf v) | vaultplug vault set x   (wrong key)"
+    (sleep 3; printf v) | VAULTPLUG_VAULT_KEY="vpk1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+        timeout 2 "$vp" vault set x >"$out" 2>"$err"
+    rc=$?
+    expect 4 "vault set with a wrong key waits for the value"
+    ;;
+
 hardening)
     command -v readelf >/dev/null 2>&1 || { echo "SKIP: readelf missing"; exit 77; }
     set -- "$vp" "$lib" "$mods/clifault.so"
