@@ -322,6 +322,10 @@ static int vault_reset(cli_global *g, const vault_opts *o)
         cli_error("no vault at %s: create one with 'vaultplug vault init'", path);
         return CLI_EXIT_NOTFOUND;
     }
+    /* Where the key goes is checked first: no point confirming a reset that cannot happen. */
+    int rc = key_output_check(undone);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     if (!o->yes) {
         if (!cli_can_prompt())
             return cli_usage_error("vault", "reset deletes every secret: confirm with --yes");
@@ -332,9 +336,6 @@ static int vault_reset(cli_global *g, const vault_opts *o)
             return CLI_EXIT_CANCELLED;
         }
     }
-    int rc = key_output_check(undone);
-    if (rc != CLI_EXIT_OK)
-        return rc;
     vp_buf key = VP_BUF_INIT;
     if ((rc = make_key(&key)) != CLI_EXIT_OK)
         return rc;

@@ -256,6 +256,12 @@ init_reset_delivery)
     rc=$?
     expect 9 "reset with stdout closed"
     intact "reset stdout closed"
+    echo "+ vaultplug vault reset >/dev/null"
+    "$vp" vault reset >/dev/null 2>"$err"
+    rc=$?
+    expect 2 "reset to /dev/null"
+    says "would be lost" "reset /dev/null"
+    intact "reset /dev/null"
     (trap '' PIPE; { "$vp" vault reset --yes 2>"$err"; echo $? >"$work/rc"; } | true)
     rc=$(cat "$work/rc")
     expect 9 "reset into a closed pipe"
