@@ -151,7 +151,8 @@ static int write_all(int fd, const char *p, size_t n)
  * still in the pipe is lost. 0, or -1 with errno = EPIPE. */
 static int pipe_drained(const cli_global *g)
 {
-    int waited = 0;
+    /* Poll often at first (a shell's $(...) reads at once), then every 200 ms. */
+    int step = 1, waited = 0, told = 0;
     for (;;) {
         int unread = 0;
         if (ioctl(STDOUT_FILENO, FIONREAD, &unread) != 0)
@@ -159,17 +160,21 @@ static int pipe_drained(const cli_global *g)
         if (unread == 0)
             return 0;
         struct pollfd pfd = {STDOUT_FILENO, 0, 0};
-        int n = poll(&pfd, 1, 200);
+        int n = poll(&pfd, 1, step);
         if (n > 0 && (pfd.revents & (POLLERR | POLLHUP))) {
             if (ioctl(STDOUT_FILENO, FIONREAD, &unread) == 0 && unread == 0)
                 return 0;
             errno = EPIPE;
             return -1;
         }
-        if (++waited == 15 && !g->quiet)
+        waited += step;
+        step = step < 100 ? step * 2 : 200;
+        if (waited >= 3000 && !told && !g->quiet) {
+            told = 1;
             fputs("Waiting for the program reading standard output to take the new key "
                   "(Ctrl-C cancels; the vault is not changed until then)...\n",
                   stderr);
+        }
     }
 }
 
