@@ -24,6 +24,7 @@
 /* Exit statuses, documented in `vaultplug --help` and vaultplug(1). */
 typedef enum cli_exit {
     CLI_EXIT_OK = 0,
+    CLI_EXIT_CANCELLED = 1,   /* the user answered no to a confirmation; nothing was changed */
     CLI_EXIT_USAGE = 2,       /* bad command line, invalid input or a limit (VP_EINVAL,
                                  VP_ELIMIT) */
     CLI_EXIT_NOTFOUND = 3,    /* VP_ENOTFOUND */

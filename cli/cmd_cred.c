@@ -524,8 +524,8 @@ static int cred_run(cli_global *g, int argc, char **argv)
             return cli_usage_error("cred", "clear deletes every stored credential: confirm with "
                                            "--yes");
         if (!cli_confirm("Delete every stored credential")) {
-            cli_error("nothing was changed");
-            return CLI_EXIT_USAGE;
+            cli_error("cancelled; nothing was changed");
+            return CLI_EXIT_CANCELLED;
         }
     }
     cli_session s;

@@ -33,7 +33,8 @@ static const char render_help[] =
     "                        files win, objects merge)\n"
     "  --mask                show every secret as " VP_TMPL_MASK " (the references are still\n"
     "                        resolved, so errors are reported)\n"
-    "  -o, --output FILE     write the result to FILE (mode 0600, replaced atomically)\n"
+    "  -o, --output FILE     write the result to FILE (mode 0600, replaced atomically); FILE\n"
+    "                        is a regular file or new: links, FIFOs, devices are refused\n"
     "  --json                print {\"output\": \"...\", \"masked\": false} instead of the text\n"
     "  --vault-key-file F    read the vault key from file F\n"
     "  --plugin-dir DIR      search DIR for providers first; may be repeated\n"
@@ -227,7 +228,77 @@ static void locked_hint(const cli_session *s)
               stderr);
 }
 
-/* Write data to path atomically: a 0600 temp file in the same directory, fsync, rename. */
+/*
+ * --output writes only regular files. Anything else at the path is refused, never replaced nor
+ * written through: renaming over a symbolic link, FIFO or device node would silently replace it
+ * with a file of secrets (as root, `-o /dev/null` would break /dev/null for everyone), and a
+ * link may point anywhere. CLI_EXIT_OK with *exists 1 (a regular file is there) or 0 (nothing
+ * is), else CLI_EXIT_USAGE with the message printed.
+ */
+static int output_target(const char *path, int *exists)
+{
+    struct stat sb;
+    *exists = 0;
+    if (lstat(path, &sb) != 0)
+        return CLI_EXIT_OK; /* absent (or unreachable: creating the file says why) */
+    if (S_ISREG(sb.st_mode)) {
+        *exists = 1;
+        return CLI_EXIT_OK;
+    }
+    const char *what = S_ISLNK(sb.st_mode)    ? "a symbolic link"
+                       : S_ISDIR(sb.st_mode)  ? "a directory"
+                       : S_ISFIFO(sb.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(sb.st_mode)  ? "a character device"
+                       : S_ISBLK(sb.st_mode)  ? "a block device"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "not a regular file";
+    if (S_ISLNK(sb.st_mode)) {
+        char to[1024];
+        ssize_t n = readlink(path, to, sizeof(to) - 1);
+        to[n > 0 ? n : 0] = '\0';
+        cli_error("render: --output %s is a symbolic link (to %s); nothing was written", path,
+                  n > 0 ? to : "?");
+        fputs("--output writes only regular files and does not follow links: give the path of "
+              "the file itself.\n",
+              stderr);
+    } else {
+        cli_error("render: --output %s is %s, not a regular file; nothing was written", path, what);
+        fputs(S_ISDIR(sb.st_mode)
+                  ? "Name a file, not a directory.\n"
+                  : "--output writes only regular files. To send the result there, leave out "
+                    "--output and redirect standard output (> PATH).\n",
+              stderr);
+    }
+    return CLI_EXIT_USAGE;
+}
+
+/* Put the finished temp file at path: create it only if nothing is there (link() fails if
+ * anything appeared meanwhile), or replace a regular file. */
+static int place_output(const char *tmp, const char *path)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        int exists;
+        int rc = output_target(path, &exists);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        if (exists)
+            break;
+        if (link(tmp, path) == 0) {
+            unlink(tmp);
+            return CLI_EXIT_OK;
+        }
+        if (errno != EEXIST)
+            break; /* no hard links here (some file systems): fall back to rename */
+    }
+    if (rename(tmp, path) != 0) {
+        cli_error("cannot write %s: %s", path, strerror(errno));
+        return CLI_EXIT_INTERNAL;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Write data to path atomically: a 0600 temp file in the same directory, fsync, then
+ * place_output. The path was checked with output_target before anything was fetched. */
 static int write_file_atomic(const char *path, const char *data, size_t len)
 {
     size_t pl = strlen(path);
@@ -256,16 +327,17 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
         }
         int ok = off == len && fchmod(fd, 0600) == 0 && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
-        if (ok && rename(tmp, path) == 0) {
+        if (!ok) {
+            cli_error("cannot write %s: %s", path, strerror(errno));
+            unlink(tmp);
+        } else if ((rc = place_output(tmp, path)) != CLI_EXIT_OK) {
+            unlink(tmp);
+        } else {
             int dfd = open(dirname(dirc), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {
                 (void)fsync(dfd);
                 close(dfd);
             }
-            rc = CLI_EXIT_OK;
-        } else {
-            cli_error("cannot write %s: %s", path, strerror(errno));
-            unlink(tmp);
         }
     }
     free(tmp);
@@ -296,6 +368,10 @@ static int render_run(cli_global *g, int argc, char **argv)
     vp_error err;
     cli_session s = {0};
     vp_buf out = VP_BUF_INIT;
+    int exists;
+    /* Before anything is fetched: a refused --output must not cost a round of secret reads. */
+    if (o.output != NULL && (rc = output_target(o.output, &exists)) != CLI_EXIT_OK)
+        return rc;
     if ((rc = read_template(file, &src, &len)) != CLI_EXIT_OK)
         return rc;
     if ((rc = build_env(&o, &env)) != CLI_EXIT_OK)

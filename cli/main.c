@@ -4,9 +4,15 @@
  * Each command lives in cmd_<name>.c and is one entry of `commands` below; the global help is
  * generated from the table, so a new command only needs its entry.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <vaultplug/provider.h>
 
@@ -87,9 +93,12 @@ static void print_main_help(FILE *f)
           "\n"
           "Exit status:\n"
           "  0  success\n"
-          "  2  usage error, invalid input or a limit exceeded\n"
+          "  1  cancelled at a confirmation question; nothing was changed\n"
+          "  2  usage error, invalid input or a limit exceeded (also a malformed vault\n"
+          "     key, a value over 1 MiB)\n"
           "  3  not found (secret, provider scheme, credential)\n"
-          "  4  authentication failed (missing, expired or invalid credentials)\n"
+          "  4  authentication failed (missing, expired or invalid credentials; a wrong or\n"
+          "     missing vault key)\n"
           "  5  permission denied\n"
           "  6  network error, service unavailable or timed out (retry later)\n"
           "  7  rate limited\n"
@@ -187,8 +196,36 @@ static int cmd_version_run(cli_global *g, int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/*
+ * A closed standard descriptor would be taken by the next open() (the vault, its lock file, an
+ * output's temporary file), and what is printed would land there: a new vault key written into
+ * the lock file. Occupy it with /dev/null opened the wrong way round, so that writes to stdout
+ * and stderr (reads from stdin) still fail with EBADF exactly as on a closed descriptor.
+ */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int nfd = open("/dev/null", (fd == 0 ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+        if (nfd >= 0 && nfd != fd) {
+            dup2(nfd, fd); /* the dup does not inherit O_CLOEXEC, like the real stdio fds */
+            close(nfd);
+        } else if (nfd == fd) {
+            fcntl(fd, F_SETFD, 0);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+#ifdef __linux__
+    /* No core dumps and no ptrace attach by other processes of the user: the process holds the
+     * vault key, fetched secrets and credentials, and copies of them can sit on the stack or in
+     * stdio buffers outside the library's secure (DONTDUMP) memory. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+    guard_std_fds();
     cli_global g;
     memset(&g, 0, sizeof(g));
     g.argv0 = "vaultplug";

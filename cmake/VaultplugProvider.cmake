@@ -6,6 +6,7 @@
 #   - C11, hidden visibility, a linker version script that exports only
 #     vaultplug_provider_entry, and -Wl,--no-undefined so the module provably needs nothing but
 #     libc (and LIBRARIES, if a provider truly needs its own extra library);
+#   - full RELRO (-Wl,-z,now -Wl,-z,relro), like libvaultplug and the vaultplug command;
 #   - installed into INSTALL_DIR (default: the SDK's provider directory) as its own install
 #     COMPONENT `provider-<name>`, so `cmake --install <build> --component provider-<name>`
 #     installs it alone and CPack makes one package per provider (vaultplug-provider-<name>).
@@ -39,6 +40,9 @@ function(vaultplug_add_provider name)
     if(VPP_LIBRARIES)
         target_link_libraries(${name} PRIVATE ${VPP_LIBRARIES})
     endif()
+    # Full RELRO: symbols bound when the module is loaded, not on first call (the lazy resolver
+    # spills registers, which can hold secret bytes, onto the stack), and a read-only GOT.
+    target_link_options(${name} PRIVATE "LINKER:-z,now" "LINKER:-z,relro")
     set(_map ${_VP_PROVIDER_CMAKE_DIR}/provider.map)
     target_link_options(${name} PRIVATE "LINKER:--version-script=${_map}")
     set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${_map})

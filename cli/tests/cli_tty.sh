@@ -62,18 +62,45 @@ KEY=$(screen | grep -o 'vpk1_[A-Za-z0-9_-]\{43\}' | head -n 1)
 screen | grep -q "cannot be recovered" || fail "no warning"
 fresh
 
-# 2. vault set: value and key typed at no-echo prompts.
+# 2. vault set: key and value typed at no-echo prompts, the key first (a wrong key must not
+# waste a typed value).
 type_line "$vp vault set pw; echo SET-RC=\$?"
-wait_for "Value of pw: "
-type_line "$CANARY"
 wait_for "Vault key: "
-# While vaultplug waits, the value is in no process's arguments.
-ps -eo args | grep -v grep | grep -q "$CANARY" && fail "the secret is visible in ps"
+screen | grep -q "Value of pw" && fail "the value is asked before the vault key"
 type_line "$KEY"
+wait_for "Value of pw: "
+# While vaultplug waits, the key is in no process's arguments.
+ps -eo args | grep -v grep | grep -q "$KEY" && fail "the vault key is visible in ps"
+type_line "$CANARY"
 wait_for "SET-RC=[0-9]"
 screen | grep -q "SET-RC=0" || fail "vault set failed"
 screen | grep -q "$CANARY" && fail "the typed secret was echoed"
 screen | grep -q "$KEY" && fail "the typed vault key was echoed"
+fresh
+
+# 2b. A wrong key at the prompt: refused at once (exit 4), the value is never asked.
+type_line "$vp vault set pw2; echo SET2-RC=\$?"
+wait_for "Vault key: "
+type_line "vpk1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+wait_for "SET2-RC=[0-9]"
+screen | grep -q "SET2-RC=4" || fail "a wrong vault key did not exit 4"
+screen | grep -q "invalid vault key" || fail "no 'invalid vault key' message"
+screen | grep -q "Value of pw2" && fail "the value was asked although the key was wrong"
+fresh
+
+# 2c. Answering no to 'vault reset': exit 1 (cancelled), nothing changed.
+type_line "$vp vault reset; echo RESET-RC=\$?"
+wait_for "Reset the vault \\[y/N\\]: "
+type_line "n"
+wait_for "RESET-RC=[0-9]"
+screen | grep -q "RESET-RC=1" || fail "a cancelled reset did not exit 1"
+screen | grep -q "nothing was changed" || fail "no 'nothing was changed' after a cancelled reset"
+fresh
+type_line "$vp cred clear; echo CLEAR-RC=\$?"
+wait_for "Delete every stored credential \\[y/N\\]: "
+type_line "n"
+wait_for "CLEAR-RC=[0-9]"
+screen | grep -q "CLEAR-RC=1" || fail "a cancelled cred clear did not exit 1"
 fresh
 
 # 3. cred add: the vault is unlocked, then the secret field is asked without echo.

@@ -5,8 +5,12 @@
  *
  *   clifault://ratelimit/x  VP_ERATELIMIT (Retry-After 1 ms)   clifault://proto/x  VP_EPROTO
  *   clifault://unavail/x    VP_EUNAVAIL                        anything else       "ok:<path>"
+ *   clifault://dumpable/x   "dumpable=N": prctl(PR_GET_DUMPABLE) of the process loading it
  */
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <vaultplug/provider.h>
 
@@ -50,6 +54,16 @@ static int fault_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_o
         return h->fail(call, VP_EPROTO, "clifault: malformed response");
     if (starts(path, "unavail/"))
         return h->fail(call, VP_EUNAVAIL, "clifault: service unavailable");
+    if (starts(path, "dumpable/")) {
+#ifdef __linux__
+        char d[] = "dumpable=?";
+        int v = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        d[9] = (char)(v >= 0 && v <= 9 ? '0' + v : '?');
+        return h->secret_set(out, d, sizeof(d) - 1);
+#else
+        return h->fail(call, VP_ENOTSUP, "clifault: PR_GET_DUMPABLE is Linux only");
+#endif
+    }
     char buf[512];
     size_t n = strlen(path);
     if (n > sizeof(buf) - 4)

@@ -173,6 +173,28 @@ out:
 
 /* ---- create / open ---- */
 
+int vp_vault_key_generate(vp_buf *key_out, vp_error *err)
+{
+    unsigned char *k;
+    int rc;
+
+    if (key_out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    rc = vp__secmem_init();
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    k = vp__secmem_alloc(VP__VAULT_KEYBYTES);
+    if (k == NULL)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    randombytes_buf(k, VP__VAULT_KEYBYTES);
+    rc = vp__vault_key_to_string(k, key_out);
+    vp__secmem_free(k);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    vp_error_clear(err);
+    return 0;
+}
+
 int vp_vault_create(const char *path, const char *key, vp_buf *key_out, vp_error *err)
 {
     vp__vault_state st;
@@ -697,24 +719,26 @@ static int do_reseal(vp__vault_state *st, const vp__vault_keys *keys, void *arg,
     return rc != 0 ? vp__err_set(err, NULL, rc, NULL) : 0;
 }
 
-int vp_vault_rekey(vp_vault *vault, vp_buf *new_key_out, vp_error *err)
+/* Re-seal under keystr (NULL: a fresh random key). The formatted key goes to new_key_out when
+ * it is non-NULL. */
+static int rekey(vp_vault *vault, const char *keystr, vp_buf *new_key_out, vp_error *err)
 {
     unsigned char *k = NULL;
     vp__vault_keys *keys = NULL;
     vp_buf tmp = VP_BUF_INIT;
     int rc;
 
-    if (vault == NULL || new_key_out == NULL)
-        return vp__err_set(err, NULL, VP_EINVAL, NULL);
-    rc = keys_load(NULL, NULL, &k, &keys, err);
+    rc = keys_load(keystr, NULL, &k, &keys, err);
     if (rc != 0)
         return rc;
     /* Format first so nothing can fail after the commit: a committed rekey whose key we could
      * not hand out would lock the user out. */
-    rc = vp__vault_key_to_string(k, &tmp);
-    if (rc != 0) {
-        vp__err_set(err, NULL, rc, NULL);
-        goto out;
+    if (new_key_out != NULL) {
+        rc = vp__vault_key_to_string(k, &tmp);
+        if (rc != 0) {
+            vp__err_set(err, NULL, rc, NULL);
+            goto out;
+        }
     }
     rc = mutate(vault, do_reseal, NULL, keys, err);
     if (rc != 0)
@@ -725,9 +749,11 @@ int vp_vault_rekey(vp_vault *vault, vp_buf *new_key_out, vp_error *err)
     vault->keys = keys;
     k = NULL;
     keys = NULL;
-    vp_buf_free(new_key_out);
-    *new_key_out = tmp;
-    memset(&tmp, 0, sizeof tmp);
+    if (new_key_out != NULL) {
+        vp_buf_free(new_key_out);
+        *new_key_out = tmp;
+        memset(&tmp, 0, sizeof tmp);
+    }
 out:
     vp_buf_free(&tmp);
     vp__secmem_free(k);
@@ -735,7 +761,24 @@ out:
     return rc;
 }
 
-int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, vp_error *err)
+int vp_vault_rekey(vp_vault *vault, vp_buf *new_key_out, vp_error *err)
+{
+    if (vault == NULL || new_key_out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    return rekey(vault, NULL, new_key_out, err);
+}
+
+int vp_vault_rekey_to(vp_vault *vault, const char *new_key, vp_error *err)
+{
+    if (vault == NULL || new_key == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    return rekey(vault, new_key, NULL, err);
+}
+
+/* Replace the vault at path by an empty one under keystr (NULL: a fresh random key); the
+ * formatted key goes to new_key_out when it is non-NULL. */
+static int reset(const char *path, const char *keystr, vp_buf *new_key_out, size_t *deleted_out,
+                 vp_error *err)
 {
     vp__vault_state st;
     vp__vault_keys *keys = NULL;
@@ -745,10 +788,6 @@ int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, v
     vp__vault_paths p;
     int lockfd = -1, rc;
 
-    if (deleted_out != NULL)
-        *deleted_out = 0;
-    if (path == NULL || new_key_out == NULL)
-        return vp__err_set(err, NULL, VP_EINVAL, NULL);
     rc = vp__secmem_init();
     if (rc != 0)
         return vp__err_set(err, NULL, rc, NULL);
@@ -756,13 +795,15 @@ int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, v
     if (rc != 0)
         return rc;
     memset(&st, 0, sizeof st);
-    rc = keys_load(NULL, NULL, &k, &keys, err);
+    rc = keys_load(keystr, NULL, &k, &keys, err);
     if (rc != 0)
         goto out;
-    rc = vp__vault_key_to_string(k, &tmp);
-    if (rc != 0) {
-        vp__err_set(err, NULL, rc, NULL);
-        goto out;
+    if (new_key_out != NULL) {
+        rc = vp__vault_key_to_string(k, &tmp);
+        if (rc != 0) {
+            vp__err_set(err, NULL, rc, NULL);
+            goto out;
+        }
     }
     rc = vp__vault_lock_acquire(&p, &lockfd, err);
     if (rc != 0)
@@ -802,9 +843,11 @@ int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, v
     rc = vp__vault_commit_image(&p, img, len, err);
     if (rc != 0)
         goto out;
-    vp_buf_free(new_key_out);
-    *new_key_out = tmp;
-    memset(&tmp, 0, sizeof tmp);
+    if (new_key_out != NULL) {
+        vp_buf_free(new_key_out);
+        *new_key_out = tmp;
+        memset(&tmp, 0, sizeof tmp);
+    }
     vp_error_clear(err);
 out:
     if (rc != 0 && deleted_out != NULL)
@@ -817,4 +860,22 @@ out:
     vp__secmem_free(keys);
     vp__vault_paths_free(&p);
     return rc;
+}
+
+int vp_vault_reset(const char *path, vp_buf *new_key_out, size_t *deleted_out, vp_error *err)
+{
+    if (deleted_out != NULL)
+        *deleted_out = 0;
+    if (path == NULL || new_key_out == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    return reset(path, NULL, new_key_out, deleted_out, err);
+}
+
+int vp_vault_reset_to(const char *path, const char *new_key, size_t *deleted_out, vp_error *err)
+{
+    if (deleted_out != NULL)
+        *deleted_out = 0;
+    if (path == NULL || new_key == NULL)
+        return vp__err_set(err, NULL, VP_EINVAL, NULL);
+    return reset(path, new_key, NULL, deleted_out, err);
 }

@@ -38,6 +38,11 @@ grep -Eq '^echo +loaded' "$work/providers.txt" || fail "echo not loaded"
 # --plugin-dir comes first in the search path, so this is the out-of-tree module.
 "$vp" providers --json --plugin-dir "$work/echo-build/providers" >"$work/providers.json"
 grep -q "\"path\": \"$so\"" "$work/providers.json" || fail "the out-of-tree module was not the one loaded"
+# vaultplug_add_provider gives third-party modules full RELRO too (bound at load, GOT read-only).
+if command -v readelf >/dev/null 2>&1; then
+    readelf -d "$so" | grep -Eq '\(FLAGS\).*BIND_NOW|\(FLAGS_1\).*NOW' || fail "$so: no BIND_NOW"
+    readelf -lW "$so" | grep -q GNU_RELRO || fail "$so: no GNU_RELRO"
+fi
 
 step "pkg-config route"
 pcdir=$(dirname "$(find "$stage" -name vaultplug-sdk.pc | head -n 1)")

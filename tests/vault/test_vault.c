@@ -277,6 +277,61 @@ static void test_reset(void **state)
     vt_dir_remove(&d);
 }
 
+/* The deliver-then-commit API: the host holds the new key before anything is committed, and a
+ * key it could not use leaves the vault exactly as it was. */
+static void test_rekey_to_and_reset_to(void **state)
+{
+    vt_dir d;
+    vp_vault *v = NULL, *w = NULL;
+    vp_buf k1 = VP_BUF_INIT, k2 = VP_BUF_INIT;
+    vp_error err;
+    char *key, **names;
+    size_t n, deleted = 99;
+    (void)state;
+
+    assert_int_equal(vp_vault_key_generate(&k1, &err), 0);
+    assert_int_equal(vp_vault_key_generate(&k2, &err), 0);
+    assert_int_equal(k1.len, VP_VAULT_KEY_STRLEN);
+    assert_memory_equal(k1.data, "vpk1_", 5);
+    assert_string_not_equal(k1.data, k2.data);
+    assert_int_equal(vp_vault_key_generate(NULL, &err), VP_EINVAL);
+
+    vt_dir_make(&d);
+    key = vt_create(&d);
+    assert_int_equal(vp_vault_open(d.path, key, &v, &err), 0);
+    assert_int_equal(vp_vault_set(v, "a", "1", 1, &err), 0);
+    /* A malformed key commits nothing. */
+    assert_int_equal(vp_vault_rekey_to(v, "vpk1_short", &err), VP_EINVAL);
+    assert_int_equal(vp_vault_rekey_to(v, NULL, &err), VP_EINVAL);
+    assert_int_equal(vp_vault_open(d.path, key, &w, &err), 0);
+    vp_vault_close(w);
+    /* The key the host chose is the one that opens the vault afterwards. */
+    assert_int_equal(vp_vault_rekey_to(v, k1.data, &err), 0);
+    assert_int_equal(vp_vault_open(d.path, key, &w, &err), VP_EAUTH);
+    assert_int_equal(vp_vault_open(d.path, k1.data, &w, &err), 0);
+    check_value(w, "a", "1", 1);
+    vp_vault_close(w);
+    assert_int_equal(vp_vault_set(v, "b", "2", 1, &err), 0); /* the handle follows */
+    vp_vault_close(v);
+
+    assert_int_equal(vp_vault_reset_to(d.path, "not a key", &deleted, &err), VP_EINVAL);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(vp_vault_open(d.path, k1.data, &w, &err), 0);
+    check_value(w, "b", "2", 1);
+    vp_vault_close(w);
+    assert_int_equal(vp_vault_reset_to(d.path, k2.data, &deleted, &err), 0);
+    assert_int_equal(deleted, 2);
+    assert_int_equal(vp_vault_open(d.path, k1.data, &w, &err), VP_EAUTH);
+    assert_int_equal(vp_vault_open(d.path, k2.data, &w, &err), 0);
+    assert_int_equal(vp_vault_list(w, &names, &n, &err), 0);
+    assert_int_equal(n, 0);
+    vp_vault_close(w);
+    vp_buf_free(&k1);
+    vp_buf_free(&k2);
+    free(key);
+    vt_dir_remove(&d);
+}
+
 static void test_no_lost_update_between_handles(void **state)
 {
     vt_dir d;
@@ -458,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_permissions),
         cmocka_unit_test(test_rekey),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_rekey_to_and_reset_to),
         cmocka_unit_test(test_no_lost_update_between_handles),
         cmocka_unit_test(test_rollback_and_tamper_leave_file),
         cmocka_unit_test(test_sections),

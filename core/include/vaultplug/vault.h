@@ -106,6 +106,21 @@ VP_EXPORT void vp_vault_names_free(char **names, size_t count);
 VP_EXPORT VP_NODISCARD int vp_vault_rekey(vp_vault *vault, vp_buf *new_key_out, vp_error *err);
 
 /*
+ * Delivering a new key safely. vp_vault_rekey() and vp_vault_reset() commit first and hand the
+ * key out afterwards: if the host then fails to show or store it (a full disk, a closed pipe, a
+ * crash), nobody has the only key that opens the vault. A host that prints or stores the key
+ * should instead make it first, deliver it (write, flush, fsync), and only then commit with
+ * vp_vault_rekey_to() / vp_vault_reset_to() / vp_vault_create(path, key, ...): if delivery
+ * fails it simply does not commit, and the vault is left exactly as it was.
+ */
+/* A fresh random vault key, `vpk1_...`, in secure memory (previous contents wiped). */
+VP_EXPORT VP_NODISCARD int vp_vault_key_generate(vp_buf *key_out, vp_error *err);
+/* vp_vault_rekey() to new_key (a `vpk1_` or Insomnia key the host holds, e.g. from
+ * vp_vault_key_generate()). On failure the vault file and the handle are unchanged and the old
+ * key still works; a malformed new_key is VP_EINVAL. */
+VP_EXPORT VP_NODISCARD int vp_vault_rekey_to(vp_vault *vault, const char *new_key, vp_error *err);
+
+/*
  * Forgotten key: replace the vault at path by a new, EMPTY vault under a new key. Every secret
  * and every stored credential is permanently deleted (see VP_VAULT_RESET_NOTICE, which the host
  * should show). Works on a damaged file too. The new key goes to new_key_out; *deleted_out (if
@@ -114,6 +129,9 @@ VP_EXPORT VP_NODISCARD int vp_vault_rekey(vp_vault *vault, vp_buf *new_key_out, 
  */
 VP_EXPORT VP_NODISCARD int vp_vault_reset(const char *path, vp_buf *new_key_out,
                                           size_t *deleted_out, vp_error *err);
+/* vp_vault_reset() to new_key (see vp_vault_rekey_to). On failure nothing is changed. */
+VP_EXPORT VP_NODISCARD int vp_vault_reset_to(const char *path, const char *new_key,
+                                             size_t *deleted_out, vp_error *err);
 
 /* What vp_vault_import_insomnia() did. Names are not secret; values are never reported. */
 typedef struct vp_vault_import_report {
