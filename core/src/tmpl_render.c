@@ -546,17 +546,23 @@ static int run_nodes(vp__render *r, const tn *nd)
             break;
         }
         case TN_IF: {
-            vp__arena_mark m = vp__arena_mark_get(&r->scratch);
-            tv v;
-            rc = vp__tmpl_eval(r, nd->u.ifs.cond, &v);
-            vp__arena_release(&r->scratch, m);
-            if (rc != 0)
-                return rc;
-            if (vp__tv_truthy(&v))
-                rc = run_nodes(r, nd->u.ifs.body);
-            else
-                rc = run_nodes(r, nd->u.ifs.els);
-            if (rc != 0)
+            /* an else branch that is one if (an elif) is taken in this loop: elif chains of any
+             * length cost no stack */
+            const tn *c = nd, *next;
+            for (;;) {
+                vp__arena_mark m = vp__arena_mark_get(&r->scratch);
+                tv v;
+                rc = vp__tmpl_eval(r, c->u.ifs.cond, &v);
+                vp__arena_release(&r->scratch, m);
+                if (rc != 0)
+                    return rc;
+                int yes = vp__tv_truthy(&v);
+                next = yes ? c->u.ifs.body : c->u.ifs.els;
+                if (yes || next == NULL || next->kind != TN_IF || next->next != NULL)
+                    break;
+                c = next;
+            }
+            if ((rc = run_nodes(r, next)) != 0)
                 return rc;
             break;
         }
