@@ -55,44 +55,24 @@ int vp__ps_enter(tmpl_ps *p, size_t off)
     return 0;
 }
 
-/* Set e's height from its operands' (its operands are complete): VP_EINVAL when the chain of
- * operations through e is longer than max_chain. off: the operator that made e (messages). */
-static int seal(tmpl_ps *p, tx *e, size_t off)
+__attribute__((noinline, cold)) static int chain_fail(tmpl_ps *p, size_t off)
 {
-    unsigned h;
-    switch (e->kind) {
-    case TX_ATTR:
-        h = e->u.attr.obj->height;
-        break;
-    case TX_FILTER:
-        h = e->u.filt.arg0->height;
-        for (int i = 0; i < e->nargs; i++)
-            if (e->u.filt.args[i]->height > h)
-                h = e->u.filt.args[i]->height;
-        break;
-    case TX_NOT:
-    case TX_NEG:
-    case TX_POS:
-        h = e->u.bin.a->height;
-        break;
-    case TX_INDEX:
-    case TX_AND:
-    case TX_OR:
-    case TX_CMP:
-    case TX_IN:
-    case TX_ARITH:
-    case TX_CONCAT:
-        h = e->u.bin.a->height > e->u.bin.b->height ? e->u.bin.a->height : e->u.bin.b->height;
-        break;
-    default:
-        return 0; /* a leaf */
-    }
-    if ((size_t)h + 1 > p->max_chain)
-        return vp__ps_fail(p, off, VP_EINVAL,
-                           "more than %zu operations in a row (operators, filters, '.name', "
-                           "'[...]', not, - and + each count one): split the expression with "
-                           "{%% set %%}",
-                           p->max_chain);
+    return vp__ps_fail(p, off, VP_EINVAL,
+                       "more than %zu operations in a row (operators, filters, '.name', '[...]', "
+                       "not, - and + each count one): split the expression with {%% set %%}",
+                       p->max_chain);
+}
+
+/* Set e's height: one more than its highest operand's, a or b (b may be NULL; the operands are
+ * complete). VP_EINVAL when the chain of operations through e is longer than max_chain. off: the
+ * operator that made e (messages). */
+static inline int seal(tmpl_ps *p, tx *e, const tx *a, const tx *b, size_t off)
+{
+    unsigned h = a->height;
+    if (b != NULL && b->height > h)
+        h = b->height;
+    if (h >= p->max_chain)
+        return chain_fail(p, off);
     e->height = (uint16_t)(h + 1);
     return 0;
 }
@@ -212,7 +192,7 @@ int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)
             a->envpath = TXP_VAULT_MEMBER;
         else if (e->envpath == TXP_ENV && a->memo != 0 && !is_special_root(a->u.attr.name, a1 - a0))
             a->envpath = TXP_ENV;
-        TRY(seal(p, a, a0 - 1));
+        TRY(seal(p, a, e, NULL, a0 - 1));
         e = a;
     }
     e->end = (uint32_t)p->i;
@@ -302,7 +282,7 @@ static int parse_primary(tmpl_ps *p, tx **out)
             else if (e->envpath == TXP_ENV && a->memo != 0 &&
                      !is_special_root(a->u.attr.name, nm.len))
                 a->envpath = TXP_ENV;
-            TRY(seal(p, a, off));
+            TRY(seal(p, a, e, NULL, off));
             e = a;
         } else if (pk->type == K_LBRACK) {
             TRY(vp__lex_next(p, &k));
@@ -319,7 +299,7 @@ static int parse_primary(tmpl_ps *p, tx **out)
             NEW(a, TX_INDEX, e->off);
             a->u.bin.a = e;
             a->u.bin.b = idx;
-            TRY(seal(p, a, k.off));
+            TRY(seal(p, a, e, idx, k.off));
             e = a;
         } else if (pk->type == K_LPAREN) {
             return vp__ps_fail(p, pk->off, VP_EINVAL, "function calls are not supported");
@@ -360,7 +340,7 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
         p->depth--;
         NEW(e, neg ? TX_NEG : TX_POS, off);
         e->u.bin.a = a;
-        TRY(seal(p, e, off));
+        TRY(seal(p, e, a, NULL, off));
     } else {
         TRY(parse_primary(p, &e));
     }
@@ -417,7 +397,11 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
                 return vp__ps_fail(p, nm.off, VP_EINVAL, "filter '%s' needs an argument",
                                    FILTERS[fi].name);
             f->end = (uint32_t)p->i;
-            TRY(seal(p, f, nm.off));
+            const tx *hi = NULL; /* the highest argument */
+            for (int i = 0; i < f->nargs; i++)
+                if (hi == NULL || f->u.filt.args[i]->height > hi->height)
+                    hi = f->u.filt.args[i];
+            TRY(seal(p, f, e, hi, nm.off));
             e = f;
         }
     }
@@ -446,7 +430,7 @@ static int parse_pow(tmpl_ps *p, tx **out, tx *seed)
         e->op = OP_POW;
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -476,7 +460,7 @@ static int parse_mul(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -502,7 +486,7 @@ static int parse_add(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -522,7 +506,7 @@ static int parse_concat(tmpl_ps *p, tx **out, tx *seed)
         NEW(e, TX_CONCAT, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -552,7 +536,7 @@ static int parse_compare(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)ops[q].op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -586,7 +570,7 @@ static int parse_in(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)invert;
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, opoff));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, opoff));
         *out = e;
     }
 }
@@ -607,7 +591,7 @@ static int parse_not(tmpl_ps *p, tx **out, tx *seed)
         p->depth--;
         NEW(e, TX_NOT, off);
         e->u.bin.a = a;
-        TRY(seal(p, e, off));
+        TRY(seal(p, e, a, NULL, off));
         *out = e;
         return 0;
     }
@@ -629,7 +613,7 @@ static int parse_and(tmpl_ps *p, tx **out, tx *seed)
         NEW(e, TX_AND, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -672,7 +656,7 @@ int vp__parse_expr(tmpl_ps *p, tx **out)
         NEW(e, TX_OR, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
-        TRY(seal(p, e, k.off));
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
     tmpl_tok *pk;
