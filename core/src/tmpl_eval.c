@@ -317,7 +317,10 @@ static int to_string_tv(vp__render *r, const tv *v, tv *out, size_t off)
     return vp__tv_from_buf(r, &r->tmp, v->secret, out);
 }
 
-static int eval_in(vp__render *r, const tx *e, const tv *key, const tv *hay, int *res)
+/* The cases of vp__tmpl_eval with large locals live in functions of their own (not inlined),
+ * so the evaluator's own frame stays small: it recurses once per operation of a chain. */
+__attribute__((noinline)) static int eval_in(vp__render *r, const tx *e, const tv *key,
+                                             const tv *hay, int *res)
 {
     if (hay->t == TV_STR) {
         tv ks;
@@ -416,6 +419,34 @@ static int eval_arith(vp__render *r, const tx *e, const tv *a, const tv *b, tv *
     return 0;
 }
 
+/* a[b] with a evaluated (the evaluator recurses along a chain through itself only; b is inside
+ * brackets, so bounded by the nesting limit). */
+__attribute__((noinline)) static int eval_index(vp__render *r, const tx *e, const tv *a, tv *out)
+{
+    int rc;
+    tv b;
+    if ((rc = vp__tmpl_eval(r, e->u.bin.b, &b)) != 0)
+        return rc;
+    if (b.secret)
+        return vp__render_fail(r, e->u.bin.b->off, VP_EINVAL,
+                               "a secret value cannot be used as an index");
+    char kb[40];
+    size_t kl;
+    const char *k = prop_key(r, &b, kb, &kl);
+    return vp__render_member(r, a, k, kl, out, e->off);
+}
+
+/* Filter e applied to a (its arguments are inside parentheses: bounded by the nesting limit). */
+__attribute__((noinline)) static int eval_filter(vp__render *r, const tx *e, const tv *a, tv *out)
+{
+    int rc;
+    tv args[2];
+    for (int i = 0; i < e->nargs; i++)
+        if ((rc = vp__tmpl_eval(r, e->u.filt.args[i], &args[i])) != 0)
+            return rc;
+    return vp__tmpl_filter(r, e, a, args, out);
+}
+
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
 {
     int rc;
@@ -492,27 +523,14 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
                 return memo_member(r, e, a.u.j, e->u.attr.name, out);
         }
         return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
-    case TX_INDEX: {
-        if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0 ||
-            (rc = vp__tmpl_eval(r, e->u.bin.b, &b)) != 0)
+    case TX_INDEX:
+        if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0)
             return rc;
-        if (b.secret)
-            return vp__render_fail(r, e->u.bin.b->off, VP_EINVAL,
-                                   "a secret value cannot be used as an index");
-        char kb[40];
-        size_t kl;
-        const char *k = prop_key(r, &b, kb, &kl);
-        return vp__render_member(r, &a, k, kl, out, e->off);
-    }
-    case TX_FILTER: {
-        tv args[2];
+        return eval_index(r, e, &a, out);
+    case TX_FILTER:
         if ((rc = vp__tmpl_eval(r, e->u.filt.arg0, &a)) != 0)
             return rc;
-        for (int i = 0; i < e->nargs; i++)
-            if ((rc = vp__tmpl_eval(r, e->u.filt.args[i], &args[i])) != 0)
-                return rc;
-        return vp__tmpl_filter(r, e, &a, args, out);
-    }
+        return eval_filter(r, e, &a, out);
     case TX_NOT:
         if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0)
             return rc;

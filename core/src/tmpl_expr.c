@@ -1,7 +1,13 @@
 /*
  * tmpl_expr - the expression parser: Nunjucks' operator precedence (or < and < not < in <
  * comparisons < ~ < + - < * / // % < ** < unary < filters < primary) by recursive descent into
- * tx nodes in the template's arena. Recursion is bounded by limits.max_depth (vp__ps_enter).
+ * tx nodes in the template's arena.
+ *
+ * Two bounds keep hostile input from exhausting the stack, here and in every walker of the tree:
+ * the parser recurses only into parentheses, brackets, filter arguments and unary operators, each
+ * one level of limits.max_depth (vp__ps_enter); chains (`a ~ b ~ c`, `x | f | g`, `a.b.c`) are
+ * parsed in loops but make a left-deep tree, so every node's height is checked against
+ * vp__tmpl_max_chain (seal) as it is built.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +47,33 @@ static tx *new_tx(tmpl_ps *p, int kind, size_t off)
 int vp__ps_enter(tmpl_ps *p, size_t off)
 {
     if (++p->depth > p->t->limits.max_depth)
-        return vp__ps_fail(p, off, VP_ELIMIT, "nesting deeper than %zu", p->t->limits.max_depth);
+        return vp__ps_fail(p, off, VP_EINVAL,
+                           "nested more than %zu levels deep (each {%% if %%} or {%% for %%} "
+                           "inside another, each parenthesis or bracket, and each not, - or + "
+                           "counts one level)",
+                           p->t->limits.max_depth);
+    return 0;
+}
+
+__attribute__((noinline, cold)) static int chain_fail(tmpl_ps *p, size_t off)
+{
+    return vp__ps_fail(p, off, VP_EINVAL,
+                       "more than %zu operations in a row (operators, filters, '.name', '[...]', "
+                       "not, - and + each count one): split the expression with {%% set %%}",
+                       p->max_chain);
+}
+
+/* Set e's height: one more than its highest operand's, a or b (b may be NULL; the operands are
+ * complete). VP_EINVAL when the chain of operations through e is longer than max_chain. off: the
+ * operator that made e (messages). */
+static inline int seal(tmpl_ps *p, tx *e, const tx *a, const tx *b, size_t off)
+{
+    unsigned h = a->height;
+    if (b != NULL && b->height > h)
+        h = b->height;
+    if (h >= p->max_chain)
+        return chain_fail(p, off);
+    e->height = (uint16_t)(h + 1);
     return 0;
 }
 
@@ -130,7 +162,6 @@ int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)
         !(q + 2 < n && s[q] == '-' && s[q + 1] == '}' && s[q + 2] == '}'))
         return 0;
     /* the nodes the full parser makes for it, with the same spans */
-    TRY(vp__ps_enter(p, p->i));
     size_t e0 = start;
     while (e0 < n && is_ident((unsigned char)s[e0]))
         e0++;
@@ -161,10 +192,10 @@ int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built)
             a->envpath = TXP_VAULT_MEMBER;
         else if (e->envpath == TXP_ENV && a->memo != 0 && !is_special_root(a->u.attr.name, a1 - a0))
             a->envpath = TXP_ENV;
+        TRY(seal(p, a, e, NULL, a0 - 1));
         e = a;
     }
     e->end = (uint32_t)p->i;
-    p->depth--;
     *out = e;
     *built = 1;
     return 0;
@@ -251,7 +282,7 @@ static int parse_primary(tmpl_ps *p, tx **out)
             else if (e->envpath == TXP_ENV && a->memo != 0 &&
                      !is_special_root(a->u.attr.name, nm.len))
                 a->envpath = TXP_ENV;
-            (void)off;
+            TRY(seal(p, a, e, NULL, off));
             e = a;
         } else if (pk->type == K_LBRACK) {
             TRY(vp__lex_next(p, &k));
@@ -268,6 +299,7 @@ static int parse_primary(tmpl_ps *p, tx **out)
             NEW(a, TX_INDEX, e->off);
             a->u.bin.a = e;
             a->u.bin.b = idx;
+            TRY(seal(p, a, e, idx, k.off));
             e = a;
         } else if (pk->type == K_LPAREN) {
             return vp__ps_fail(p, pk->off, VP_EINVAL, "function calls are not supported");
@@ -298,15 +330,17 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
     TRY(vp__lex_peek(p, &pk));
     tx *e = NULL;
     size_t off = pk->off;
-    TRY(vp__ps_enter(p, off));
     if (vp__tok_is(p, pk, K_OP, "-") || vp__tok_is(p, pk, K_OP, "+")) {
         int neg = p->s[pk->off] == '-';
         tmpl_tok k;
         TRY(vp__lex_next(p, &k));
+        TRY(vp__ps_enter(p, off));
         tx *a;
         TRY(parse_unary(p, &a, 1));
+        p->depth--;
         NEW(e, neg ? TX_NEG : TX_POS, off);
         e->u.bin.a = a;
+        TRY(seal(p, e, a, NULL, off));
     } else {
         TRY(parse_primary(p, &e));
     }
@@ -335,6 +369,7 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
             TRY(vp__lex_peek(p, &pk));
             if (pk->type == K_LPAREN) {
                 TRY(vp__lex_next(p, &k));
+                TRY(vp__ps_enter(p, k.off));
                 TRY(vp__lex_peek(p, &pk));
                 if (pk->type != K_RPAREN) {
                     for (;;) {
@@ -356,15 +391,20 @@ static int parse_unary(tmpl_ps *p, tx **out, int no_filters)
                 } else {
                     TRY(vp__lex_next(p, &k));
                 }
+                p->depth--;
             }
             if (f->nargs < FILTERS[fi].min)
                 return vp__ps_fail(p, nm.off, VP_EINVAL, "filter '%s' needs an argument",
                                    FILTERS[fi].name);
             f->end = (uint32_t)p->i;
+            const tx *hi = NULL; /* the highest argument */
+            for (int i = 0; i < f->nargs; i++)
+                if (hi == NULL || f->u.filt.args[i]->height > hi->height)
+                    hi = f->u.filt.args[i];
+            TRY(seal(p, f, e, hi, nm.off));
             e = f;
         }
     }
-    p->depth--;
     e->end = (uint32_t)p->i;
     *out = e;
     return 0;
@@ -390,6 +430,7 @@ static int parse_pow(tmpl_ps *p, tx **out, tx *seed)
         e->op = OP_POW;
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -419,6 +460,7 @@ static int parse_mul(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -444,6 +486,7 @@ static int parse_add(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -463,6 +506,7 @@ static int parse_concat(tmpl_ps *p, tx **out, tx *seed)
         NEW(e, TX_CONCAT, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -492,6 +536,7 @@ static int parse_compare(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)ops[q].op;
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -503,7 +548,7 @@ static int parse_in(tmpl_ps *p, tx **out, tx *seed)
         tmpl_tok *pk;
         TRY(vp__lex_peek(p, &pk));
         int invert = 0;
-        size_t save = p->i;
+        size_t save = p->i, opoff = pk->off;
         if (vp__tok_is(p, pk, K_SYM, "not")) {
             tmpl_tok k, k2;
             TRY(vp__lex_next(p, &k));
@@ -525,6 +570,7 @@ static int parse_in(tmpl_ps *p, tx **out, tx *seed)
         e->op = (uint8_t)invert;
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, opoff));
         *out = e;
     }
 }
@@ -545,6 +591,7 @@ static int parse_not(tmpl_ps *p, tx **out, tx *seed)
         p->depth--;
         NEW(e, TX_NOT, off);
         e->u.bin.a = a;
+        TRY(seal(p, e, a, NULL, off));
         *out = e;
         return 0;
     }
@@ -566,6 +613,7 @@ static int parse_and(tmpl_ps *p, tx **out, tx *seed)
         NEW(e, TX_AND, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
 }
@@ -580,7 +628,6 @@ static int ends_expr(tk_type t)
 
 int vp__parse_expr(tmpl_ps *p, tx **out)
 {
-    TRY(vp__ps_enter(p, p->i));
     /* The common expression is a single operand (`{{ a.b | f }}`): parse it first, and only when
      * an operator follows walk the precedence levels, with it as their first operand (the
      * levels would have parsed exactly this operand first; `not` starts at the top). */
@@ -593,7 +640,6 @@ int vp__parse_expr(tmpl_ps *p, tx **out)
         if (ends_expr(pk0->type)) {
             seed->end = (uint32_t)p->i;
             *out = seed;
-            p->depth--;
             return 0;
         }
     }
@@ -610,6 +656,7 @@ int vp__parse_expr(tmpl_ps *p, tx **out)
         NEW(e, TX_OR, (*out)->off);
         e->u.bin.a = *out;
         e->u.bin.b = b;
+        TRY(seal(p, e, e->u.bin.a, e->u.bin.b, k.off));
         *out = e;
     }
     tmpl_tok *pk;
@@ -617,6 +664,5 @@ int vp__parse_expr(tmpl_ps *p, tx **out)
     if (vp__tok_is(p, pk, K_SYM, "if"))
         return vp__ps_fail(p, pk->off, VP_EINVAL, "inline if expressions are not supported");
     (*out)->end = (uint32_t)p->i;
-    p->depth--;
     return 0;
 }

@@ -119,7 +119,10 @@ struct tx {
                         * memo slots; the value depends on the environment only), TXP_VAULT the
                         * name `vault`, TXP_VAULT_MEMBER `vault.name`; 0 otherwise */
     uint32_t off, end; /* source span (for messages: the excerpt names the expression) */
-    uint32_t memo;     /* TX_NAME/TX_ATTR: 1-based slot in the render's lookup memo, 0 = none */
+    uint16_t memo;     /* TX_NAME/TX_ATTR: 1-based slot in the render's lookup memo, 0 = none */
+    uint16_t height;   /* operations on the longest path from this node down to a leaf (0 for
+                        * a leaf): the evaluator's recursion depth, bounded at parse time by
+                        * vp__tmpl_max_chain() so no walker of the tree can exhaust the stack */
     union {
         struct {
             const char *s; /* NUL-terminated arena copy */
@@ -204,8 +207,19 @@ struct vp_template {
     _Atomic(vp__render *) spare;
     uint32_t nmemo; /* memo slots handed out to TX_NAME/TX_ATTR nodes (at most TMPL_MEMO_MAX) */
 };
-/* Environment lookups memoised per expression node: a bound on the memo's size (32 B a slot). */
-#define TMPL_MEMO_MAX 65536u
+/* Environment lookups memoised per expression node: a bound on the memo's size (32 B a slot;
+ * slot numbers fit tx.memo). */
+#define TMPL_MEMO_MAX 65535u
+
+/* Longest chain of operations one expression may apply in a row (operators, filters, `.name`
+ * and `[...]`, `not`/`-`/`+`; the tree's height): four per level of max_depth, so a host that
+ * lowers max_depth for a small stack lowers this too. Chains are parsed in a loop but evaluated
+ * recursively, one call per link: without this bound `{{ 1+1+...+1 }}` with 50,000 links
+ * overflowed the stack. */
+static inline size_t vp__tmpl_max_chain(const vp_template_limits *l)
+{
+    return l->max_depth > 65535u / 2 ? 65535u : l->max_depth * 2;
+}
 
 /* ---- parser state (tmpl_lex.c, tmpl_expr.c, tmpl_parse.c) --------------------------------- */
 
@@ -254,7 +268,8 @@ typedef struct tmpl_ps {
     size_t pk_pos, pk_end; /* pk is valid when pk_pos == i */
     int pk_valid;
     int drop_ws;
-    size_t depth;
+    size_t depth;     /* nesting as written: enclosing blocks, brackets and unary operators */
+    size_t max_chain; /* vp__tmpl_max_chain of the template's limits */
     vp_error *err;
     size_t lc_off;            /* line/column tracker: tags are met in source order, so */
     uint32_t lc_line, lc_col; /* positions are counted incrementally (linear overall) */
@@ -317,7 +332,9 @@ int vp__parse_expr(tmpl_ps *p, tx **out);
  * nodes the full parser makes for it (p->i after the last name), or *built = 0 and nothing
  * consumed when the text has another shape. 0 or an error. */
 int vp__parse_path_fast(tmpl_ps *p, tx **out, int *built);
-/* One more level of nesting: VP_ELIMIT beyond limits.max_depth (the caller decrements). */
+/* One more level of nesting as the template's author sees it (a block inside a block, a
+ * parenthesis, `[`, filter arguments, a unary operator): VP_EINVAL beyond limits.max_depth (the
+ * caller decrements). Every recursion of the parser passes through one. */
 int vp__ps_enter(tmpl_ps *p, size_t off);
 
 /* tmpl_refcache.c: memo of parsed URI-form references by source text. get: 1 and ref's id,

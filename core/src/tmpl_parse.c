@@ -9,7 +9,8 @@
  * way Nunjucks' regular expression finds them (nested raw/endraw pairs counted).
  *
  * Recursion (blocks and expressions) is bounded by limits.max_depth so hostile input cannot
- * exhaust the stack.
+ * exhaust the stack: an {% if %} or {% for %} block is one level (an elif chain none: it is
+ * parsed in a loop), expressions count theirs in tmpl_expr.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,27 +190,29 @@ static int parse_if(tmpl_ps *p, tn **out, size_t off)
 {
     static const char *const ends[] = {"elif", "elseif", "else", "endif", NULL};
     static const char *const endif[] = {"endif", NULL};
-    tn *nd = new_tn(p, TN_IF, off);
-    if (nd == NULL)
-        return VP_ENOMEM;
-    TRY(vp__parse_expr(p, &nd->u.ifs.cond));
-    TRY(expect_block_end(p));
-    const char *which;
-    size_t woff;
-    TRY(parse_nodes(p, ends, &nd->u.ifs.body, &which, &woff));
-    if (strcmp(which, "elif") == 0 || strcmp(which, "elseif") == 0) {
-        TRY(vp__ps_enter(p, woff));
-        TRY(parse_if(p, &nd->u.ifs.els, woff));
-        p->depth--;
-    } else if (strcmp(which, "else") == 0) {
+    for (;;) {
+        tn *nd = new_tn(p, TN_IF, off);
+        if (nd == NULL)
+            return VP_ENOMEM;
+        *out = nd;
+        TRY(vp__parse_expr(p, &nd->u.ifs.cond));
         TRY(expect_block_end(p));
-        TRY(parse_nodes(p, endif, &nd->u.ifs.els, &which, &woff));
-        TRY(expect_block_end(p));
-    } else {
-        TRY(expect_block_end(p));
+        const char *which;
+        size_t woff;
+        TRY(parse_nodes(p, ends, &nd->u.ifs.body, &which, &woff));
+        if (strcmp(which, "elif") == 0 || strcmp(which, "elseif") == 0) {
+            /* an elif is an if that is the whole else branch: built by this loop, not by
+             * recursion, so a long elif chain is not nesting (the renderer loops over it too) */
+            out = &nd->u.ifs.els;
+            off = woff;
+            continue;
+        }
+        if (strcmp(which, "else") == 0) {
+            TRY(expect_block_end(p));
+            TRY(parse_nodes(p, endif, &nd->u.ifs.els, &which, &woff));
+        }
+        return expect_block_end(p);
     }
-    *out = nd;
-    return 0;
 }
 
 static int parse_for(tmpl_ps *p, tn **out, size_t off)
@@ -272,8 +275,10 @@ static void line_col(tmpl_ps *p, size_t off, uint32_t *line, uint32_t *col)
 }
 
 /* Parse a literal URI-form reference once for all renders (see tn.u.vault.pre). Anything
- * unusual (invalid reference, no memory) leaves it to the renderer, which reports it. */
-static void vault_pre(tmpl_ps *p, tn *nd)
+ * unusual (invalid reference, no memory) leaves it to the renderer, which reports it. Not
+ * inlined: its error buffer would otherwise sit in every parse_nodes frame, one per level of
+ * block nesting. */
+__attribute__((noinline)) static void vault_pre(tmpl_ps *p, tn *nd)
 {
     const tx *a = nd->u.vault.args[0];
     if (nd->u.vault.nargs != 1 || a->kind != TX_STR)
@@ -320,10 +325,12 @@ static int parse_statement(tmpl_ps *p, const tmpl_tok *k, tn **out)
     const char *nm = p->s + k->off;
     size_t l = k->len;
 #define IS(lit) (l == sizeof(lit) - 1 && memcmp(nm, lit, l) == 0)
-    if (IS("if"))
-        return parse_if(p, out, off);
-    if (IS("for"))
-        return parse_for(p, out, off);
+    if (IS("if") || IS("for")) { /* blocks: the parser recurses into their bodies */
+        TRY(vp__ps_enter(p, off));
+        TRY(IS("if") ? parse_if(p, out, off) : parse_for(p, out, off));
+        p->depth--;
+        return 0;
+    }
     if (IS("set")) {
         tn *nd = new_tn(p, TN_SET, off);
         if (nd == NULL)
@@ -472,10 +479,8 @@ static int parse_nodes(tmpl_ps *p, const char *const *ends, tn **out, const char
                 }
             }
         }
-        TRY(vp__ps_enter(p, k.off));
         tn *nd = NULL;
         TRY(parse_statement(p, &k, &nd));
-        p->depth--;
         *tail = nd;
         tail = &nd->next;
     }
@@ -489,6 +494,7 @@ int vp__tmpl_parse(vp_template *t, vp_error *err)
     p.s = t->src;
     p.n = t->len;
     p.err = err;
+    p.max_chain = vp__tmpl_max_chain(&t->limits);
     int rc = parse_nodes(&p, NULL, &t->root, NULL, NULL);
     if (p.itab != p.itab_inline)
         free(p.itab);

@@ -211,8 +211,8 @@ static int hidx_build(vp__render *r, size_t nc)
 }
 
 /* Dedup by id and record the splice point. Takes ownership of *ref's strings; or, with pre (a
- * reference parsed at parse time; *ref then zeroed), records pre's strings borrowed from the
- * template (no copy: the template outlives the render; vp__render_own_refs copies them when the
+ * reference parsed at parse time; ref is then NULL or zeroed), records pre's strings borrowed from
+ * the template (no copy: the template outlives the render; vp__render_own_refs copies them when the
  * list leaves the render). */
 static int add_ref(vp__render *r, vp_template_ref *ref, const vp_template_ref *pre, size_t off)
 {
@@ -315,15 +315,12 @@ int vp__render_own_refs(vp__render *r)
     return 0;
 }
 
-static int do_vault(vp__render *r, const tn *nd)
+/* A vault tag whose reference is not known at parse time (not a literal URI). Not inlined: its
+ * locals would sit in every run_nodes frame, one per level of block nesting. */
+__attribute__((noinline)) static int do_vault(vp__render *r, const tn *nd)
 {
     tv args[3];
     int rc;
-    if (nd->u.vault.pre != NULL) {
-        vp_template_ref none;
-        memset(&none, 0, sizeof(none));
-        return add_ref(r, &none, nd->u.vault.pre, nd->off);
-    }
     for (int i = 0; i < nd->u.vault.nargs; i++) {
         const tx *a = nd->u.vault.args[i];
         if ((rc = vp__tmpl_eval(r, a, &args[i])) != 0)
@@ -546,17 +543,23 @@ static int run_nodes(vp__render *r, const tn *nd)
             break;
         }
         case TN_IF: {
-            vp__arena_mark m = vp__arena_mark_get(&r->scratch);
-            tv v;
-            rc = vp__tmpl_eval(r, nd->u.ifs.cond, &v);
-            vp__arena_release(&r->scratch, m);
-            if (rc != 0)
-                return rc;
-            if (vp__tv_truthy(&v))
-                rc = run_nodes(r, nd->u.ifs.body);
-            else
-                rc = run_nodes(r, nd->u.ifs.els);
-            if (rc != 0)
+            /* an else branch that is one if (an elif) is taken in this loop: elif chains of any
+             * length cost no stack */
+            const tn *c = nd, *next;
+            for (;;) {
+                vp__arena_mark m = vp__arena_mark_get(&r->scratch);
+                tv v;
+                rc = vp__tmpl_eval(r, c->u.ifs.cond, &v);
+                vp__arena_release(&r->scratch, m);
+                if (rc != 0)
+                    return rc;
+                int yes = vp__tv_truthy(&v);
+                next = yes ? c->u.ifs.body : c->u.ifs.els;
+                if (yes || next == NULL || next->kind != TN_IF || next->next != NULL)
+                    break;
+                c = next;
+            }
+            if ((rc = run_nodes(r, next)) != 0)
                 return rc;
             break;
         }
@@ -576,7 +579,10 @@ static int run_nodes(vp__render *r, const tn *nd)
             break;
         }
         case TN_VAULT:
-            if ((rc = do_vault(r, nd)) != 0)
+            /* a literal URI was parsed at parse time (add_ref needs no reference of its own) */
+            rc = nd->u.vault.pre != NULL ? add_ref(r, NULL, nd->u.vault.pre, nd->off)
+                                         : do_vault(r, nd);
+            if (rc != 0)
                 return rc;
             break;
         default:

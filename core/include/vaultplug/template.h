@@ -74,9 +74,17 @@ typedef enum vp_render_mode { VP_RENDER_SEND = 0, VP_RENDER_PREVIEW = 1 } vp_ren
 #define VP_TMPL_DEFAULT_MAX_REFS     1000u
 #define VP_TMPL_DEFAULT_MAX_STEPS    100000000u /* loop iterations per render */
 
+/* max_depth bounds nesting as the template is written: each {% if %} or {% for %} block inside
+ * another, each parenthesis, `[...]` or filter argument list, and each unary not, - or + counts
+ * one level (blocks and brackets together; an {% elif %} chain is not nesting). It also bounds
+ * chains: one expression may apply at most 2 * max_depth operations in a row (operators,
+ * filters, `.name`, `[...]`, unary operators: `{{ a ~ b ~ c }}` is 2). Both are checked while
+ * parsing, so no template can exhaust the stack: at the default limits parsing and rendering
+ * need less than 48 KiB of stack (x86-64, release build; a 64 KiB thread is enough), and a
+ * lower max_depth lowers that. */
 typedef struct vp_template_limits {
     size_t max_template; /* bytes of template source */
-    size_t max_depth;    /* nesting of blocks and expressions */
+    size_t max_depth;    /* nesting of blocks and brackets; chains are bounded to twice this */
     size_t max_output;   /* bytes of rendered output */
     size_t max_refs;     /* distinct external references */
     size_t max_steps;    /* loop iterations (so hostile nested loops cannot hang a render) */
@@ -88,8 +96,9 @@ typedef struct vp_template_limits {
 typedef struct vp_template vp_template;
 
 /* Parse src[0..len) (need not be NUL-terminated; the engine keeps its own copy). limits may be
- * NULL. On success *out owns the template (vp_template_free). Errors: VP_EINVAL (syntax, with
- * line/column/excerpt), VP_ELIMIT (size or depth), VP_ENOMEM. */
+ * NULL. On success *out owns the template (vp_template_free). Errors: VP_EINVAL (syntax,
+ * nesting deeper than max_depth, a chain longer than 2 * max_depth; with line/column/excerpt),
+ * VP_ELIMIT (larger than max_template), VP_ENOMEM. */
 VP_EXPORT VP_NODISCARD int vp_template_parse(const char *src, size_t len,
                                              const vp_template_limits *limits, vp_template **out,
                                              vp_error *err);
