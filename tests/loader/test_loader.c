@@ -19,7 +19,8 @@
 
 #include "vaultplug/provider.h"
 #include "vaultplug/vaultplug.h"
-#include "host.h" /* vp__host_fail_alloc_after */
+#include "host.h"   /* vp__host_fail_alloc_after */
+#include "loader.h" /* vp__loader_set_installed_dir */
 
 static const char *const mods_dirs[] = {LT_MODS_DIR, NULL};
 
@@ -151,7 +152,14 @@ static void test_broken_modules_refused(void **state)
     expect_failed(ctx, "ltinitfail", "init failed: ");
     expect_failed(ctx, "ltinitfail", "authentication failed");
     assert_int_equal(info_of(ctx, "ltinitfail")->status, VP_EAUTH);
-    expect_failed(ctx, "ltzdup", "scheme 'goodscheme' is already served by provider 'ltgood'");
+    /* Two modules, one alias: the first in name order keeps it; the refusal names both files. */
+    expect_failed(ctx, "ltzdup",
+                  "scheme 'goodscheme' is already served by provider 'ltgood' (" LT_MODS_DIR
+                  "/ltgood.so), first in name order; one scheme cannot be served by two "
+                  "modules: remove " LT_MODS_DIR "/ltzdup.so or " LT_MODS_DIR "/ltgood.so");
+    expect_failed(ctx, "ltfirst",
+                  "first scheme 'zzltfirst' is not the provider's name 'ltfirst' (a provider's "
+                  "first scheme must be its own name");
     expect_failed(ctx, "ltbadscheme", "invalid scheme 'Bad_Scheme'");
     assert_int_equal(info_of(ctx, "ltbadmajor")->abi_major, 2);
 
@@ -269,6 +277,133 @@ static void test_env_plugin_path(void **state)
     expect_failed(ctx, "ltgood", "enabled but not found");
     vp_ctx_free(ctx);
     unsetenv("VAULTPLUG_PLUGIN_PATH");
+}
+
+/* ---- scheme ownership (D6) --------------------------------------------------------------- */
+
+static void fetch_ok(vp_ctx *ctx, const char *uri, const char *want);
+
+/* mkdtemp'd directory holding copies of the named fake modules (tests/loader/fakes). */
+static char *fake_dir(const char *const *names)
+{
+    char *dir = mktmp();
+    for (const char *const *n = names; *n; n++) {
+        char from[1024], to[1024];
+        snprintf(from, sizeof(from), "%s/%s.so", LT_FAKES_DIR, *n);
+        snprintf(to, sizeof(to), "%s/%s.so", dir, *n);
+        copy_file(from, to, 0644);
+    }
+    return dir;
+}
+
+static void drop_dir(char *dir)
+{
+    rm_rf(dir);
+    free(dir);
+}
+
+static char logged[4096];
+static void log_capture(void *ud, int level, const char *source, const char *message)
+{
+    (void)ud, (void)source;
+    if (level <= VP_LEVEL_WARN && strlen(logged) + strlen(message) + 2 < sizeof(logged)) {
+        strcat(logged, message);
+        strcat(logged, "\n");
+    }
+}
+
+static const char *path_of(vp_ctx *ctx, const char *name)
+{
+    return info_of(ctx, name)->path;
+}
+
+/* aaa.so also claims aws: before, it came first in name order and took aws:// (the real aws
+ * failed with a warning). A provider's own name now wins whatever the order. */
+static void test_own_name_beats_alias(void **state)
+{
+    (void)state;
+    const char *const names[] = {"aaa", "aws", NULL};
+    char *dir = fake_dir(names);
+    const char *const dirs[] = {dir, NULL};
+    vp_ctx *ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_LOADED);
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "scheme 'aws' is already served by provider 'aws' (%s/aws.so), whose own name it "
+             "is; one scheme cannot be served by two modules: remove %s/aaa.so or %s/aws.so",
+             dir, dir, dir);
+    expect_failed(ctx, "aaa", want);
+    fetch_ok(ctx, "aws://name", "aws");
+    vp_ctx_free(ctx);
+
+    /* Alone, the thief's alias is only an alias: it may serve aws:// (nothing else does). */
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/aws.so", dir);
+    unlink(p);
+    ctx = new_ctx(dirs, NULL);
+    fetch_ok(ctx, "aws://name", "aaa");
+    vp_ctx_free(ctx);
+    drop_dir(dir);
+}
+
+/* The installed directory's built-in providers win over VAULTPLUG_PLUGIN_PATH, by file name
+ * (aws.so) and by scheme (hcp.so against the installed hashicorp's alias hcp). */
+static void test_installed_builtin_beats_env(void **state)
+{
+    (void)state;
+    const char *const inst_names[] = {"aws", "hashicorp", NULL};
+    const char *const env_names[] = {"aws", "hcp", "aaa", NULL};
+    char *inst = fake_dir(inst_names);
+    char *env = fake_dir(env_names);
+    vp__loader_set_installed_dir(inst);
+    setenv("VAULTPLUG_PLUGIN_PATH", env, 1);
+    vp_options o;
+    vp_options_init(&o);
+    o.log_fn = log_capture;
+    logged[0] = '\0';
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    char want[2048];
+    snprintf(want, sizeof(want), "%s/aws.so", inst);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_LOADED);
+    snprintf(want, sizeof(want),
+             "provider aws: using the installed %s/aws.so, not %s/aws.so from "
+             "VAULTPLUG_PLUGIN_PATH (a built-in provider is replaced only when the "
+             "administrator's configuration sets allow_provider_override)",
+             inst, env);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    snprintf(want, sizeof(want),
+             "scheme 'hcp' belongs to the installed provider 'hashicorp' (%s/hashicorp.so); "
+             "%s/hcp.so comes from VAULTPLUG_PLUGIN_PATH and may not take it (the "
+             "administrator's configuration can allow this with allow_provider_override)",
+             inst, env);
+    /* (hcp:// itself is served by the installed hashicorp's alias, see below.) */
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_FAILED);
+    if (strcmp(info_of(ctx, "hcp")->reason, want) != 0)
+        fail_msg("hcp reason '%s', want '%s'", info_of(ctx, "hcp")->reason, want);
+    snprintf(want, sizeof(want), "scheme 'aws' belongs to the installed provider 'aws'");
+    expect_failed(ctx, "aaa", want);
+    fetch_ok(ctx, "hcp://name", "hashicorp");
+    fetch_ok(ctx, "aws://name", "aws");
+    vp_ctx_free(ctx);
+
+    /* The application's own plugin_dirs are its explicit choice: they keep precedence. */
+    const char *const dirs[] = {env, NULL};
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    snprintf(want, sizeof(want), "%s/aws.so", env);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+
+    unsetenv("VAULTPLUG_PLUGIN_PATH");
+    vp__loader_set_installed_dir(NULL);
+    drop_dir(inst);
+    drop_dir(env);
 }
 
 static void test_options_validated(void **state)
@@ -559,6 +694,8 @@ int main(void)
         cmocka_unit_test(test_insecure_files_refused),
         cmocka_unit_test(test_enabled_list),
         cmocka_unit_test(test_env_plugin_path),
+        cmocka_unit_test(test_own_name_beats_alias),
+        cmocka_unit_test(test_installed_builtin_beats_env),
         cmocka_unit_test(test_options_validated),
         cmocka_unit_test(test_fetch_basics),
         cmocka_unit_test(test_credentials_and_instances),
