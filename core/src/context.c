@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vaultplug/error.h"
+#include "abisize.h"
 #include "credstore_int.h"
 #include "errint.h"
 #include "resolver.h"
@@ -21,23 +22,31 @@ void vp_options_init(vp_options *opts)
     opts->size = sizeof(*opts);
 }
 
-/* A program built against a newer header may pass a larger struct; we accept it only if every
- * field we do not know is zero (so nothing it asked for is silently ignored). */
-static int check_options(const vp_options *o, vp_error *err)
+/* Copy the caller's options into *o (this library's layout). A program built against an older
+ * header passes a smaller struct (at least 1.0's): the fields it does not know are zero, i.e.
+ * the defaults. One built against a newer header may pass a larger struct: accepted only if
+ * every field we do not know is zero (so nothing it asked for is silently ignored). */
+static int check_options(const vp_options *in, vp_options *o, vp_error *err)
 {
-    if (o->size < sizeof(vp_options))
+    switch (vp__sized_copy(o, sizeof(*o), in, in->size, VP_OPTIONS_SIZE_1_0)) {
+    case VP__SIZED_OK:
+        break;
+    case VP__SIZED_SMALL:
         return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_options.size is %zu, expected %zu (initialise with "
+                           "vp_options.size is %zu, less than the %zu bytes of version 1.0 "
+                           "(initialise the options with vp_options_init)",
+                           in->size, (size_t)VP_OPTIONS_SIZE_1_0);
+    case VP__SIZED_LARGE:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_options.size %zu is implausible (initialise the options with "
                            "vp_options_init)",
-                           o->size, sizeof(vp_options));
-    if (o->size > sizeof(vp_options)) {
-        if (o->size > 64 * 1024)
-            return vp__err_set(err, NULL, VP_EINVAL, "vp_options.size %zu is implausible", o->size);
-        const unsigned char *extra = (const unsigned char *)o + sizeof(vp_options);
-        for (size_t i = 0; i < o->size - sizeof(vp_options); i++)
-            if (extra[i] != 0)
-                return vp__err_set(err, NULL, VP_EINVAL,
-                                   "vp_options has fields this library version does not know");
+                           in->size);
+    case VP__SIZED_UNKNOWN:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_options sets fields this library version (%zu bytes of options) "
+                           "does not know: build against this version's headers or leave them "
+                           "zero",
+                           sizeof(*o));
     }
     if (o->log_level < 0 || o->log_level > VP_LEVEL_TRACE)
         return vp__err_set(err, NULL, VP_EINVAL, "log_level %d out of range 0..4", o->log_level);
@@ -59,14 +68,15 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
 {
     vp_error_clear(err);
     *out = NULL;
-    vp_options defaults;
+    vp_options defaults, copy;
     if (opts == NULL) {
         vp_options_init(&defaults);
         opts = &defaults;
     }
-    int rc = check_options(opts, err);
+    int rc = check_options(opts, &copy, err);
     if (rc != 0)
         return rc;
+    opts = &copy; /* from here on, this library's layout */
     if (vp__secmem_init() != 0)
         return vp__err_set(err, NULL, VP_EINTERNAL, "cannot initialise libsodium");
     if (vp__http_global_init() != 0)

@@ -413,10 +413,17 @@ static void test_options_validated(void **state)
     vp_options_init(&o);
     vp_ctx *ctx = (vp_ctx *)1;
     vp_error err;
-    o.size = sizeof(o) - 8;
+    /* Smaller than version 1.0's struct: refused. Any size from 1.0's up is accepted (a
+     * program built against an older header; tests/abi/test_abi_sizes.c has the rest). */
+    o.size = VP_OPTIONS_SIZE_1_0 - 8;
     assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);
     assert_null(ctx);
     assert_non_null(strstr(err.message, "vp_options.size"));
+    o.size = VP_OPTIONS_SIZE_1_0;
+    o.no_default_plugin_dir = 1;
+    o.ignore_env_plugin_path = 1;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    vp_ctx_free(ctx);
     vp_options_init(&o);
     o.log_level = 9;
     assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);

@@ -45,8 +45,17 @@ typedef void (*vp_notify_fn)(void *ud, const char *message);
 
 /*
  * Options for vp_ctx_new(). Zero-initialise (or use vp_options_init) and set what you need;
- * every zero field means "the default". `size` must be sizeof(vp_options) so that a program
- * built against an older header keeps working with a newer library.
+ * every zero field means "the default".
+ *
+ * `size` is sizeof(vp_options) as the program was compiled (vp_options_init sets it). New
+ * versions only append fields, so the struct's size tells the library which fields the caller
+ * knows:
+ *   - a program built against an older 1.x header keeps working with a newer library: any size
+ *     from VP_OPTIONS_SIZE_1_0 up is accepted, and the fields beyond it take their defaults;
+ *   - a program built against a newer header runs on an older library as long as it leaves the
+ *     fields that library does not know zero; a non-zero unknown field is refused (VP_EINVAL)
+ *     rather than silently ignored;
+ *   - a size below VP_OPTIONS_SIZE_1_0, or above 64 KiB, is refused as corrupt (VP_EINVAL).
  */
 typedef struct vp_options {
     size_t size;
@@ -99,7 +108,11 @@ typedef struct vp_options {
     uint32_t retry_max_ms;         /* 5000: backoff cap */
     int stale_if_error;            /* serve an expired value on transient failures (off) */
     uint32_t max_stale_s;          /* 3600: oldest expired value stale-if-error may serve */
+    /* ---- end of version 1.0 (VP_OPTIONS_SIZE_1_0); later fields are appended below ---- */
 } vp_options;
+
+/* The size of version 1.0's vp_options: the smallest `size` any 1.x library accepts. */
+#define VP_OPTIONS_SIZE_1_0 (offsetof(vp_options, max_stale_s) + sizeof(uint32_t))
 
 /* Fill *opts with defaults (all zero, size set). */
 VP_EXPORT void vp_options_init(vp_options *opts) VP_NONNULL(1);
