@@ -302,6 +302,22 @@ static void drop_dir(char *dir)
     free(dir);
 }
 
+/* ctest points VAULTPLUG_SYSTEM_CONFIG at a file that does not exist (no /etc policy of the
+ * machine running the tests applies); tests that set it put that back. */
+static char saved_system_config[1024];
+static void save_system_config(void)
+{
+    const char *v = getenv("VAULTPLUG_SYSTEM_CONFIG");
+    snprintf(saved_system_config, sizeof(saved_system_config), "%s", v ? v : "");
+}
+static void restore_system_config(void)
+{
+    if (saved_system_config[0])
+        setenv("VAULTPLUG_SYSTEM_CONFIG", saved_system_config, 1);
+    else
+        unsetenv("VAULTPLUG_SYSTEM_CONFIG");
+}
+
 static char logged[4096];
 static void log_capture(void *ud, int level, const char *source, const char *message)
 {
@@ -390,6 +406,26 @@ static void test_installed_builtin_beats_env(void **state)
     fetch_ok(ctx, "aws://name", "aws");
     vp_ctx_free(ctx);
 
+    /* The administrator may allow the variable to override built-in providers. */
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg), "%s/config.json", inst);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"allow_provider_override\": true}", f);
+    fclose(f);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    snprintf(want, sizeof(want), "%s/aws.so", env);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_LOADED);
+    /* hcp.so's own name beats the installed hashicorp's alias: hashicorp is refused. */
+    fetch_ok(ctx, "hcp://name", "hcp");
+    assert_int_equal(info_of(ctx, "hashicorp")->state, VP_PROVIDER_FAILED);
+    assert_non_null(strstr(info_of(ctx, "hashicorp")->reason, "scheme 'hcp' is already served"));
+    vp_ctx_free(ctx);
+    restore_system_config();
+    unlink(cfg);
+
     /* The application's own plugin_dirs are its explicit choice: they keep precedence. */
     const char *const dirs[] = {env, NULL};
     o.plugin_dirs = dirs;
@@ -404,6 +440,133 @@ static void test_installed_builtin_beats_env(void **state)
     vp__loader_set_installed_dir(NULL);
     drop_dir(inst);
     drop_dir(env);
+}
+
+/* ---- the administrator's policy (applied by the library to every host) -------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A context over the test modules with the given host list and opt-out, log captured. */
+static int policy_ctx(const char *const *enabled, int ignore_admin, vp_ctx **ctx, vp_error *err)
+{
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = mods_dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.ignore_admin_policy = ignore_admin;
+    o.log_fn = log_capture;
+    logged[0] = '\0';
+    *ctx = NULL;
+    return vp_ctx_new(&o, ctx, err);
+}
+
+static void test_admin_policy(void **state)
+{
+    (void)state;
+    char *dir = mktmp();
+    char cfg[1024], want[2048];
+    snprintf(cfg, sizeof(cfg), "%s/config.json", dir);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
+    vp_ctx *ctx = NULL;
+    vp_error err;
+
+    /* No file: no ceiling. */
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+
+    /* The ceiling applies to a host that enables nothing itself. */
+    write_file(cfg, "{\"enabled_providers\": [\"ltgood\"], \"proxy\": \"cli-only\"}");
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want), "not enabled by the administrator's configuration (%s)", cfg);
+    assert_string_equal(info_of(ctx, "ltserial")->reason, want);
+    assert_int_equal(vp_provider_check(ctx, "ltserial", &err), VP_ENOTFOUND);
+    assert_non_null(strstr(err.message, "installed but not enabled by the administrator's"));
+    vp_ctx_free(ctx);
+
+    /* ... and to one that enables more: narrowed, with a warning per name. */
+    const char *const both[] = {"ltgood", "ltserial", NULL};
+    assert_int_equal(policy_ctx(both, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want),
+             "provider 'ltserial' is not enabled by the administrator's configuration %s: it is "
+             "not loaded",
+             cfg);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    vp_ctx_free(ctx);
+
+    /* Narrowed to nothing: said as such. */
+    const char *const other[] = {"ltserial", NULL};
+    assert_int_equal(policy_ctx(other, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_DISABLED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want),
+             "no provider is enabled: the providers asked for (ltserial) are all outside the "
+             "administrator's enabled_providers (ltgood) in %s",
+             cfg);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    vp_ctx_free(ctx);
+
+    /* A host may opt out only when the administrator allows it. */
+    assert_int_equal(policy_ctx(NULL, 1, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    assert_non_null(strstr(logged, "which does not allow it (allow_host_override)"));
+    vp_ctx_free(ctx);
+    write_file(cfg, "{\"enabled_providers\": [\"ltgood\"], \"allow_host_override\": true}");
+    assert_int_equal(policy_ctx(NULL, 1, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+    assert_int_equal(policy_ctx(other, 1, &ctx, &err), 0); /* the host's own list still counts */
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_DISABLED);
+    assert_string_equal(info_of(ctx, "ltgood")->reason, "");
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0); /* not asked: the ceiling applies */
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    vp_ctx_free(ctx);
+
+    /* A policy that cannot be read is an error naming the file, not silently no policy. */
+    const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"enabled_providers\": \"ltgood\"}", "\"enabled_providers\" must be an array"},
+        {"{\"enabled_providers\": [\"\"]}", "\"enabled_providers\" must be an array"},
+        {"{\"allow_host_override\": 1}", "\"allow_host_override\" must be true or false"},
+        {"{\"enabled_providers\": [", "not a JSON object (unexpected end of data)"},
+        {"[1]", "not a JSON object (wrong type)"},
+        {"{} x", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_file(cfg, bad[i].text);
+        assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EINVAL);
+        assert_null(ctx);
+        snprintf(want, sizeof(want), "%s: ", cfg);
+        if (strstr(err.message, want) == NULL || strstr(err.message, bad[i].msg) == NULL)
+            fail_msg("'%s': message '%s' lacks '%s' / '%s'", bad[i].text, err.message, want,
+                     bad[i].msg);
+    }
+    if (geteuid() != 0) { /* root reads it anyway */
+        write_file(cfg, "{}");
+        assert_int_equal(chmod(cfg, 0), 0);
+        assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EIO);
+        assert_non_null(strstr(err.message, "cannot read the administrator's configuration"));
+    }
+    restore_system_config();
+    rm_rf(dir);
+    free(dir);
 }
 
 static void test_options_validated(void **state)
@@ -696,6 +859,7 @@ static void test_alloc_failures_in_provider_paths(void **state)
 
 int main(void)
 {
+    save_system_config();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broken_modules_refused),
         cmocka_unit_test(test_insecure_files_refused),
@@ -703,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_env_plugin_path),
         cmocka_unit_test(test_own_name_beats_alias),
         cmocka_unit_test(test_installed_builtin_beats_env),
+        cmocka_unit_test(test_admin_policy),
         cmocka_unit_test(test_options_validated),
         cmocka_unit_test(test_fetch_basics),
         cmocka_unit_test(test_credentials_and_instances),

@@ -66,7 +66,11 @@ typedef struct vp_options {
     const char *const *plugin_dirs; /* NULL-terminated, or NULL */
     int ignore_env_plugin_path;
     int no_default_plugin_dir;
-    /* Only these providers are loaded (NULL-terminated names). NULL = every provider found. */
+    /* Only these providers are loaded (NULL-terminated names). NULL = every provider found.
+     * The administrator's configuration (/etc/vaultplug/config.json, or the file named by
+     * VAULTPLUG_SYSTEM_CONFIG) applies on top of it: its "enabled_providers" is a ceiling that
+     * every application gets (a name outside it stays disabled, with a warning in the log), see
+     * ignore_admin_policy. A malformed or unreadable administrator's file fails vp_ctx_new. */
     const char *const *enabled_providers;
 
     /* Logging: messages at or below log_level go to log_fn. Default level VP_LEVEL_WARN. */
@@ -109,6 +113,11 @@ typedef struct vp_options {
     int stale_if_error;            /* serve an expired value on transient failures (off) */
     uint32_t max_stale_s;          /* 3600: oldest expired value stale-if-error may serve */
     /* ---- end of version 1.0 (VP_OPTIONS_SIZE_1_0); later fields are appended below ---- */
+
+    /* 1.1: ignore the administrator's "enabled_providers" ceiling. Honoured only when the
+     * administrator's configuration allows it with "allow_host_override": true; otherwise the
+     * ceiling applies and a warning is logged. */
+    int ignore_admin_policy;
 } vp_options;
 
 /* The size of version 1.0's vp_options: the smallest `size` any 1.x library accepts. */
