@@ -295,12 +295,16 @@ const vp__provider *vp__ctx_find_scheme(const vp_ctx *ctx, const char *scheme)
     for (size_t i = 0; i < ctx->n_providers; i++)
         if (vp__provider_has_scheme(&ctx->providers[i], scheme))
             return &ctx->providers[i];
+    /* A failed provider of that name first (its reason is the one that matters), then one
+     * that declared the scheme as an alias. */
+    for (size_t i = 0; i < ctx->n_providers; i++)
+        if (ctx->providers[i].info.state == VP_PROVIDER_FAILED &&
+            strcmp(ctx->providers[i].name, scheme) == 0)
+            return &ctx->providers[i];
     for (size_t i = 0; i < ctx->n_providers; i++) {
         const vp__provider *p = &ctx->providers[i];
         if (p->info.state != VP_PROVIDER_FAILED)
             continue;
-        if (strcmp(p->name, scheme) == 0)
-            return p;
         if (p->schemes_ok && p->table != NULL)
             for (size_t s = 0; p->table->schemes[s]; s++)
                 if (strcmp(p->table->schemes[s], scheme) == 0)

@@ -501,6 +501,31 @@ static int table_has_scheme(const vp_provider *t, const char *scheme)
  * loser is refused with a reason naming both files. Runs before any init(). */
 static int resolve_conflicts(vp__provider *all, size_t n)
 {
+    /* An alias that is the name of another provider file found (even one that failed its
+     * checks or is not enabled) belongs to that provider: never to another module. (Not a
+     * module from VAULTPLUG_PLUGIN_PATH refused for claiming an installed built-in's scheme:
+     * the installed hashicorp keeps its alias hcp against an hcp.so from the variable.) */
+    for (size_t i = 0; i < n; i++) {
+        vp__provider *p = &all[i];
+        for (size_t s = 1; p->checked && p->table->schemes[s]; s++) {
+            const char *scheme = p->table->schemes[s];
+            for (size_t j = 0; p->checked && j < n; j++) {
+                vp__provider *q = &all[j];
+                if (j == i || q->checked || q->path == NULL || q->builtin_refused ||
+                    strcmp(q->name, scheme) != 0)
+                    continue;
+                if (fail(p, VP_EEXIST,
+                         "scheme '%s' is the name of provider '%s' (%s), which is %s: no other "
+                         "module may serve it; remove %s or %s",
+                         scheme, q->name, q->path,
+                         q->info.state == VP_PROVIDER_FAILED ? "not loaded (see its reason)"
+                                                             : "not enabled",
+                         p->path, q->path) != 0)
+                    return VP_ENOMEM;
+                p->checked = 0;
+            }
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         vp__provider *p = &all[i];
         for (size_t s = 0; p->checked && p->table->schemes[s]; s++) {
@@ -543,6 +568,7 @@ static int check_builtin_claim(const vp__loader_cfg *cfg, vp__provider *p)
                 sizeof(inst) ||
             stat(inst, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
+        p->builtin_refused = 1;
         return fail(p, VP_EPERM,
                     "scheme '%s' belongs to the installed provider '%s' (%s); %s comes from "
                     "VAULTPLUG_PLUGIN_PATH and may not take it (the administrator's "

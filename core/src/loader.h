@@ -26,6 +26,7 @@ typedef struct vp__provider {
     int inited;               /* init() succeeded: teardown() owed */
     int checked;              /* opened and its table passed check_table (not yet init) */
     int origin;               /* VP__DIR_* of the directory it was found in */
+    int builtin_refused;      /* refused for claiming an installed built-in provider's scheme */
     void *mod;                /* the provider's module context */
     vp_host_ctx hc;           /* this provider's host context (source = name) */
 } vp__provider;

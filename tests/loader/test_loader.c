@@ -352,9 +352,28 @@ static void test_own_name_beats_alias(void **state)
     fetch_ok(ctx, "aws://name", "aws");
     vp_ctx_free(ctx);
 
-    /* Alone, the thief's alias is only an alias: it may serve aws:// (nothing else does). */
+    /* aws.so not enabled (or failed): its name is still not the thief's to take. */
+    const char *const only_aaa[] = {"aaa", NULL};
+    ctx = new_ctx(dirs, only_aaa);
+    snprintf(want, sizeof(want),
+             "scheme 'aws' is the name of provider 'aws' (%s/aws.so), which is not enabled: no "
+             "other module may serve it; remove %s/aaa.so or %s/aws.so",
+             dir, dir, dir);
+    expect_failed(ctx, "aaa", want);
+    vp_ctx_free(ctx);
     char p[1024];
     snprintf(p, sizeof(p), "%s/aws.so", dir);
+    assert_int_equal(chmod(p, 0666), 0);
+    ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_FAILED);
+    expect_failed(ctx, "aaa", "which is not loaded (see its reason)");
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    assert_int_equal(vp_fetch(ctx, "aws://name", 0, &out, NULL, &err), VP_EUNAVAIL);
+    assert_non_null(strstr(err.message, "insecure permissions")); /* aws's own reason */
+    vp_ctx_free(ctx);
+
+    /* Alone, the thief's alias is only an alias: it may serve aws:// (nothing else does). */
     unlink(p);
     ctx = new_ctx(dirs, NULL);
     fetch_ok(ctx, "aws://name", "aaa");

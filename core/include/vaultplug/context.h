@@ -62,7 +62,14 @@ typedef struct vp_options {
 
     /* Provider plugins. The search path is: plugin_dirs (in order), then the directories in
      * VAULTPLUG_PLUGIN_PATH (colon-separated; ignored in setuid/setgid processes and when
-     * ignore_env_plugin_path is set), then the compiled-in ${libdir}/vaultplug/providers-1. */
+     * ignore_env_plugin_path is set), then the installed ${libdir}/vaultplug/providers-1
+     * (${libdir} being the directory of libvaultplug.so itself, so a relocated installation
+     * finds its own providers). The first file of a name wins, except that
+     * VAULTPLUG_PLUGIN_PATH does not replace an installed aws, gcp, hashicorp or azure nor
+     * take their schemes (unless the administrator's configuration sets
+     * allow_provider_override). A provider's first scheme must be its own name; a scheme two
+     * modules claim goes to the one whose own name it is (else the first in name order) and
+     * the other is refused. */
     const char *const *plugin_dirs; /* NULL-terminated, or NULL */
     int ignore_env_plugin_path;
     int no_default_plugin_dir;
