@@ -119,6 +119,30 @@ step "the installed CLI loads every installed provider, with no --plugin-dir"
 vp_installed providers
 check_providers "$stage"
 
+fake=$PKG_BUILD/tests/loader/fakes/aws.so
+case " $PKG_PROVIDERS " in
+*" aws "*)
+    if [ -f "$fake" ]; then
+        step "VAULTPLUG_PLUGIN_PATH does not replace the installed aws (unless the admin allows)"
+        mkdir -p "$PKG_WORK/envdir"
+        chmod 755 "$PKG_WORK/envdir"
+        cp "$fake" "$PKG_WORK/envdir/aws.so"
+        chmod 644 "$PKG_WORK/envdir/aws.so"
+        VAULTPLUG_PLUGIN_PATH=$PKG_WORK/envdir vp_installed -v providers --json \
+            >"$PKG_WORK/override.json" 2>"$PKG_WORK/override.err"
+        tr -d ' \n' <"$PKG_WORK/override.json" | grep -q "\"name\":\"aws\",\"path\":\"$provdir/aws.so\"" ||
+            { cat "$PKG_WORK/override.json"; fail "aws.so from VAULTPLUG_PLUGIN_PATH replaced the installed one"; }
+        grep -q "using the installed $provdir/aws.so, not $PKG_WORK/envdir/aws.so" "$PKG_WORK/override.err" ||
+            { cat "$PKG_WORK/override.err"; fail "no warning naming both aws.so"; }
+        echo '{"allow_provider_override": true}' >"$PKG_WORK/admin-override.json"
+        VAULTPLUG_SYSTEM_CONFIG=$PKG_WORK/admin-override.json VAULTPLUG_PLUGIN_PATH=$PKG_WORK/envdir \
+            vp_installed providers --json >"$PKG_WORK/override.json"
+        tr -d ' \n' <"$PKG_WORK/override.json" | grep -q "\"name\":\"aws\",\"path\":\"$PKG_WORK/envdir/aws.so\"" ||
+            { cat "$PKG_WORK/override.json"; fail "allow_provider_override did not let the variable override aws"; }
+    fi
+    ;;
+esac
+
 case " $PKG_PROVIDERS " in
 *" hashicorp "*)
     step "the installed CLI fetches from the mock cloud (HashiCorp Vault)"
