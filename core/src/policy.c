@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -128,6 +129,13 @@ int vp__policy_load(vp__policy *pol, vp_error *err)
         return vp__err_set(err, NULL, VP_EIO,
                            "cannot read the administrator's configuration %s: %s", path,
                            strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f); /* a FIFO would block every application, a device never end */
+        return vp__err_set(err, NULL, VP_EIO,
+                           "cannot read the administrator's configuration %s: not a regular file",
+                           path);
     }
     char *buf = malloc(POLICY_MAX + 1);
     size_t n = buf ? fread(buf, 1, POLICY_MAX + 1, f) : 0;

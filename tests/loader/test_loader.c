@@ -577,6 +577,10 @@ static void test_admin_policy(void **state)
             fail_msg("'%s': message '%s' lacks '%s' / '%s'", bad[i].text, err.message, want,
                      bad[i].msg);
     }
+    setenv("VAULTPLUG_SYSTEM_CONFIG", "/dev/zero", 1); /* never ends: refused, not read */
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EIO);
+    assert_non_null(strstr(err.message, "/dev/zero: not a regular file"));
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
     if (geteuid() != 0) { /* root reads it anyway */
         write_file(cfg, "{}");
         assert_int_equal(chmod(cfg, 0), 0);
