@@ -25,7 +25,10 @@ static const char providers_help[] =
     "Search path, first match of a name wins: each --plugin-dir DIR in order, the plugin_dirs\n"
     "of the configuration, the build tree's provider directory when vaultplug runs from its\n"
     "build tree, the directories in VAULTPLUG_PLUGIN_PATH, then the installed provider\n"
-    "directory. Only the enabled_providers of the configuration load, when it has that list.\n"
+    "directory. VAULTPLUG_PLUGIN_PATH does not replace an installed aws, gcp, hashicorp or\n"
+    "azure (unless the administrator sets allow_provider_override). Only the\n"
+    "enabled_providers of the configuration load, when it has that list; the administrator's\n"
+    "list is a ceiling for every application.\n"
     "\n"
     "Options:\n"
     "  --available       list only the providers that loaded (usable now)\n"
@@ -216,6 +219,10 @@ static int print_table(vp_ctx *ctx, int available)
             printf("%*sreason: ", wn + 2, "");
             cli_fputs_safe(stdout, p->reason[0] ? p->reason : "unknown");
             printf(" (%s)\n", vp_err_name(p->status));
+        } else if (p->state == VP_PROVIDER_DISABLED && p->reason[0] != '\0') {
+            printf("%*sreason: ", wn + 2, ""); /* the administrator's doing */
+            cli_fputs_safe(stdout, p->reason);
+            fputc('\n', stdout);
         }
     }
     return CLI_EXIT_OK;

@@ -4,7 +4,9 @@
  * VAULTPLUG_* variables; each setting remembers where it came from for `config show`.
  *
  * The administrator's enabled_providers is a ceiling: a user list can only narrow it, so a
- * machine policy "only aws loads" cannot be widened from a home directory.
+ * machine policy "only aws loads" cannot be widened from a home directory. The library applies
+ * that ceiling itself (to every application): the command passes the user's list as it is and
+ * the library says what it does with it.
  */
 #define _DEFAULT_SOURCE /* realpath() is XSI, not in strict POSIX 2008 */
 #include <errno.h>
@@ -94,14 +96,6 @@ static int list_add(cli_strlist *l, const char *v)
         return -1;
     l->n++;
     l->v[l->n] = NULL;
-    return 0;
-}
-
-static int list_has(const cli_strlist *l, const char *v)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], v) == 0)
-            return 1;
     return 0;
 }
 
@@ -244,20 +238,6 @@ static int apply_file(cli_config *c, const char *path, int is_admin, int *seen_a
         } else if (strcmp(key, "enabled_providers") == 0) {
             cli_strlist tmp = {0};
             rc = get_strlist(v, path, key, &tmp);
-            if (rc == 0 && !is_admin && *seen_admin_enabled) {
-                cli_strlist narrowed = {0};
-                for (size_t i = 0; rc == 0 && i < tmp.n; i++)
-                    if (list_has(&c->enabled_providers, tmp.v[i]))
-                        rc = list_add(&narrowed, tmp.v[i]);
-                    else
-                        fprintf(stderr,
-                                "vaultplug: warning: %s: provider '%s' is not enabled by the "
-                                "administrator's configuration; ignored\n",
-                                path, tmp.v[i]);
-                list_free(&tmp);
-                tmp = narrowed;
-                tmp.set = 1;
-            }
             if (rc == 0) {
                 list_free(&c->enabled_providers);
                 c->enabled_providers = tmp;
@@ -267,6 +247,14 @@ static int apply_file(cli_config *c, const char *path, int is_admin, int *seen_a
             } else {
                 list_free(&tmp);
             }
+        } else if (strcmp(key, "allow_host_override") == 0 ||
+                   strcmp(key, "allow_provider_override") == 0) {
+            /* The library reads these from the administrator's file (policy.c). */
+            if (!is_admin)
+                fprintf(stderr,
+                        "vaultplug: warning: %s: \"%s\" is honoured only in the "
+                        "administrator's configuration; ignored\n",
+                        path, key);
         } else if (strcmp(key, "cache_ttl_minutes") == 0) {
             rc = get_num(v, path, key, 0, VP_CACHE_TTL_MAX_S / 60, &c->cache_ttl_min);
         } else if (strcmp(key, "cache_max_entries") == 0) {
@@ -420,13 +408,6 @@ static int load(cli_config *c, int *seen_admin_enabled)
         if (copy == NULL)
             return -1;
         for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-            if (*seen_admin_enabled && !list_has(&c->enabled_providers, t)) {
-                fprintf(stderr,
-                        "vaultplug: warning: VAULTPLUG_ENABLED_PROVIDERS: provider '%s' is not "
-                        "enabled by the administrator's configuration; ignored\n",
-                        t);
-                continue;
-            }
             if (list_add(&tmp, t) != 0) {
                 free(copy);
                 list_free(&tmp);

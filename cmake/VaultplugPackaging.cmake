@@ -92,8 +92,9 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
 set(CPACK_GENERATOR DEB)
 set(CPACK_SOURCE_GENERATOR "")
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-# The prefix the tree was configured for is compiled into the library (default provider
-# directory) and written into the .pc and CMake files: package exactly that layout.
+# Package the layout of the prefix the tree was configured for (the library finds its providers
+# relative to itself and the .pc/CMake files are relocatable, but that prefix's provider
+# directory is also compiled in as the fallback).
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)

@@ -400,9 +400,36 @@ config)
     expect 0 "providers"
     grep -Eq "^echo +disabled" "$out" || fail "echo not disabled by the admin list"
     grep -Eq "^clifault +loaded" "$out" || fail "clifault not loaded"
-    grep -q "not enabled by the administrator" "$err" || fail "no warning about the user list"
+    grep -q "reason: not enabled by the administrator's configuration ($VAULTPLUG_SYSTEM_CONFIG)" "$out" ||
+        fail "the table does not say why echo is disabled"
     run get echo://x --plugin-dir "$mods"
     [ $rc -ne 0 ] || fail "disabled provider served a value"
+    grep -q "provider 'echo' is not enabled by the administrator's configuration $VAULTPLUG_SYSTEM_CONFIG: it is not loaded" "$err" ||
+        fail "no warning about the user list"
+    grep -q "installed but not enabled by the administrator's configuration" "$err" ||
+        fail "the refusal does not say the administrator disabled echo"
+    # Narrowed to nothing: said as what it does (before: "...; ignored", and nothing loaded).
+    rm -f "$VAULTPLUG_HOME/config.json"
+    VAULTPLUG_ENABLED_PROVIDERS=echo run providers --plugin-dir "$mods"
+    expect 0 "providers narrowed to nothing"
+    grep -q "no provider is enabled: the providers asked for (echo) are all outside the administrator's enabled_providers (clifault) in $VAULTPLUG_SYSTEM_CONFIG" "$err" ||
+        fail "narrowing to nothing not reported"
+    grep -q "ignored" "$err" && fail "says 'ignored'"
+    grep -Eq "^clifault +disabled" "$out" || fail "clifault should be disabled"
+    # The library's other administrator settings are not 'unknown settings' to the command.
+    echo '{"enabled_providers": ["clifault"], "allow_host_override": false, "allow_provider_override": false}' >"$VAULTPLUG_SYSTEM_CONFIG"
+    run providers --plugin-dir "$mods"
+    expect 0 "providers with admin-only settings"
+    grep -q "unknown setting" "$err" && fail "admin-only settings called unknown"
+    echo '{"allow_provider_override": true}' >"$VAULTPLUG_HOME/config.json"
+    run providers --plugin-dir "$mods"
+    grep -q "\"allow_provider_override\" is honoured only in the administrator's configuration; ignored" "$err" ||
+        fail "a user file cannot allow provider overrides"
+    # A malformed administrator's file fails (the library refuses it too).
+    echo '{"enabled_providers": "clifault"}' >"$VAULTPLUG_SYSTEM_CONFIG"
+    run providers --plugin-dir "$mods"
+    expect 2 "malformed admin file"
+    grep -q "etc-config.json" "$err" || fail "malformed admin file not named"
     # Plugin dirs from the user config.
     echo "{\"plugin_dirs\": [\"$mods\"]}" >"$VAULTPLUG_HOME/config.json"
     rm -f "$VAULTPLUG_SYSTEM_CONFIG"

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "vaultplug/error.h"
+#include "abisize.h"
 #include "credstore_int.h"
 #include "errint.h"
+#include "policy.h"
 #include "resolver.h"
 #include "secmem.h"
 
@@ -21,23 +23,31 @@ void vp_options_init(vp_options *opts)
     opts->size = sizeof(*opts);
 }
 
-/* A program built against a newer header may pass a larger struct; we accept it only if every
- * field we do not know is zero (so nothing it asked for is silently ignored). */
-static int check_options(const vp_options *o, vp_error *err)
+/* Copy the caller's options into *o (this library's layout). A program built against an older
+ * header passes a smaller struct (at least 1.0's): the fields it does not know are zero, i.e.
+ * the defaults. One built against a newer header may pass a larger struct: accepted only if
+ * every field we do not know is zero (so nothing it asked for is silently ignored). */
+static int check_options(const vp_options *in, vp_options *o, vp_error *err)
 {
-    if (o->size < sizeof(vp_options))
+    switch (vp__sized_copy(o, sizeof(*o), in, in->size, VP_OPTIONS_SIZE_1_0)) {
+    case VP__SIZED_OK:
+        break;
+    case VP__SIZED_SMALL:
         return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_options.size is %zu, expected %zu (initialise with "
+                           "vp_options.size is %zu, less than the %zu bytes of version 1.0 "
+                           "(initialise the options with vp_options_init)",
+                           in->size, (size_t)VP_OPTIONS_SIZE_1_0);
+    case VP__SIZED_LARGE:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_options.size %zu is implausible (initialise the options with "
                            "vp_options_init)",
-                           o->size, sizeof(vp_options));
-    if (o->size > sizeof(vp_options)) {
-        if (o->size > 64 * 1024)
-            return vp__err_set(err, NULL, VP_EINVAL, "vp_options.size %zu is implausible", o->size);
-        const unsigned char *extra = (const unsigned char *)o + sizeof(vp_options);
-        for (size_t i = 0; i < o->size - sizeof(vp_options); i++)
-            if (extra[i] != 0)
-                return vp__err_set(err, NULL, VP_EINVAL,
-                                   "vp_options has fields this library version does not know");
+                           in->size);
+    case VP__SIZED_UNKNOWN:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_options sets fields this library version (%zu bytes of options) "
+                           "does not know: build against this version's headers or leave them "
+                           "zero",
+                           sizeof(*o));
     }
     if (o->log_level < 0 || o->log_level > VP_LEVEL_TRACE)
         return vp__err_set(err, NULL, VP_EINVAL, "log_level %d out of range 0..4", o->log_level);
@@ -50,6 +60,93 @@ static int check_options(const vp_options *o, vp_error *err)
     return 0;
 }
 
+static int in_list(const char *const *list, const char *name)
+{
+    for (const char *const *e = list; e && *e; e++)
+        if (strcmp(*e, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* "a, b, c" of a NULL-terminated list, cut to cap. */
+static void join_names(char *dst, size_t cap, const char *const *list)
+{
+    size_t used = 0;
+    dst[0] = '\0';
+    for (const char *const *e = list; e && *e && used + 1 < cap; e++) {
+        int w = snprintf(dst + used, cap - used, "%s%s", used ? ", " : "", *e);
+        if (w < 0 || (size_t)w >= cap - used)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* The providers that may load: the host's enabled_providers (NULL = all found) within the
+ * administrator's ceiling. *out is NULL (all), or a NULL-terminated array of borrowed names
+ * in *owned (free it). Narrowing is said in the log, an empty result loudly. */
+static int effective_enabled(vp_ctx *ctx, const vp_options *o, vp__policy *pol,
+                             const char *const **out, const char ***owned)
+{
+    *owned = NULL;
+    const char *const *ceiling = (const char *const *)pol->enabled;
+    if (ceiling != NULL && o->ignore_admin_policy) {
+        if (pol->allow_host_override) {
+            vp__log_write(ctx->log, VP_LEVEL_DEBUG, "core",
+                          "the application ignores the enabled_providers of %s "
+                          "(allow_host_override is set there)",
+                          pol->path);
+            for (char **e = pol->enabled; *e; e++)
+                free(*e);
+            free(pol->enabled);
+            pol->enabled = NULL; /* no ceiling: the loader gives no "administrator" reason */
+            ceiling = NULL;
+        } else {
+            vp__log_write(ctx->log, VP_LEVEL_WARN, "core",
+                          "the application asks to ignore the administrator's configuration "
+                          "%s, which does not allow it (allow_host_override): its "
+                          "enabled_providers applies",
+                          pol->path);
+        }
+    }
+    *out = o->enabled_providers;
+    if (ceiling == NULL)
+        return 0;
+    if (o->enabled_providers == NULL) {
+        *out = ceiling;
+        return 0;
+    }
+    size_t n = 0;
+    for (const char *const *e = o->enabled_providers; *e; e++)
+        n++;
+    const char **list = calloc(n + 1, sizeof(*list));
+    if (list == NULL)
+        return VP_ENOMEM;
+    size_t k = 0;
+    for (const char *const *e = o->enabled_providers; *e; e++) {
+        if (in_list(ceiling, *e))
+            list[k++] = *e;
+        else
+            vp__log_write(ctx->log, VP_LEVEL_WARN, "core",
+                          "provider '%s' is not enabled by the administrator's configuration "
+                          "%s: it is not loaded",
+                          *e, pol->path);
+    }
+    if (k == 0 && n > 0) {
+        char want[256], allowed[256];
+        join_names(want, sizeof(want), o->enabled_providers);
+        join_names(allowed, sizeof(allowed), ceiling);
+        /* An error, not a warning: every reference will fail (and `vaultplug providers`,
+         * which hides warnings its table repeats, still says it). */
+        vp__log_write(ctx->log, VP_LEVEL_ERROR, "core",
+                      "no provider is enabled: the providers asked for (%s) are all outside "
+                      "the administrator's enabled_providers (%s) in %s",
+                      want, allowed[0] ? allowed : "none", pol->path);
+    }
+    *owned = list;
+    *out = (const char *const *)list;
+    return 0;
+}
+
 static int cmp_info(const void *a, const void *b)
 {
     return strcmp(((const vp__provider *)a)->name, ((const vp__provider *)b)->name);
@@ -59,14 +156,15 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
 {
     vp_error_clear(err);
     *out = NULL;
-    vp_options defaults;
+    vp_options defaults, copy;
     if (opts == NULL) {
         vp_options_init(&defaults);
         opts = &defaults;
     }
-    int rc = check_options(opts, err);
+    int rc = check_options(opts, &copy, err);
     if (rc != 0)
         return rc;
+    opts = &copy; /* from here on, this library's layout */
     if (vp__secmem_init() != 0)
         return vp__err_set(err, NULL, VP_EINTERNAL, "cannot initialise libsodium");
     if (vp__http_global_init() != 0)
@@ -115,14 +213,31 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
     if (opts->fail_alloc_after != 0)
         vp__host_fail_alloc_after(opts->fail_alloc_after);
 
+    vp__policy pol;
+    rc = vp__policy_load(&pol, err);
+    if (rc != 0)
+        goto fail;
+    const char *const *enabled = NULL;
+    const char **owned = NULL;
+    rc = effective_enabled(ctx, opts, &pol, &enabled, &owned);
+    if (rc != 0) {
+        vp__policy_free(&pol);
+        vp__err_set(err, NULL, rc, NULL);
+        goto fail;
+    }
     vp__loader_cfg lc = {
         .plugin_dirs = opts->plugin_dirs,
         .ignore_env_plugin_path = opts->ignore_env_plugin_path,
         .no_default_plugin_dir = opts->no_default_plugin_dir,
-        .enabled = opts->enabled_providers,
+        .enabled = enabled,
         .hc_template = &ctx->core_hc,
+        .allow_provider_override = pol.allow_provider_override,
+        .ceiling = (const char *const *)pol.enabled,
+        .ceiling_src = pol.path,
     };
     rc = vp__loader_load(&lc, &ctx->providers, &ctx->n_providers);
+    free(owned);
+    vp__policy_free(&pol);
     if (rc != 0) {
         vp__err_set(err, NULL, rc, "cannot load providers: %s", vp_strerror(rc));
         goto fail;
@@ -180,12 +295,16 @@ const vp__provider *vp__ctx_find_scheme(const vp_ctx *ctx, const char *scheme)
     for (size_t i = 0; i < ctx->n_providers; i++)
         if (vp__provider_has_scheme(&ctx->providers[i], scheme))
             return &ctx->providers[i];
+    /* A failed provider of that name first (its reason is the one that matters), then one
+     * that declared the scheme as an alias. */
+    for (size_t i = 0; i < ctx->n_providers; i++)
+        if (ctx->providers[i].info.state == VP_PROVIDER_FAILED &&
+            strcmp(ctx->providers[i].name, scheme) == 0)
+            return &ctx->providers[i];
     for (size_t i = 0; i < ctx->n_providers; i++) {
         const vp__provider *p = &ctx->providers[i];
         if (p->info.state != VP_PROVIDER_FAILED)
             continue;
-        if (strcmp(p->name, scheme) == 0)
-            return p;
         if (p->schemes_ok && p->table != NULL)
             for (size_t s = 0; p->table->schemes[s]; s++)
                 if (strcmp(p->table->schemes[s], scheme) == 0)
@@ -220,7 +339,10 @@ int vp__ctx_scheme_error(const vp_ctx *ctx, const char *scheme, const vp__provid
     return vp__err_set(err, ctx->log, VP_ENOTFOUND, "no provider for scheme '%.64s' (known: %s)%s",
                        scheme, used ? known : "none",
                        dis && dis->info.state == VP_PROVIDER_DISABLED
-                           ? "; a provider of that name is installed but not enabled"
+                           ? (dis->reason && dis->reason[0]
+                                  ? "; a provider of that name is installed but not enabled by "
+                                    "the administrator's configuration"
+                                  : "; a provider of that name is installed but not enabled")
                            : "");
 }
 

@@ -32,6 +32,10 @@
 #ifndef VP_DEFAULT_PROVIDER_DIR
 #define VP_DEFAULT_PROVIDER_DIR "/usr/local/lib/vaultplug/providers-1"
 #endif
+/* The provider directory relative to the directory libvaultplug.so is installed in. */
+#ifndef VP_PROVIDER_DIR_FROM_LIBDIR
+#define VP_PROVIDER_DIR_FROM_LIBDIR "vaultplug/providers-1"
+#endif
 
 #define MAX_DIRS 64
 
@@ -101,23 +105,101 @@ static int fail(vp__provider *p, int status, const char *fmt, ...)
     return 0;
 }
 
+/* ---- the installed directory ------------------------------------------------------------- */
+
+static char installed_dir[PATH_MAX];
+static const char *installed_override; /* tests */
+static pthread_once_t installed_once = PTHREAD_ONCE_INIT;
+
+/* dladdr on an object of this library names the file it was loaded from. Only a shared
+ * libvaultplug.so* counts (linked statically into a program, the program's directory says
+ * nothing), and only when <its directory>/<relative provider dir> exists; else the
+ * compiled-in directory. */
+static void installed_find(void)
+{
+    snprintf(installed_dir, sizeof(installed_dir), "%s", VP_DEFAULT_PROVIDER_DIR);
+    Dl_info di;
+    if (dladdr((const void *)installed_dir, &di) == 0 || di.dli_fname == NULL)
+        return;
+    char real[PATH_MAX], cand[PATH_MAX], rcand[PATH_MAX];
+    if (realpath(di.dli_fname, real) == NULL)
+        return;
+    char *slash = strrchr(real, '/');
+    if (slash == NULL || strncmp(slash + 1, "libvaultplug.so", 15) != 0)
+        return;
+    *slash = '\0';
+    if ((size_t)snprintf(cand, sizeof(cand), "%s/%s", real, VP_PROVIDER_DIR_FROM_LIBDIR) >=
+        sizeof(cand))
+        return;
+    struct stat st;
+    if (realpath(cand, rcand) == NULL || stat(rcand, &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    snprintf(installed_dir, sizeof(installed_dir), "%s", rcand);
+}
+
+const char *vp__loader_installed_dir(void)
+{
+    if (installed_override != NULL)
+        return installed_override;
+    pthread_once(&installed_once, installed_find);
+    return installed_dir;
+}
+
+void vp__loader_set_installed_dir(const char *dir)
+{
+    installed_override = dir;
+}
+
+/* ---- built-in providers ------------------------------------------------------------------ */
+
+/* The schemes of vaultplug's own providers. A module found through VAULTPLUG_PLUGIN_PATH may
+ * not replace one of these providers or take one of these schemes from the installed directory
+ * (unless the administrator allows it: allow_provider_override): an environment variable must
+ * not silently send aws:// references, and AWS credentials, to other code. */
+static const struct {
+    const char *scheme, *provider;
+} builtin_schemes[] = {
+    {"aws", "aws"},       {"gcp", "gcp"},     {"hashicorp", "hashicorp"},
+    {"hcp", "hashicorp"}, {"azure", "azure"},
+};
+
+static const char *builtin_owner(const char *scheme)
+{
+    for (size_t i = 0; i < sizeof(builtin_schemes) / sizeof(builtin_schemes[0]); i++)
+        if (strcmp(builtin_schemes[i].scheme, scheme) == 0)
+            return builtin_schemes[i].provider;
+    return NULL;
+}
+
+static int builtin_provider(const char *name)
+{
+    const char *o = builtin_owner(name);
+    return o != NULL && strcmp(o, name) == 0;
+}
+
 /* ---- search path ------------------------------------------------------------------------- */
 
 typedef struct dirlist {
     char *d[MAX_DIRS];
+    int origin[MAX_DIRS]; /* VP__DIR_* */
     size_t n;
 } dirlist;
 
-static int dirs_add(dirlist *dl, const char *d, size_t n)
+static int dirs_add(dirlist *dl, const char *d, size_t n, int origin)
 {
     if (n == 0 || dl->n >= MAX_DIRS)
         return 0;
     for (size_t i = 0; i < dl->n; i++)
-        if (strlen(dl->d[i]) == n && memcmp(dl->d[i], d, n) == 0)
+        if (strlen(dl->d[i]) == n && memcmp(dl->d[i], d, n) == 0) {
+            /* Listed again as the installed directory: it is that, whatever came first. */
+            if (origin == VP__DIR_INSTALLED)
+                dl->origin[i] = origin;
             return 0;
+        }
     char *c = strndup(d, n);
     if (c == NULL)
         return VP_ENOMEM;
+    dl->origin[dl->n] = origin;
     dl->d[dl->n++] = c;
     return 0;
 }
@@ -125,7 +207,7 @@ static int dirs_add(dirlist *dl, const char *d, size_t n)
 static int build_dirs(const vp__loader_cfg *cfg, dirlist *dl)
 {
     for (const char *const *d = cfg->plugin_dirs; d && *d; d++)
-        if (dirs_add(dl, *d, strlen(*d)) != 0)
+        if (dirs_add(dl, *d, strlen(*d), VP__DIR_HOST) != 0)
             return VP_ENOMEM;
     /* A setuid/setgid program must not let the invoking user pick the code it runs. */
     if (!cfg->ignore_env_plugin_path && getauxval(AT_SECURE) == 0) {
@@ -133,14 +215,16 @@ static int build_dirs(const vp__loader_cfg *cfg, dirlist *dl)
         while (env && *env) {
             const char *colon = strchr(env, ':');
             size_t n = colon ? (size_t)(colon - env) : strlen(env);
-            if (dirs_add(dl, env, n) != 0)
+            if (dirs_add(dl, env, n, VP__DIR_ENV) != 0)
                 return VP_ENOMEM;
             env = colon ? colon + 1 : NULL;
         }
     }
-    if (!cfg->no_default_plugin_dir)
-        if (dirs_add(dl, VP_DEFAULT_PROVIDER_DIR, strlen(VP_DEFAULT_PROVIDER_DIR)) != 0)
+    if (!cfg->no_default_plugin_dir) {
+        const char *inst = vp__loader_installed_dir();
+        if (dirs_add(dl, inst, strlen(inst), VP__DIR_INSTALLED) != 0)
             return VP_ENOMEM;
+    }
     return 0;
 }
 
@@ -150,6 +234,7 @@ typedef struct cand {
     char *name;
     char *path; /* NULL: enabled but not found */
     int bad_name;
+    int origin;
 } cand;
 
 typedef struct candlist {
@@ -165,7 +250,7 @@ static cand *cands_find(candlist *cl, const char *name)
     return NULL;
 }
 
-static int cands_add(candlist *cl, const char *name, const char *path, int bad_name)
+static int cands_add(candlist *cl, const char *name, const char *path, int bad_name, int origin)
 {
     if (cl->n >= VP__MAX_PROVIDERS)
         return VP_ELIMIT;
@@ -181,6 +266,7 @@ static int cands_add(candlist *cl, const char *name, const char *path, int bad_n
     c->name = strdup(name);
     c->path = path ? strdup(path) : NULL;
     c->bad_name = bad_name;
+    c->origin = origin;
     if (c->name == NULL || (path && c->path == NULL)) {
         free(c->name);
         free(c->path);
@@ -190,7 +276,7 @@ static int cands_add(candlist *cl, const char *name, const char *path, int bad_n
     return 0;
 }
 
-static int scan_dir(const vp__loader_cfg *cfg, const char *dir, candlist *cl)
+static int scan_dir(const vp__loader_cfg *cfg, const char *dir, int origin, candlist *cl)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -214,12 +300,29 @@ static int scan_dir(const vp__loader_cfg *cfg, const char *dir, candlist *cl)
         memcpy(base, e->d_name, n - 3);
         base[n - 3] = '\0';
         cand *prev = cands_find(cl, base);
+        if (prev != NULL && prev->origin == VP__DIR_ENV && origin == VP__DIR_INSTALLED &&
+            builtin_provider(base) && !cfg->allow_provider_override) {
+            log_at(cfg, VP_LEVEL_WARN,
+                   "provider %s: using the installed %s, not %s from VAULTPLUG_PLUGIN_PATH "
+                   "(a built-in provider is replaced only when the administrator's "
+                   "configuration sets allow_provider_override)",
+                   base, path, prev->path ? prev->path : "?");
+            char *np = strdup(path);
+            if (np == NULL) {
+                rc = VP_ENOMEM;
+                break;
+            }
+            free(prev->path);
+            prev->path = np;
+            prev->origin = origin;
+            continue;
+        }
         if (prev != NULL) {
             log_at(cfg, VP_LEVEL_DEBUG, "provider %s: ignoring %s (already found at %s)", base,
                    path, prev->path ? prev->path : "?");
             continue;
         }
-        rc = cands_add(cl, base, path, !name_valid(base, n - 3));
+        rc = cands_add(cl, base, path, !name_valid(base, n - 3), origin);
         if (rc != 0)
             break;
     }
@@ -346,6 +449,12 @@ static int check_table(vp__provider *p, const vp_provider *t)
             return fail(p, VP_EABI, "invalid scheme '%.64s' (must match [a-z0-9][a-z0-9+.-]*)",
                         t->schemes[i]);
     }
+    /* The own name comes first: `{% vault 'aws', ... %}` and aws:// mean the provider aws.so. */
+    if (strcmp(t->schemes[0], p->name) != 0)
+        return fail(p, VP_EABI,
+                    "first scheme '%.64s' is not the provider's name '%s' (a provider's first "
+                    "scheme must be its own name; other schemes are aliases)",
+                    t->schemes[0], p->name);
     free(p->schemes_csv);
     if ((p->schemes_csv = join_schemes(t->schemes)) == NULL)
         return VP_ENOMEM;
@@ -379,17 +488,94 @@ static int check_table(vp__provider *p, const vp_provider *t)
     return 0;
 }
 
-/* The loaded provider (earlier in name order) that already serves one of t's schemes. */
-static const vp__provider *scheme_owner(const vp__provider *all, size_t upto,
-                                        const char *const *schemes, const char **which)
+static int table_has_scheme(const vp_provider *t, const char *scheme)
 {
-    for (size_t s = 0; schemes[s]; s++)
-        for (size_t i = 0; i < upto; i++)
-            if (vp__provider_has_scheme(&all[i], schemes[s])) {
-                *which = schemes[s];
-                return &all[i];
+    for (size_t i = 0; t->schemes[i]; i++)
+        if (strcmp(t->schemes[i], scheme) == 0)
+            return 1;
+    return 0;
+}
+
+/* Two checked modules claiming one scheme: a provider's own name (its first scheme) beats an
+ * alias whatever the name order; between two aliases the first in name order keeps it. The
+ * loser is refused with a reason naming both files. Runs before any init(). */
+static int resolve_conflicts(vp__provider *all, size_t n)
+{
+    /* An alias that is the name of another provider file found (even one that failed its
+     * checks or is not enabled) belongs to that provider: never to another module. (Not a
+     * module from VAULTPLUG_PLUGIN_PATH refused for claiming an installed built-in's scheme:
+     * the installed hashicorp keeps its alias hcp against an hcp.so from the variable.) */
+    for (size_t i = 0; i < n; i++) {
+        vp__provider *p = &all[i];
+        for (size_t s = 1; p->checked && p->table->schemes[s]; s++) {
+            const char *scheme = p->table->schemes[s];
+            for (size_t j = 0; p->checked && j < n; j++) {
+                vp__provider *q = &all[j];
+                if (j == i || q->checked || q->path == NULL || q->builtin_refused ||
+                    strcmp(q->name, scheme) != 0)
+                    continue;
+                if (fail(p, VP_EEXIST,
+                         "scheme '%s' is the name of provider '%s' (%s), which is %s: no other "
+                         "module may serve it; remove %s or %s",
+                         scheme, q->name, q->path,
+                         q->info.state == VP_PROVIDER_FAILED ? "not loaded (see its reason)"
+                                                             : "not enabled",
+                         p->path, q->path) != 0)
+                    return VP_ENOMEM;
+                p->checked = 0;
             }
-    return NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        vp__provider *p = &all[i];
+        for (size_t s = 0; p->checked && p->table->schemes[s]; s++) {
+            const char *scheme = p->table->schemes[s];
+            for (size_t j = 0; p->checked && j < n; j++) {
+                vp__provider *q = &all[j];
+                if (j == i || !q->checked || !table_has_scheme(q->table, scheme))
+                    continue;
+                /* p's own name, or an alias of both and p first: q loses; else p loses. */
+                int p_wins = s == 0 || (strcmp(q->table->schemes[0], scheme) != 0 && i < j);
+                vp__provider *win = p_wins ? p : q, *lose = p_wins ? q : p;
+                int own = strcmp(win->table->schemes[0], scheme) == 0;
+                if (fail(lose, VP_EEXIST,
+                         "scheme '%s' is already served by provider '%s' (%s), %s; one scheme "
+                         "cannot be served by two modules: remove %s or %s",
+                         scheme, win->name, win->path,
+                         own ? "whose own name it is" : "first in name order", lose->path,
+                         win->path) != 0)
+                    return VP_ENOMEM;
+                lose->checked = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A module from VAULTPLUG_PLUGIN_PATH claiming a scheme of a built-in provider that the
+ * installed directory has: refused unless the administrator allows overrides. */
+static int check_builtin_claim(const vp__loader_cfg *cfg, vp__provider *p)
+{
+    if (p->origin != VP__DIR_ENV || cfg->allow_provider_override || cfg->no_default_plugin_dir)
+        return 0;
+    for (size_t s = 0; p->table->schemes[s]; s++) {
+        const char *owner = builtin_owner(p->table->schemes[s]);
+        if (owner == NULL)
+            continue;
+        char inst[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(inst, sizeof(inst), "%s/%s.so", vp__loader_installed_dir(), owner) >=
+                sizeof(inst) ||
+            stat(inst, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        p->builtin_refused = 1;
+        return fail(p, VP_EPERM,
+                    "scheme '%s' belongs to the installed provider '%s' (%s); %s comes from "
+                    "VAULTPLUG_PLUGIN_PATH and may not take it (the administrator's "
+                    "configuration can allow this with allow_provider_override)",
+                    p->table->schemes[s], owner, inst, p->path);
+    }
+    return 0;
 }
 
 int vp__provider_has_scheme(const vp__provider *p, const char *scheme)
@@ -444,9 +630,9 @@ static int fail_open(vp__provider *p, const char *lterr)
                 buf[0] ? buf : (lterr && lterr[0] ? lterr : "unknown error"));
 }
 
-static int load_one(const vp__loader_cfg *cfg, vp__provider *all, size_t idx)
+/* Checks, open, entry point and table checks: no init() yet. Sets p->checked on success. */
+static int open_one(const vp__loader_cfg *cfg, vp__provider *p)
 {
-    vp__provider *p = &all[idx];
     int r = check_file(p, p->path);
     if (r != 0)
         return r < 0 ? VP_ENOMEM : 0;
@@ -492,18 +678,21 @@ static int load_one(const vp__loader_cfg *cfg, vp__provider *all, size_t idx)
     int rc = check_table(p, t);
     if (rc != 0 || p->info.state == VP_PROVIDER_FAILED)
         return rc;
+    rc = check_builtin_claim(cfg, p);
+    if (rc != 0 || p->info.state == VP_PROVIDER_FAILED)
+        return rc;
+    p->checked = 1;
+    return 0;
+}
 
-    const char *which = NULL;
-    const vp__provider *owner = scheme_owner(all, idx, t->schemes, &which);
-    if (owner != NULL)
-        return fail(p, VP_EEXIST, "scheme '%s' is already served by provider '%s'", which,
-                    owner->name);
-
+static int init_one(const vp__loader_cfg *cfg, vp__provider *p)
+{
+    const vp_provider *t = p->table;
     p->hc = *cfg->hc_template;
     p->hc.source = p->name;
     p->hc.inputs = vp__inputs_new(); /* NULL: its values are simply never persisted */
     p->mod = NULL;
-    rc = t->init(vp__host_table(), &p->hc, &p->mod);
+    int rc = t->init(vp__host_table(), &p->hc, &p->mod);
     if (rc != 0) {
         rc = vp_status_normalize(rc);
         return fail(p, rc, "init failed: %s", vp_strerror(rc));
@@ -522,14 +711,20 @@ static int cmp_prov(const void *a, const void *b)
     return strcmp(((const vp__provider *)a)->name, ((const vp__provider *)b)->name);
 }
 
-static int enabled(const vp__loader_cfg *cfg, const char *name)
+/* name is in list (NULL = every name is) */
+static int listed(const char *const *list, const char *name)
 {
-    if (cfg->enabled == NULL)
+    if (list == NULL)
         return 1;
-    for (const char *const *e = cfg->enabled; *e; e++)
+    for (const char *const *e = list; *e; e++)
         if (strcmp(*e, name) == 0)
             return 1;
     return 0;
+}
+
+static int enabled(const vp__loader_cfg *cfg, const char *name)
+{
+    return listed(cfg->enabled, name);
 }
 
 static void fill_info(vp__provider *p)
@@ -563,17 +758,17 @@ int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out
 {
     *out = NULL;
     *n_out = 0;
-    dirlist dl = {{0}, 0};
+    dirlist dl = {{0}, {0}, 0};
     candlist cl = {NULL, 0, 0};
     vp__provider *ps = NULL;
     size_t n = 0;
     char *dirs_str = NULL;
     int rc = build_dirs(cfg, &dl);
     for (size_t i = 0; rc == 0 && i < dl.n; i++)
-        rc = scan_dir(cfg, dl.d[i], &cl);
+        rc = scan_dir(cfg, dl.d[i], dl.origin[i], &cl);
     for (const char *const *e = cfg->enabled; rc == 0 && e && *e; e++)
         if (cands_find(&cl, *e) == NULL)
-            rc = cands_add(&cl, *e, NULL, 0);
+            rc = cands_add(&cl, *e, NULL, 0, VP__DIR_HOST);
     if (rc != 0)
         goto out;
     if ((dirs_str = join_dirs(&dl)) == NULL) {
@@ -589,6 +784,7 @@ int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out
     for (size_t i = 0; i < cl.n; i++) {
         ps[i].name = cl.c[i].name; /* ownership moves */
         ps[i].path = cl.c[i].path;
+        ps[i].origin = cl.c[i].origin;
         cl.c[i].name = cl.c[i].path = NULL;
         ps[i].info.state = VP_PROVIDER_DISABLED;
         if (cl.c[i].bad_name)
@@ -605,10 +801,24 @@ int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out
         vp__provider *p = &ps[i];
         if (p->info.state == VP_PROVIDER_FAILED)
             continue;
-        if (!enabled(cfg, p->name))
-            continue; /* stays DISABLED: never opened */
-        rc = load_one(cfg, ps, i);
-        if (rc != 0)
+        if (!enabled(cfg, p->name)) { /* stays DISABLED: never opened */
+            if (!listed(cfg->ceiling, p->name) &&
+                fail(p, 0, "not enabled by the administrator's configuration (%s)",
+                     cfg->ceiling_src ? cfg->ceiling_src : "enabled_providers") != 0) {
+                rc = VP_ENOMEM;
+                goto out;
+            }
+            p->info.state = VP_PROVIDER_DISABLED;
+            continue;
+        }
+        if ((rc = open_one(cfg, p)) != 0)
+            goto out;
+    }
+    if ((rc = resolve_conflicts(ps, n)) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        vp__provider *p = &ps[i];
+        if (p->checked && (rc = init_one(cfg, p)) != 0)
             goto out;
         if (p->info.state == VP_PROVIDER_FAILED)
             log_at(cfg, VP_LEVEL_WARN, "provider %s not loaded: %s", p->name, p->reason);

@@ -24,9 +24,17 @@ typedef struct vp__provider {
     const vp_provider *table; /* set once the table was read; valid while the module is resident */
     int schemes_ok;           /* table->schemes passed the checks (used to route failures) */
     int inited;               /* init() succeeded: teardown() owed */
+    int checked;              /* opened and its table passed check_table (not yet init) */
+    int origin;               /* VP__DIR_* of the directory it was found in */
+    int builtin_refused;      /* refused for claiming an installed built-in provider's scheme */
     void *mod;                /* the provider's module context */
     vp_host_ctx hc;           /* this provider's host context (source = name) */
 } vp__provider;
+
+/* Where a provider directory came from (its trust, for the built-in names). */
+#define VP__DIR_HOST      0 /* the application's plugin_dirs */
+#define VP__DIR_ENV       1 /* VAULTPLUG_PLUGIN_PATH */
+#define VP__DIR_INSTALLED 2 /* the installed provider directory */
 
 typedef struct vp__loader_cfg {
     const char *const *plugin_dirs; /* NULL-terminated or NULL */
@@ -34,6 +42,14 @@ typedef struct vp__loader_cfg {
     int no_default_plugin_dir;
     const char *const *enabled;     /* NULL = all */
     const vp_host_ctx *hc_template; /* copied into every provider's hc (source replaced) */
+    /* The administrator's policy (policy.c): modules from VAULTPLUG_PLUGIN_PATH may replace
+     * the installed built-in providers (aws, gcp, hashicorp, azure) and take their schemes. */
+    int allow_provider_override;
+    /* The administrator's enabled_providers (NULL = none) and the file it came from: a
+     * provider outside it is disabled with a reason that says so. `enabled` is already
+     * narrowed to it by the caller. */
+    const char *const *ceiling;
+    const char *ceiling_src;
 } vp__loader_cfg;
 
 /* Scan, check and load. Individual provider failures are recorded in the array, not returned.
@@ -42,6 +58,14 @@ int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out
 /* teardown() every initialised provider in reverse order and free the array. Modules stay
  * resident (never dlclosed): a provider's threads or atexit handlers may still point into it. */
 void vp__loader_unload(vp__provider *p, size_t n);
+/* The installed provider directory: derived at run time from where libvaultplug.so itself is
+ * (so that an installation moved to another prefix finds its own providers), else the
+ * compiled-in ${libdir}/vaultplug/providers-1. Valid for the life of the process. */
+const char *vp__loader_installed_dir(void);
+/* Tests only: use dir as the installed directory (NULL: back to the real one). Not thread-safe;
+ * call before creating contexts. */
+void vp__loader_set_installed_dir(const char *dir);
+
 /* Non-zero if p serves scheme (LOADED and listed in its table's schemes). */
 int vp__provider_has_scheme(const vp__provider *p, const char *scheme);
 

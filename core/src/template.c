@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "vaultplug/credstore.h"
+#include "abisize.h"
 #include "buf.h"
 #include "ctx.h"
 #include "errint.h"
@@ -521,10 +522,29 @@ static vp__render *render_begin(const vp_template *t, const vp_render_params *p,
     return r;
 }
 
-static int check_params(const vp_render_params *p, vp_error *err)
+/* Copy the caller's parameters into *p (this library's layout): a smaller struct from an older
+ * header (at least 1.0's) reads as zero beyond its size; a larger one from a newer header is
+ * accepted when every field this library does not know is zero. */
+static int check_params(const vp_render_params *in, vp_render_params *p, vp_error *err)
 {
-    if (p->size < sizeof(vp_render_params))
-        return vp__err_set(err, NULL, VP_EINVAL, "vp_render_params.size is not set");
+    switch (vp__sized_copy(p, sizeof(*p), in, in->size, VP_RENDER_PARAMS_SIZE_1_0)) {
+    case VP__SIZED_OK:
+        break;
+    case VP__SIZED_SMALL:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_render_params.size is %zu, less than the %zu bytes of version 1.0 "
+                           "(set it to sizeof(vp_render_params))",
+                           in->size, (size_t)VP_RENDER_PARAMS_SIZE_1_0);
+    case VP__SIZED_LARGE:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_render_params.size %zu is implausible (set it to "
+                           "sizeof(vp_render_params))",
+                           in->size);
+    case VP__SIZED_UNKNOWN:
+        return vp__err_set(err, NULL, VP_EINVAL,
+                           "vp_render_params sets fields this library version does not know: "
+                           "build against this version's headers or leave them zero");
+    }
     if (p->mode != VP_RENDER_SEND && p->mode != VP_RENDER_PREVIEW)
         return vp__err_set(err, NULL, VP_EINVAL, "invalid render mode");
     return 0;
@@ -545,11 +565,13 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
     } else {
         vp_buf_free(&keep);
     }
-    int rc = check_params(p, err);
+    vp_render_params copy;
+    int rc = check_params(p, &copy, err);
     if (rc != 0) {
         vp_buf_free(&keep);
         return rc;
     }
+    p = &copy; /* this library's layout */
     vp__render *r = render_begin(t, p, err);
     if (r == NULL) {
         vp_buf_free(&keep);
@@ -675,9 +697,11 @@ int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
     if (t == NULL || p == NULL || out == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, "vp_template_refs_collect: invalid argument");
     *out = NULL;
-    int rc = check_params(p, err);
+    vp_render_params copy;
+    int rc = check_params(p, &copy, err);
     if (rc != 0)
         return rc;
+    p = &copy; /* this library's layout */
     vp_template_refs *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);

@@ -19,7 +19,8 @@
 
 #include "vaultplug/provider.h"
 #include "vaultplug/vaultplug.h"
-#include "host.h" /* vp__host_fail_alloc_after */
+#include "host.h"   /* vp__host_fail_alloc_after */
+#include "loader.h" /* vp__loader_set_installed_dir */
 
 static const char *const mods_dirs[] = {LT_MODS_DIR, NULL};
 
@@ -151,7 +152,14 @@ static void test_broken_modules_refused(void **state)
     expect_failed(ctx, "ltinitfail", "init failed: ");
     expect_failed(ctx, "ltinitfail", "authentication failed");
     assert_int_equal(info_of(ctx, "ltinitfail")->status, VP_EAUTH);
-    expect_failed(ctx, "ltzdup", "scheme 'goodscheme' is already served by provider 'ltgood'");
+    /* Two modules, one alias: the first in name order keeps it; the refusal names both files. */
+    expect_failed(ctx, "ltzdup",
+                  "scheme 'goodscheme' is already served by provider 'ltgood' (" LT_MODS_DIR
+                  "/ltgood.so), first in name order; one scheme cannot be served by two "
+                  "modules: remove " LT_MODS_DIR "/ltzdup.so or " LT_MODS_DIR "/ltgood.so");
+    expect_failed(ctx, "ltfirst",
+                  "first scheme 'zzltfirst' is not the provider's name 'ltfirst' (a provider's "
+                  "first scheme must be its own name");
     expect_failed(ctx, "ltbadscheme", "invalid scheme 'Bad_Scheme'");
     assert_int_equal(info_of(ctx, "ltbadmajor")->abi_major, 2);
 
@@ -271,6 +279,319 @@ static void test_env_plugin_path(void **state)
     unsetenv("VAULTPLUG_PLUGIN_PATH");
 }
 
+/* ---- scheme ownership (D6) --------------------------------------------------------------- */
+
+static void fetch_ok(vp_ctx *ctx, const char *uri, const char *want);
+
+/* mkdtemp'd directory holding copies of the named fake modules (tests/loader/fakes). */
+static char *fake_dir(const char *const *names)
+{
+    char *dir = mktmp();
+    for (const char *const *n = names; *n; n++) {
+        char from[1024], to[1024];
+        snprintf(from, sizeof(from), "%s/%s.so", LT_FAKES_DIR, *n);
+        snprintf(to, sizeof(to), "%s/%s.so", dir, *n);
+        copy_file(from, to, 0644);
+    }
+    return dir;
+}
+
+static void drop_dir(char *dir)
+{
+    rm_rf(dir);
+    free(dir);
+}
+
+/* ctest points VAULTPLUG_SYSTEM_CONFIG at a file that does not exist (no /etc policy of the
+ * machine running the tests applies); tests that set it put that back. */
+static char saved_system_config[1024];
+static void save_system_config(void)
+{
+    const char *v = getenv("VAULTPLUG_SYSTEM_CONFIG");
+    snprintf(saved_system_config, sizeof(saved_system_config), "%s", v ? v : "");
+}
+static void restore_system_config(void)
+{
+    if (saved_system_config[0])
+        setenv("VAULTPLUG_SYSTEM_CONFIG", saved_system_config, 1);
+    else
+        unsetenv("VAULTPLUG_SYSTEM_CONFIG");
+}
+
+static char logged[4096];
+static void log_capture(void *ud, int level, const char *source, const char *message)
+{
+    (void)ud, (void)source;
+    if (level <= VP_LEVEL_WARN && strlen(logged) + strlen(message) + 2 < sizeof(logged)) {
+        strcat(logged, message);
+        strcat(logged, "\n");
+    }
+}
+
+static const char *path_of(vp_ctx *ctx, const char *name)
+{
+    return info_of(ctx, name)->path;
+}
+
+/* aaa.so also claims aws: before, it came first in name order and took aws:// (the real aws
+ * failed with a warning). A provider's own name now wins whatever the order. */
+static void test_own_name_beats_alias(void **state)
+{
+    (void)state;
+    const char *const names[] = {"aaa", "aws", NULL};
+    char *dir = fake_dir(names);
+    const char *const dirs[] = {dir, NULL};
+    vp_ctx *ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_LOADED);
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "scheme 'aws' is already served by provider 'aws' (%s/aws.so), whose own name it "
+             "is; one scheme cannot be served by two modules: remove %s/aaa.so or %s/aws.so",
+             dir, dir, dir);
+    expect_failed(ctx, "aaa", want);
+    fetch_ok(ctx, "aws://name", "aws");
+    vp_ctx_free(ctx);
+
+    /* aws.so not enabled (or failed): its name is still not the thief's to take. */
+    const char *const only_aaa[] = {"aaa", NULL};
+    ctx = new_ctx(dirs, only_aaa);
+    snprintf(want, sizeof(want),
+             "scheme 'aws' is the name of provider 'aws' (%s/aws.so), which is not enabled: no "
+             "other module may serve it; remove %s/aaa.so or %s/aws.so",
+             dir, dir, dir);
+    expect_failed(ctx, "aaa", want);
+    vp_ctx_free(ctx);
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/aws.so", dir);
+    assert_int_equal(chmod(p, 0666), 0);
+    ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_FAILED);
+    expect_failed(ctx, "aaa", "which is not loaded (see its reason)");
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    assert_int_equal(vp_fetch(ctx, "aws://name", 0, &out, NULL, &err), VP_EUNAVAIL);
+    assert_non_null(strstr(err.message, "insecure permissions")); /* aws's own reason */
+    vp_ctx_free(ctx);
+
+    /* Alone, the thief's alias is only an alias: it may serve aws:// (nothing else does). */
+    unlink(p);
+    ctx = new_ctx(dirs, NULL);
+    fetch_ok(ctx, "aws://name", "aaa");
+    vp_ctx_free(ctx);
+    drop_dir(dir);
+}
+
+/* The installed directory's built-in providers win over VAULTPLUG_PLUGIN_PATH, by file name
+ * (aws.so) and by scheme (hcp.so against the installed hashicorp's alias hcp). */
+static void test_installed_builtin_beats_env(void **state)
+{
+    (void)state;
+    const char *const inst_names[] = {"aws", "hashicorp", NULL};
+    const char *const env_names[] = {"aws", "hcp", "aaa", NULL};
+    char *inst = fake_dir(inst_names);
+    char *env = fake_dir(env_names);
+    vp__loader_set_installed_dir(inst);
+    setenv("VAULTPLUG_PLUGIN_PATH", env, 1);
+    vp_options o;
+    vp_options_init(&o);
+    o.log_fn = log_capture;
+    logged[0] = '\0';
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    char want[2048];
+    snprintf(want, sizeof(want), "%s/aws.so", inst);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "aws")->state, VP_PROVIDER_LOADED);
+    snprintf(want, sizeof(want),
+             "provider aws: using the installed %s/aws.so, not %s/aws.so from "
+             "VAULTPLUG_PLUGIN_PATH (a built-in provider is replaced only when the "
+             "administrator's configuration sets allow_provider_override)",
+             inst, env);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    snprintf(want, sizeof(want),
+             "scheme 'hcp' belongs to the installed provider 'hashicorp' (%s/hashicorp.so); "
+             "%s/hcp.so comes from VAULTPLUG_PLUGIN_PATH and may not take it (the "
+             "administrator's configuration can allow this with allow_provider_override)",
+             inst, env);
+    /* (hcp:// itself is served by the installed hashicorp's alias, see below.) */
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_FAILED);
+    if (strcmp(info_of(ctx, "hcp")->reason, want) != 0)
+        fail_msg("hcp reason '%s', want '%s'", info_of(ctx, "hcp")->reason, want);
+    snprintf(want, sizeof(want), "scheme 'aws' belongs to the installed provider 'aws'");
+    expect_failed(ctx, "aaa", want);
+    fetch_ok(ctx, "hcp://name", "hashicorp");
+    fetch_ok(ctx, "aws://name", "aws");
+    vp_ctx_free(ctx);
+
+    /* The administrator may allow the variable to override built-in providers. */
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg), "%s/config.json", inst);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"allow_provider_override\": true}", f);
+    fclose(f);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    snprintf(want, sizeof(want), "%s/aws.so", env);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_LOADED);
+    /* hcp.so's own name beats the installed hashicorp's alias: hashicorp is refused. */
+    fetch_ok(ctx, "hcp://name", "hcp");
+    assert_int_equal(info_of(ctx, "hashicorp")->state, VP_PROVIDER_FAILED);
+    assert_non_null(strstr(info_of(ctx, "hashicorp")->reason, "scheme 'hcp' is already served"));
+    vp_ctx_free(ctx);
+    restore_system_config();
+    unlink(cfg);
+
+    /* The application's own plugin_dirs are its explicit choice: they keep precedence. */
+    const char *const dirs[] = {env, NULL};
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    snprintf(want, sizeof(want), "%s/aws.so", env);
+    assert_string_equal(path_of(ctx, "aws"), want);
+    assert_int_equal(info_of(ctx, "hcp")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+
+    unsetenv("VAULTPLUG_PLUGIN_PATH");
+    vp__loader_set_installed_dir(NULL);
+    drop_dir(inst);
+    drop_dir(env);
+}
+
+/* ---- the administrator's policy (applied by the library to every host) -------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A context over the test modules with the given host list and opt-out, log captured. */
+static int policy_ctx(const char *const *enabled, int ignore_admin, vp_ctx **ctx, vp_error *err)
+{
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = mods_dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.ignore_admin_policy = ignore_admin;
+    o.log_fn = log_capture;
+    logged[0] = '\0';
+    *ctx = NULL;
+    return vp_ctx_new(&o, ctx, err);
+}
+
+static void test_admin_policy(void **state)
+{
+    (void)state;
+    char *dir = mktmp();
+    char cfg[1024], want[2048];
+    snprintf(cfg, sizeof(cfg), "%s/config.json", dir);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
+    vp_ctx *ctx = NULL;
+    vp_error err;
+
+    /* No file: no ceiling. */
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+
+    /* The ceiling applies to a host that enables nothing itself. */
+    write_file(cfg, "{\"enabled_providers\": [\"ltgood\"], \"proxy\": \"cli-only\"}");
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want), "not enabled by the administrator's configuration (%s)", cfg);
+    assert_string_equal(info_of(ctx, "ltserial")->reason, want);
+    assert_int_equal(vp_provider_check(ctx, "ltserial", &err), VP_ENOTFOUND);
+    assert_non_null(strstr(err.message, "installed but not enabled by the administrator's"));
+    vp_ctx_free(ctx);
+
+    /* ... and to one that enables more: narrowed, with a warning per name. */
+    const char *const both[] = {"ltgood", "ltserial", NULL};
+    assert_int_equal(policy_ctx(both, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want),
+             "provider 'ltserial' is not enabled by the administrator's configuration %s: it is "
+             "not loaded",
+             cfg);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    vp_ctx_free(ctx);
+
+    /* Narrowed to nothing: said as such. */
+    const char *const other[] = {"ltserial", NULL};
+    assert_int_equal(policy_ctx(other, 0, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_DISABLED);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    snprintf(want, sizeof(want),
+             "no provider is enabled: the providers asked for (ltserial) are all outside the "
+             "administrator's enabled_providers (ltgood) in %s",
+             cfg);
+    if (strstr(logged, want) == NULL)
+        fail_msg("log lacks '%s':\n%s", want, logged);
+    vp_ctx_free(ctx);
+
+    /* A host may opt out only when the administrator allows it. */
+    assert_int_equal(policy_ctx(NULL, 1, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    assert_non_null(strstr(logged, "which does not allow it (allow_host_override)"));
+    vp_ctx_free(ctx);
+    write_file(cfg, "{\"enabled_providers\": [\"ltgood\"], \"allow_host_override\": true}");
+    assert_int_equal(policy_ctx(NULL, 1, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+    assert_int_equal(policy_ctx(other, 1, &ctx, &err), 0); /* the host's own list still counts */
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_DISABLED);
+    assert_string_equal(info_of(ctx, "ltgood")->reason, "");
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_LOADED);
+    vp_ctx_free(ctx);
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), 0); /* not asked: the ceiling applies */
+    assert_int_equal(info_of(ctx, "ltserial")->state, VP_PROVIDER_DISABLED);
+    vp_ctx_free(ctx);
+
+    /* A policy that cannot be read is an error naming the file, not silently no policy. */
+    const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"enabled_providers\": \"ltgood\"}", "\"enabled_providers\" must be an array"},
+        {"{\"enabled_providers\": [\"\"]}", "\"enabled_providers\" must be an array"},
+        {"{\"allow_host_override\": 1}", "\"allow_host_override\" must be true or false"},
+        {"{\"enabled_providers\": [", "not a JSON object (unexpected end of data)"},
+        {"[1]", "not a JSON object (wrong type)"},
+        {"{} x", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_file(cfg, bad[i].text);
+        assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EINVAL);
+        assert_null(ctx);
+        snprintf(want, sizeof(want), "%s: ", cfg);
+        if (strstr(err.message, want) == NULL || strstr(err.message, bad[i].msg) == NULL)
+            fail_msg("'%s': message '%s' lacks '%s' / '%s'", bad[i].text, err.message, want,
+                     bad[i].msg);
+    }
+    setenv("VAULTPLUG_SYSTEM_CONFIG", "/dev/zero", 1); /* never ends: refused, not read */
+    assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EIO);
+    assert_non_null(strstr(err.message, "/dev/zero: not a regular file"));
+    setenv("VAULTPLUG_SYSTEM_CONFIG", cfg, 1);
+    if (geteuid() != 0) { /* root reads it anyway */
+        write_file(cfg, "{}");
+        assert_int_equal(chmod(cfg, 0), 0);
+        assert_int_equal(policy_ctx(NULL, 0, &ctx, &err), VP_EIO);
+        assert_non_null(strstr(err.message, "cannot read the administrator's configuration"));
+    }
+    restore_system_config();
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_options_validated(void **state)
 {
     (void)state;
@@ -278,10 +599,17 @@ static void test_options_validated(void **state)
     vp_options_init(&o);
     vp_ctx *ctx = (vp_ctx *)1;
     vp_error err;
-    o.size = sizeof(o) - 8;
+    /* Smaller than version 1.0's struct: refused. Any size from 1.0's up is accepted (a
+     * program built against an older header; tests/abi/test_abi_sizes.c has the rest). */
+    o.size = VP_OPTIONS_SIZE_1_0 - 8;
     assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);
     assert_null(ctx);
     assert_non_null(strstr(err.message, "vp_options.size"));
+    o.size = VP_OPTIONS_SIZE_1_0;
+    o.no_default_plugin_dir = 1;
+    o.ignore_env_plugin_path = 1;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    vp_ctx_free(ctx);
     vp_options_init(&o);
     o.log_level = 9;
     assert_int_equal(vp_ctx_new(&o, &ctx, &err), VP_EINVAL);
@@ -554,11 +882,15 @@ static void test_alloc_failures_in_provider_paths(void **state)
 
 int main(void)
 {
+    save_system_config();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broken_modules_refused),
         cmocka_unit_test(test_insecure_files_refused),
         cmocka_unit_test(test_enabled_list),
         cmocka_unit_test(test_env_plugin_path),
+        cmocka_unit_test(test_own_name_beats_alias),
+        cmocka_unit_test(test_installed_builtin_beats_env),
+        cmocka_unit_test(test_admin_policy),
         cmocka_unit_test(test_options_validated),
         cmocka_unit_test(test_fetch_basics),
         cmocka_unit_test(test_credentials_and_instances),

@@ -19,8 +19,10 @@ provdir=$libdir/vaultplug/providers-1
 pcpath=$libdir/pkgconfig
 # The installed programs find the installed library only through this (no RPATH on install).
 vp_installed() { LD_LIBRARY_PATH=$libdir "$stage/$PKG_BINDIR/vaultplug" "$@"; }
-# .pc files name the configured prefix; --define-prefix relocates them to where they are.
-pc() { PKG_CONFIG_PATH=$pcpath pkg-config --define-prefix "$@"; }
+# .pc files name their prefix relative to where they are (${pcfiledir}): no --define-prefix.
+pc() { PKG_CONFIG_PATH=$pcpath pkg-config "$@"; }
+# canon DIR: DIR with symlinks, '.' and '..' resolved (it must exist).
+canon() { (cd "$1" 2>/dev/null && pwd -P) || echo "(no such directory: $1)"; }
 
 # Flags for programs that link the (possibly sanitized) installed library.
 san_cflags=""

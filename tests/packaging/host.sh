@@ -22,7 +22,7 @@ step "Makefile route: pkg-config vaultplug"
 mkdir -p "$work/make"
 # shellcheck disable=SC2086
 PKG_CONFIG_PATH=$pcpath make -s -C "$work/make" -f "$src/Makefile" VPATH="$src" \
-    PKG_CONFIG="pkg-config --define-prefix" CC="$PKG_CC" \
+    PKG_CONFIG="pkg-config" CC="$PKG_CC" \
     CFLAGS="-O2 -Wall -Wextra -Werror $san_cflags" LDFLAGS="$san_cflags" >"$work/make.log" 2>&1 ||
     { cat "$work/make.log"; fail "make examples/host"; }
 

@@ -45,19 +45,39 @@ typedef void (*vp_notify_fn)(void *ud, const char *message);
 
 /*
  * Options for vp_ctx_new(). Zero-initialise (or use vp_options_init) and set what you need;
- * every zero field means "the default". `size` must be sizeof(vp_options) so that a program
- * built against an older header keeps working with a newer library.
+ * every zero field means "the default".
+ *
+ * `size` is sizeof(vp_options) as the program was compiled (vp_options_init sets it). New
+ * versions only append fields, so the struct's size tells the library which fields the caller
+ * knows:
+ *   - a program built against an older 1.x header keeps working with a newer library: any size
+ *     from VP_OPTIONS_SIZE_1_0 up is accepted, and the fields beyond it take their defaults;
+ *   - a program built against a newer header runs on an older library as long as it leaves the
+ *     fields that library does not know zero; a non-zero unknown field is refused (VP_EINVAL)
+ *     rather than silently ignored;
+ *   - a size below VP_OPTIONS_SIZE_1_0, or above 64 KiB, is refused as corrupt (VP_EINVAL).
  */
 typedef struct vp_options {
     size_t size;
 
     /* Provider plugins. The search path is: plugin_dirs (in order), then the directories in
      * VAULTPLUG_PLUGIN_PATH (colon-separated; ignored in setuid/setgid processes and when
-     * ignore_env_plugin_path is set), then the compiled-in ${libdir}/vaultplug/providers-1. */
+     * ignore_env_plugin_path is set), then the installed ${libdir}/vaultplug/providers-1
+     * (${libdir} being the directory of libvaultplug.so itself, so a relocated installation
+     * finds its own providers). The first file of a name wins, except that
+     * VAULTPLUG_PLUGIN_PATH does not replace an installed aws, gcp, hashicorp or azure nor
+     * take their schemes (unless the administrator's configuration sets
+     * allow_provider_override). A provider's first scheme must be its own name; a scheme two
+     * modules claim goes to the one whose own name it is (else the first in name order) and
+     * the other is refused. */
     const char *const *plugin_dirs; /* NULL-terminated, or NULL */
     int ignore_env_plugin_path;
     int no_default_plugin_dir;
-    /* Only these providers are loaded (NULL-terminated names). NULL = every provider found. */
+    /* Only these providers are loaded (NULL-terminated names). NULL = every provider found.
+     * The administrator's configuration (/etc/vaultplug/config.json, or the file named by
+     * VAULTPLUG_SYSTEM_CONFIG) applies on top of it: its "enabled_providers" is a ceiling that
+     * every application gets (a name outside it stays disabled, with a warning in the log), see
+     * ignore_admin_policy. A malformed or unreadable administrator's file fails vp_ctx_new. */
     const char *const *enabled_providers;
 
     /* Logging: messages at or below log_level go to log_fn. Default level VP_LEVEL_WARN. */
@@ -99,7 +119,16 @@ typedef struct vp_options {
     uint32_t retry_max_ms;         /* 5000: backoff cap */
     int stale_if_error;            /* serve an expired value on transient failures (off) */
     uint32_t max_stale_s;          /* 3600: oldest expired value stale-if-error may serve */
+    /* ---- end of version 1.0 (VP_OPTIONS_SIZE_1_0); later fields are appended below ---- */
+
+    /* 1.1: ignore the administrator's "enabled_providers" ceiling. Honoured only when the
+     * administrator's configuration allows it with "allow_host_override": true; otherwise the
+     * ceiling applies and a warning is logged. */
+    int ignore_admin_policy;
 } vp_options;
+
+/* The size of version 1.0's vp_options: the smallest `size` any 1.x library accepts. */
+#define VP_OPTIONS_SIZE_1_0 (offsetof(vp_options, max_stale_s) + sizeof(uint32_t))
 
 /* Fill *opts with defaults (all zero, size set). */
 VP_EXPORT void vp_options_init(vp_options *opts) VP_NONNULL(1);

@@ -149,6 +149,10 @@ typedef struct vp_resolver {
 /* ------------------------------------------------------------------------------------------
  * Rendering
  * ---------------------------------------------------------------------------------------- */
+/* `size` is sizeof(vp_render_params) as the caller was compiled; like vp_options (see
+ * context.h), any size from VP_RENDER_PARAMS_SIZE_1_0 up is accepted (fields beyond the caller's
+ * size are zero, i.e. the defaults), a larger struct from a newer header only when the fields
+ * this library does not know are zero, and a size above 64 KiB is refused. */
 typedef struct vp_render_params {
     size_t size; /* sizeof(vp_render_params) */
     vp_render_mode mode;
@@ -158,7 +162,11 @@ typedef struct vp_render_params {
     const vp_resolver *resolver;      /* NULL = vp_fetch() each reference in turn through ctx */
     vp_ctx *ctx;                      /* for the default resolver and the redactor; may be NULL */
     const vp_template_limits *limits; /* output/refs/steps limits; NULL = defaults */
+    /* ---- end of version 1.0 (VP_RENDER_PARAMS_SIZE_1_0) ---- */
 } vp_render_params;
+
+/* The size of version 1.0's vp_render_params: the smallest `size` any 1.x library accepts. */
+#define VP_RENDER_PARAMS_SIZE_1_0 (offsetof(vp_render_params, limits) + sizeof(void *))
 
 /* Render t into out (its previous contents are wiped; the result is in secure memory and
  * NUL-terminated). On failure out is empty. Errors: VP_EINVAL (undefined value, type error,

@@ -507,7 +507,9 @@ typedef struct vp_provider {
     const char *version;
     const char *description;
     /* NULL-terminated list of URI schemes routed to this provider, e.g. {"aws", NULL}.
-     * The first one is the provider's own name as used in `{% vault 'aws', ... %}`. */
+     * The first one is the provider's own name as used in `{% vault 'aws', ... %}` (the host
+     * refuses the module otherwise); later ones are aliases. A scheme another module also
+     * claims makes one of them fail to load: an own name beats an alias. */
     const char *const *schemes;
     /* VP_CAP_* bits. */
     uint32_t caps;

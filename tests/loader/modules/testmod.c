@@ -28,6 +28,9 @@
 #define V_INITFAIL  10
 #define V_DUPSCHEME 11
 #define V_BADSCHEME 12
+#define V_ALIAS     13 /* good, schemes {LT_NAME, LT_ALIAS} */
+#define V_FIRST     14 /* good, but its first scheme is not its name: {"zz" LT_NAME, LT_NAME} */
+#define V_PLAIN     15 /* good, schemes {LT_NAME} only */
 
 #ifndef LT_VARIANT
 #define LT_VARIANT V_GOOD
@@ -126,6 +129,8 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
     } else if (strcmp(ref->path, "violations") == 0) {
         snprintf(buf, sizeof(buf), "violations=%d", atomic_load(&m->violations));
         rc = set_str(out, buf);
+    } else if (strcmp(ref->path, "name") == 0) { /* which module served the reference */
+        rc = set_str(out, LT_NAME);
     } else if (strcmp(ref->path, "whoami") == 0) {
         snprintf(buf, sizeof(buf), "user=%s cred=%s", in->user, ref->credential);
         rc = set_str(out, buf);
@@ -195,6 +200,10 @@ static const char *const schemes[] = {LT_NAME, "goodscheme", NULL};
 static const char *const schemes[] = {LT_NAME, "Bad_Scheme", NULL};
 #elif LT_VARIANT == V_GOOD
 static const char *const schemes[] = {LT_NAME, "goodscheme", NULL};
+#elif LT_VARIANT == V_ALIAS
+static const char *const schemes[] = {LT_NAME, LT_ALIAS, NULL};
+#elif LT_VARIANT == V_FIRST
+static const char *const schemes[] = {"zz" LT_NAME, LT_NAME, NULL};
 #else
 static const char *const schemes[] = {LT_NAME, NULL};
 #endif
