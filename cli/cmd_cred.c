@@ -132,23 +132,6 @@ static int on_opt(void *ud, int id, const char *arg)
     return CLI_EXIT_OK;
 }
 
-static const vp_cred_type *find_type(const vp_cred_type *types, const char *name)
-{
-    for (const vp_cred_type *t = types; t && t->name; t++)
-        if (strcmp(t->name, name) == 0)
-            return t;
-    return NULL;
-}
-
-static const vp_cred_field *find_field(const vp_cred_type *t, const char *name)
-{
-    /* Any case: the declared (stored) name is used, e.g. Insomnia's serviceAccountKeyFilePath. */
-    for (const vp_cred_field *f = t ? t->fields : NULL; f && f->name; f++)
-        if (strcasecmp(f->name, name) == 0)
-            return f;
-    return NULL;
-}
-
 static void list_types(FILE *f, const char *provider, const vp_cred_type *types)
 {
     for (const vp_cred_type *t = types; t && t->name; t++) {
@@ -251,7 +234,7 @@ static int cred_add(cli_global *g, cli_session *s, const char *provider, const c
             return CLI_EXIT_USAGE;
         }
     }
-    const vp_cred_type *t = find_type(types, o->type);
+    const vp_cred_type *t = cli_cred_type(types, o->type);
     if (t == NULL) {
         cli_usage_error("cred", "provider %s has no credential type '%s'", provider, o->type);
         list_types(stderr, provider, types);
@@ -266,10 +249,12 @@ static int cred_add(cli_global *g, cli_session *s, const char *provider, const c
         char *kv = o->fields[i], *eq = strchr(kv, '=');
         if (eq != NULL)
             *eq = '\0';
-        const vp_cred_field *fd = find_field(t, kv);
+        const vp_cred_field *fd = cli_cred_field(t, kv);
         if (fd == NULL) {
-            cli_usage_error("cred", "credential type '%s' of %s has no field '%.64s'", t->name,
-                            provider, kv);
+            const char *near = cli_cred_closest_field(t, kv);
+            cli_usage_error("cred", "credential type '%s' of %s has no field '%.64s'%s%s%s",
+                            t->name, provider, kv, near ? "; did you mean " : "", near ? near : "",
+                            near ? "?" : "");
             list_types(stderr, provider, t);
             return CLI_EXIT_USAGE;
         }

@@ -128,6 +128,7 @@ static void clear_creds(void)
                                     "VAULTPLUG_AWS_CONFIG_FILE",
                                     "VAULTPLUG_AWS_CREDENTIALS_FILE",
                                     "VAULTPLUG_AWS_SSO_CACHE_DIR",
+                                    "VAULTPLUG_AWS_REGOIN",
                                     NULL};
     for (size_t i = 0; v[i]; i++)
         unsetenv(v[i]);
@@ -224,6 +225,31 @@ int main(int argc, char **argv)
     setenv("VAULTPLUG_AWS_SECRET_ACCESS_KEY", CANARY_TEMP_SK, 1);
     setenv("VAULTPLUG_AWS_SESSION_TOKEN", CANARY_TEMP_TOKEN, 1);
     both_forms("temporary", tmpl);
+
+    /* A VAULTPLUG_AWS_* variable that names no field is refused naming the closest one, with
+     * and without a type (it was dropped silently and the fetch used another region). */
+    setenv("VAULTPLUG_AWS_REGOIN", "eu-west-1", 1);
+    const char *typo[] = {"get", "aws://api/key", NULL};
+    const char *typo_t[] = {"VAULTPLUG_AWS_REGOIN: credential type 'temporary' of aws has no "
+                            "field 'regoin'; did you mean VAULTPLUG_AWS_REGION?",
+                            NULL};
+    check_exit("temporary: VAULTPLUG_AWS_REGOIN is refused", typo, 2, typo_t);
+    clear_creds();
+    setenv("AWS_ACCESS_KEY_ID", KEY_STATIC, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", CANARY_STATIC_SK, 1);
+    setenv("VAULTPLUG_AWS_REGOIN", "eu-west-1", 1);
+    const char *typo_n[] = {"VAULTPLUG_AWS_REGOIN: aws has no credential field or setting "
+                            "'regoin'; did you mean VAULTPLUG_AWS_REGION?",
+                            NULL};
+    check_exit("chain: VAULTPLUG_AWS_REGOIN is refused", typo, 2, typo_n);
+    unsetenv("VAULTPLUG_AWS_REGOIN");
+    /* A field of another type is no field of this one. */
+    setenv("VAULTPLUG_AWS_TYPE", "temporary", 1);
+    setenv("VAULTPLUG_AWS_ACCESS_KEY_ID", KEY_TEMP, 1);
+    setenv("VAULTPLUG_AWS_SECRET_ACCESS_KEY", CANARY_TEMP_SK, 1);
+    setenv("VAULTPLUG_AWS_SECTION", "dev", 1);
+    const char *other[] = {"credential type 'temporary' of aws has no field 'section'", NULL};
+    check_exit("temporary: VAULTPLUG_AWS_SECTION is refused", typo, 2, other);
 
     clear_creds();
     setenv("VAULTPLUG_AWS_TYPE", "file", 1);
