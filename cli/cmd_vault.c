@@ -55,6 +55,7 @@ static const char vault_help[] =
     "\n"
     "Examples:\n"
     "  vaultplug vault init > ~/vault-key.txt && chmod 600 ~/vault-key.txt\n"
+    "  export VAULTPLUG_VAULT_KEY=\"$(cat ~/vault-key.txt)\"   # or --vault-key-file\n"
     "  printf '%s' \"$API_TOKEN\" | vaultplug vault set api_token\n"
     "  vaultplug vault set db_password                  # asks, without echo\n"
     "  vaultplug vault list --json\n"
