@@ -56,8 +56,6 @@ stdin docs/guide.md 'vaultplug vault set api_token' 'tok_live_example'
 stdin docs/guide.md 'vaultplug cred add aws prod' "$SECRET_KEY"
 skip docs/plugins.md 'cmake -S . -B build -DCMAKE_PREFIX_PATH=/opt/vaultplug' \
     'builds your own provider against an SDK installed in /opt/vaultplug'
-skip docs/plugins.md 'vaultplug providers --plugin-dir build/providers' \
-    'lists the provider built by the previous (skipped) step'
 skip docs/plugins.md 'cmake --install build' 'installs your own provider (root)'
 skip docs/plugins.md 'cc -std=c11 -O2 $(pkg-config --cflags vaultplug-sdk)' \
     'compiles your own myprov.c; <prefix> is a placeholder'
@@ -69,8 +67,6 @@ stdin sdk/examples/echo/README.md 'vaultplug cred add echo prod' 'docs-echo-toke
 skip sdk/examples/echo/README.md 'cmake -S sdk/examples/echo -B /tmp/echo-build' \
     'needs the SDK installed in /usr/local; packaging_sdk builds echo out of tree'
 skip sdk/examples/echo/README.md 'cmake --build /tmp/echo-build' 'see the previous step'
-skip sdk/examples/echo/README.md 'vaultplug providers --plugin-dir /tmp/echo-build' \
-    'lists the module of the skipped out-of-tree build'
 skip sdk/examples/echo/README.md 'cc -std=c11 $(pkg-config --cflags vaultplug-sdk)' \
     'needs the SDK installed in /usr/local; packaging_sdk compiles echo.c this way'
 skip sdk/testkit/README.md 'vaultplug-testkit --plugin build/providers/myprov.so' \
@@ -84,8 +80,6 @@ skip 'vaultplug login --help' 'vaultplug login azure$' \
     'opens a browser and waits for a person to sign in (the device code flow below runs)'
 stdin 'vaultplug vault --help' 'vaultplug vault set db_password' 'docs-db-password'
 stdin 'vaultplug cred --help' 'vaultplug cred add aws prod' "$SECRET_KEY"
-skip 'vaultplug providers --help' 'vaultplug providers --plugin-dir ~/src/myprovider' \
-    'lists your own provider build'
 stdin vaultplug.1 'vaultplug cred add aws prod' "$SECRET_KEY"
 
 # Sessions that start with what the reader has already done (PROLOGUES): "vault" = a vault
