@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <vaultplug/credtypes.h>
 #include <vaultplug/vaultplug.h>
 
 /* Exit statuses, documented in `vaultplug --help` and vaultplug(1). */
@@ -250,6 +251,21 @@ int cli_in_build_tree(const char **dir);
  * gcp, hashicorp/hcp, azure), fetching the same value; malloc'd, or NULL when there is none
  * (another provider, a member without a URI spelling, out of memory). */
 char *cli_tag3_uri(const vp_template_ref *r);
+
+/* Credential types and fields by name (credfields.c). Field names match in any case. */
+const vp_cred_type *cli_cred_type(const vp_cred_type *types, const char *name);
+const vp_cred_field *cli_cred_field(const vp_cred_type *t, const char *name);
+/* The field of t closest to a misspelt `name`, or NULL when none is close. */
+const char *cli_cred_closest_field(const vp_cred_type *t, const char *name);
+/* Edit distance (any case); 99 for names over 32 bytes. */
+size_t cli_distance(const char *a, const char *b);
+/* A VAULTPLUG_<PROVIDER>_<KEY> variable (`prefix` is "VAULTPLUG_<PROVIDER>_", `key` lower
+ * case) against the provider's types and `t`, the chosen type (NULL: none): a field of t, a
+ * setting the provider reads itself (or a field, ignored with a warning, when no type is
+ * chosen), or unknown: then an error naming the closest field has been printed. */
+enum { CLI_CREDVAR_FIELD, CLI_CREDVAR_SETTING, CLI_CREDVAR_UNKNOWN };
+int cli_credvar_check(const char *prefix, const char *provider, const vp_cred_type *types,
+                      const vp_cred_type *t, const char *key);
 
 /* Commands. */
 extern const cli_command cli_cmd_render;

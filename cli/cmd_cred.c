@@ -26,8 +26,8 @@ static const char cred_help[] =
     "       vaultplug cred types [PROVIDER] [--json]\n"
     "\n"
     "Named credentials for providers, sealed in the vault. A reference uses one by name:\n"
-    "aws://prod@us-east-1/db/password uses the aws credential 'prod'. A reference without a\n"
-    "name uses the provider's default chain, or the VAULTPLUG_<PROVIDER>_<FIELD> variables.\n"
+    "aws://prod@db/password?region=us-east-1 uses the aws credential 'prod'. A reference without\n"
+    "a name uses the provider's default chain, or the VAULTPLUG_<PROVIDER>_<FIELD> variables.\n"
     "\n"
     "Secret fields (marked 'secret' by 'cred types') are never taken from the command line:\n"
     "required secret fields, and those named with a bare --field KEY, are read from standard\n"
@@ -56,9 +56,9 @@ static const char cred_help[] =
     "\n"
     "Examples:\n"
     "  vaultplug cred types aws\n"
-    "  vaultplug cred add aws prod --type access_key --field access_key_id=AKIA...\n"
+    "  vaultplug cred add aws prod --type temporary --field access_key_id=AKIAIOSFODNN7EXAMPLE\n"
     "                                         # asks for secret_access_key without echo\n"
-    "  printf 'token=%s\\n' \"$TOKEN\" | vaultplug cred add echo demo --type token\n"
+    "  printf 'token=%s\\n' \"$VAULT_TOKEN\" | vaultplug cred add hashicorp ops --type token\n"
     "  vaultplug cred list --json\n"
     "  vaultplug cred validate aws prod\n"
     "  vaultplug cred rm prod\n";
@@ -130,23 +130,6 @@ static int on_opt(void *ud, int id, const char *arg)
         break;
     }
     return CLI_EXIT_OK;
-}
-
-static const vp_cred_type *find_type(const vp_cred_type *types, const char *name)
-{
-    for (const vp_cred_type *t = types; t && t->name; t++)
-        if (strcmp(t->name, name) == 0)
-            return t;
-    return NULL;
-}
-
-static const vp_cred_field *find_field(const vp_cred_type *t, const char *name)
-{
-    /* Any case: the declared (stored) name is used, e.g. Insomnia's serviceAccountKeyFilePath. */
-    for (const vp_cred_field *f = t ? t->fields : NULL; f && f->name; f++)
-        if (strcasecmp(f->name, name) == 0)
-            return f;
-    return NULL;
 }
 
 static void list_types(FILE *f, const char *provider, const vp_cred_type *types)
@@ -251,7 +234,7 @@ static int cred_add(cli_global *g, cli_session *s, const char *provider, const c
             return CLI_EXIT_USAGE;
         }
     }
-    const vp_cred_type *t = find_type(types, o->type);
+    const vp_cred_type *t = cli_cred_type(types, o->type);
     if (t == NULL) {
         cli_usage_error("cred", "provider %s has no credential type '%s'", provider, o->type);
         list_types(stderr, provider, types);
@@ -266,10 +249,12 @@ static int cred_add(cli_global *g, cli_session *s, const char *provider, const c
         char *kv = o->fields[i], *eq = strchr(kv, '=');
         if (eq != NULL)
             *eq = '\0';
-        const vp_cred_field *fd = find_field(t, kv);
+        const vp_cred_field *fd = cli_cred_field(t, kv);
         if (fd == NULL) {
-            cli_usage_error("cred", "credential type '%s' of %s has no field '%.64s'", t->name,
-                            provider, kv);
+            const char *near = cli_cred_closest_field(t, kv);
+            cli_usage_error("cred", "credential type '%s' of %s has no field '%.64s'%s%s%s",
+                            t->name, provider, kv, near ? "; did you mean " : "", near ? near : "",
+                            near ? "?" : "");
             list_types(stderr, provider, t);
             return CLI_EXIT_USAGE;
         }

@@ -45,7 +45,7 @@ static const char render_help[] =
     "  vaultplug render request.http --env base.json --env prod.json\n"
     "  vaultplug render --mask request.http          # review what would be sent\n"
     "  vaultplug render -o .env.local env.tmpl        # file readable by you only\n"
-    "  echo 'token={% vault \"echo://demo/token\" %}' | vaultplug render -\n";
+    "  echo 'password={% vault \"aws://prod/db#password\" %}' | vaultplug render -\n";
 
 static const char get_help[] =
     "Usage: vaultplug get REF\n"
@@ -61,9 +61,9 @@ static const char get_help[] =
     "  -h, --help            show this help\n"
     "\n"
     "Examples:\n"
-    "  vaultplug get aws://prod@us-east-1/db/password\n"
+    "  vaultplug get 'aws://prod@db/password?region=us-east-1'   # credential prod\n"
     "  vaultplug get 'aws://db-credentials#password'\n"
-    "  export TOKEN=\"$(vaultplug get echo://demo/token)\"\n";
+    "  export DB_PASSWORD=\"$(vaultplug get 'aws://prod/db#password')\"\n";
 
 static const char refs_help[] =
     "Usage: vaultplug refs FILE|- [--env FILE]... [--json]\n"

@@ -62,6 +62,7 @@ static const char vault_help[] =
     "\n"
     "Examples:\n"
     "  (umask 077 && vaultplug vault init > ~/vault-key.txt)   # a file only you can read\n"
+    "  export VAULTPLUG_VAULT_KEY=\"$(cat ~/vault-key.txt)\"   # or --vault-key-file\n"
     "  printf '%s' \"$API_TOKEN\" | vaultplug vault set api_token\n"
     "  vaultplug vault set db_password                  # asks, without echo\n"
     "  vaultplug vault list --json\n"

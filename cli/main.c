@@ -125,33 +125,13 @@ static void print_main_help(FILE *f)
           f);
 }
 
-/* Edit distance, for "did you mean". Names are short; anything over 32 bytes is no match. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    size_t d[33][33];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
-
 static int unknown_command(const char *name)
 {
     cli_error("unknown command '%s'", name);
     const char *best = NULL;
     size_t best_d = 3; /* suggest only close matches */
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        size_t dd = distance(name, commands[i]->name);
+        size_t dd = cli_distance(name, commands[i]->name);
         if (dd < best_d || (strncmp(name, commands[i]->name, strlen(name)) == 0 && name[0])) {
             best = commands[i]->name;
             best_d = dd < best_d ? dd : best_d;

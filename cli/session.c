@@ -219,7 +219,11 @@ static int env_credential(cli_session *s, const char *name)
             ;
         if (type == NULL) {
             /* No type: these variables are the provider's own settings (an endpoint, a CA
-             * file), which it reads itself; references use its default chain. */
+             * file), which it reads itself; references use its default chain. A name that is
+             * no setting (nor field) is refused, as `cred add --field` refuses it. */
+            for (size_t i = 0; i < nf && rc == CLI_EXIT_OK; i++)
+                if (cli_credvar_check(prefix, name, types, NULL, keys[i]) == CLI_CREDVAR_UNKNOWN)
+                    rc = CLI_EXIT_USAGE;
         } else if (t == NULL || t->name == NULL) {
             cli_error("%sTYPE: %s has no credential type '%s' ('vaultplug cred types %s' "
                       "lists them)",
@@ -227,24 +231,25 @@ static int env_credential(cli_session *s, const char *name)
             rc = CLI_EXIT_USAGE;
         } else {
             /* Variable names are upper case; match them to the declared field names, which may
-             * be mixed case. Variables that are no field of the type are provider settings. */
+             * be mixed case. Variables that are no field of the type must be settings the
+             * provider reads itself; any other name is refused (a typo would be lost). */
             size_t kept = 0;
-            for (size_t i = 0; i < nf; i++) {
-                const vp_cred_field *f = t->fields;
-                while (f && f->name && strcasecmp(f->name, keys[i]) != 0)
-                    f++;
-                if (f && f->name) {
-                    fields[kept].key = f->name;
+            for (size_t i = 0; i < nf && rc == CLI_EXIT_OK; i++) {
+                int kind = cli_credvar_check(prefix, name, types, t, keys[i]);
+                if (kind == CLI_CREDVAR_UNKNOWN) {
+                    rc = CLI_EXIT_USAGE;
+                } else if (kind == CLI_CREDVAR_FIELD) {
+                    fields[kept].key = cli_cred_field(t, keys[i])->name;
                     fields[kept].value = fields[i].value;
                     kept++;
                 }
             }
             vp_cred_spec spec = {"", type, fields, kept};
             vp_error err;
-            int st = vp_cred_set(s->ctx, name, &spec, &err);
+            int st = rc == CLI_EXIT_OK ? vp_cred_set(s->ctx, name, &spec, &err) : 0;
             if (st != 0)
                 rc = cli_fail(st, &err, "credential variables");
-            else
+            else if (rc == CLI_EXIT_OK)
                 s->env_creds++;
         }
     }

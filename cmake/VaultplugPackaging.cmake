@@ -5,8 +5,10 @@
 #   lib                       libvaultplug.so.N*                      -> libvaultplug
 #   dev, sdk, testkit         headers, libvaultplug.so, vaultplug.pc,
 #                             vaultplug-sdk.pc, CMake packages,
-#                             vaultplug-testkit                       -> libvaultplug-dev
-#   cli                       bin/vaultplug, man pages, completion    -> vaultplug
+#                             vaultplug-testkit, docs and examples,
+#                             the echo example provider              -> libvaultplug-dev
+#   cli                       bin/vaultplug, man pages, completion,
+#                             user guide and provider pages          -> vaultplug
 #   provider-<p>              <libdir>/vaultplug/providers-1/<p>.so   -> vaultplug-provider-<p>
 include(CMakePackageConfigHelpers)
 
@@ -47,19 +49,24 @@ endif()
 
 # ---- man pages and shell completion of the CLI -------------------------------------------------
 # They are optional inputs: globbed with CONFIGURE_DEPENDS so that the build re-runs CMake when
-# one appears or disappears, and installed only if present.
+# one appears or disappears, and installed only if present. Each page is configured first
+# (@PROJECT_VERSION@, @VP_DOCDIR@: the footer shows the version built and SEE ALSO the
+# installed documentation) into <build>/man/, which is also what the docs test renders.
+set(_vp_docdir ${CMAKE_INSTALL_DATADIR}/doc/vaultplug)
+set(_vp_dev_docdir ${CMAKE_INSTALL_DATADIR}/doc/libvaultplug-dev)
+set(VP_DOCDIR ${CMAKE_INSTALL_FULL_DATADIR}/doc/vaultplug) # for the man pages' text
 if(TARGET vaultplug_cli)
     file(GLOB _vp_man CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/man/*.[1-9])
     set(_vp_man_gz)
     foreach(_m IN LISTS _vp_man)
         get_filename_component(_name ${_m} NAME)
         string(REGEX MATCH "[1-9]$" _sec ${_name})
+        configure_file(${_m} ${PROJECT_BINARY_DIR}/man/${_name} @ONLY)
         # Debian policy: man pages are installed gzip-compressed (-n: reproducible).
         set(_gz ${PROJECT_BINARY_DIR}/man/${_name}.gz)
         add_custom_command(OUTPUT ${_gz}
-            COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
-            COMMAND sh -c "gzip -9nc \"$0\" >\"$1\"" ${_m} ${_gz}
-            DEPENDS ${_m} VERBATIM)
+            COMMAND sh -c "gzip -9nc \"$0\" >\"$1\"" ${PROJECT_BINARY_DIR}/man/${_name} ${_gz}
+            DEPENDS ${_m} ${PROJECT_BINARY_DIR}/man/${_name} VERBATIM)
         list(APPEND _vp_man_gz ${_gz})
         install(FILES ${_gz} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_sec} COMPONENT cli)
     endforeach()
@@ -69,6 +76,10 @@ if(TARGET vaultplug_cli)
         # installable.
         add_dependencies(vaultplug_cli vaultplug_man)
     endif()
+    # The user documentation the man pages cite: <datadir>/doc/vaultplug/.
+    install(FILES ${PROJECT_SOURCE_DIR}/docs/guide.md DESTINATION ${_vp_docdir} COMPONENT cli)
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/providers DESTINATION ${_vp_docdir}
+            COMPONENT cli FILES_MATCHING PATTERN "*.md")
     file(GLOB _vp_bash CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/cli/completion/*.bash)
     foreach(_c IN LISTS _vp_bash)
         get_filename_component(_name ${_c} NAME_WE)
@@ -76,6 +87,31 @@ if(TARGET vaultplug_cli)
         install(FILES ${_c} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
                 RENAME ${_name} COMPONENT cli)
     endforeach()
+endif()
+
+# ---- documentation and examples of the -dev package -----------------------------------------
+# <datadir>/doc/libvaultplug-dev/: the plugin author's guide, the vault format, the user guide
+# (the public headers cite these), and examples/: the echo provider's sources (the template a
+# provider starts from; its README builds it out of tree) and the embedding example. The echo
+# module itself is installed as a provider in this component too, so the examples (and the
+# docs that use echo:// references) run with the -dev package installed; the CLI-only and
+# provider packages do not carry it.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/plugins.md ${PROJECT_SOURCE_DIR}/docs/vault-format.md
+              ${PROJECT_SOURCE_DIR}/docs/guide.md
+        DESTINATION ${_vp_dev_docdir} COMPONENT dev)
+install(FILES ${PROJECT_SOURCE_DIR}/sdk/examples/echo/CMakeLists.txt
+              ${PROJECT_SOURCE_DIR}/sdk/examples/echo/README.md
+              ${PROJECT_SOURCE_DIR}/sdk/examples/echo/echo.c
+              ${PROJECT_SOURCE_DIR}/sdk/testkit/echo.json
+        DESTINATION ${_vp_dev_docdir}/examples/echo COMPONENT dev)
+install(FILES ${PROJECT_SOURCE_DIR}/examples/host/CMakeLists.txt
+              ${PROJECT_SOURCE_DIR}/examples/host/Makefile
+              ${PROJECT_SOURCE_DIR}/examples/host/README.md
+              ${PROJECT_SOURCE_DIR}/examples/host/host.c
+              ${PROJECT_SOURCE_DIR}/examples/host/request.tmpl
+        DESTINATION ${_vp_dev_docdir}/examples/host COMPONENT dev)
+if(TARGET echo)
+    install(TARGETS echo LIBRARY DESTINATION ${VP_PROVIDER_INSTALL_DIR} COMPONENT dev)
 endif()
 
 # ---- CPack: Debian packages ---------------------------------------------------------------------
@@ -138,7 +174,9 @@ set(CPACK_DEBIAN_DEVEL_DESCRIPTION "vaultplug library and provider SDK (developm
  Headers, pkg-config files (vaultplug, vaultplug-sdk) and CMake packages
  (find_package(vaultplug) and find_package(vaultplug-sdk)) for applications that
  embed libvaultplug and for authors of provider plugins, with the
- vaultplug-testkit conformance runner when it was built.")
+ vaultplug-testkit conformance runner when it was built, the documentation,
+ and examples: an embedding host and the 'echo' example provider (sources in
+ /usr/share/doc/libvaultplug-dev/examples, and installed as a provider).")
 
 if(TARGET vaultplug_cli)
     cpack_add_component(cli)

@@ -9,6 +9,7 @@ PKGS=(
     libcurl4-openssl-dev libjson-c-dev libsodium-dev libltdl-dev libssl-dev libyaml-dev
     libmicrohttpd-dev libcmocka-dev
     openssl binutils file tmux procps
+    groff-base jq   # the docs test renders the man pages and runs the jq examples
 )
 
 missing=()

@@ -336,6 +336,11 @@ cred)
     expect 3 "unknown provider"
     run cred add echo x --type nosuch
     expect 2 "unknown type"
+    # A misspelt field is refused naming the closest one.
+    runin "$CANARY" cred add echo x --type token --field perfix=P:
+    expect 2 "misspelt field"
+    grep -q "has no field 'perfix'; did you mean prefix?" "$err" || fail "no suggestion"
+    no_canary "misspelt field"
     run cred rm stored
     expect 0 "rm by name"
     run cred rm echo lines
@@ -362,6 +367,18 @@ env_creds)
     expect 4 "env credential rejected"
     VAULTPLUG_ECHO_TYPE=nosuch VAULTPLUG_ECHO_TOKEN=x run get echo://x/y
     expect 2 "unknown type in variables"
+    # A variable that names no field is refused as `cred add --field` refuses it, naming the
+    # closest field (it was dropped silently), with the type given or picked.
+    VAULTPLUG_ECHO_TYPE=token VAULTPLUG_ECHO_TOKEN="$CANARY" VAULTPLUG_ECHO_PERFIX=ENV: \
+        run get echo://x/y
+    expect 2 "misspelt field variable"
+    grep -q "VAULTPLUG_ECHO_PERFIX: credential type 'token' of echo has no field 'perfix'; did you mean VAULTPLUG_ECHO_PREFIX?" "$err" ||
+        fail "no suggestion for the variable"
+    [ -s "$out" ] && fail "output despite the error"
+    no_canary "misspelt field variable"
+    VAULTPLUG_ECHO_TOKEN="$CANARY" VAULTPLUG_ECHO_TPYE=token run get echo://x/y
+    expect 2 "misspelt TYPE variable"
+    grep -q "did you mean VAULTPLUG_ECHO_TYPE?" "$err" || fail "no suggestion for TYPE"
     VAULTPLUG_ECHO_TOKEN="$CANARY" run config show
     expect 0 "config show"
     no_canary "config show"

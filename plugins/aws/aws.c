@@ -146,6 +146,7 @@ static int configure_fields(aws_inst *in, const vp_cred *cred, const vp_cred_fie
             continue;
         } else if (strcmp(k, "section") == 0) {
             dst = &in->profile;
+            in->profile_from = "the credential's section field";
         } else if (strcmp(k, "credentials_file") == 0) {
             dst = &in->cred_file;
         } else if (strcmp(k, "config_file") == 0) {
@@ -256,6 +257,7 @@ static int configure_inso(aws_inst *in, vp_call *call, const char **label)
         in->kind = sso ? AWS_KIND_SSO : AWS_KIND_FILE;
         *label = sso ? "INSOMNIA_AWS_TYPE=sso" : "INSOMNIA_AWS_TYPE=file";
         rc = inso_plain(in, call, type, "INSOMNIA_AWS_SECTION", 1, &in->profile);
+        in->profile_from = "INSOMNIA_AWS_SECTION";
         if (rc == VP_OK)
             rc = inso_plain(in, call, type, "INSOMNIA_AWS_FILEPATH", 0, &in->cred_file);
         if (rc == VP_OK && sso)

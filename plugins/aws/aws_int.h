@@ -134,16 +134,17 @@ typedef struct aws_inst {
     const vp_host *h;
     vp_host_ctx *hc;
     aws_kind kind;
-    char *cred_name;     /* plain */
-    char *profile;       /* plain; NULL = AWS_PROFILE or "default" */
-    char *cred_file;     /* plain; NULL = env/default */
-    char *config_file;   /* plain; NULL = env/default */
-    char *sso_cache_dir; /* plain; NULL = default */
-    char *region;        /* plain; credential field */
-    char *endpoint;      /* plain; credential field endpoint_url */
-    char *sts_endpoint;  /* plain; credential field */
-    char *sso_endpoint;  /* plain; credential field */
-    aws_creds fixed;     /* temporary: the given keys */
+    char *cred_name;          /* plain */
+    char *profile;            /* plain; NULL = AWS_PROFILE or "default" */
+    const char *profile_from; /* static: what set `profile` ("the section field", ...) */
+    char *cred_file;          /* plain; NULL = env/default */
+    char *config_file;        /* plain; NULL = env/default */
+    char *sso_cache_dir;      /* plain; NULL = default */
+    char *region;             /* plain; credential field */
+    char *endpoint;           /* plain; credential field endpoint_url */
+    char *sts_endpoint;       /* plain; credential field */
+    char *sso_endpoint;       /* plain; credential field */
+    aws_creds fixed;          /* temporary: the given keys */
 
     pthread_mutex_t lock; /* guards `cached` (and makes refresh single-flight) */
     aws_creds cached;
@@ -168,6 +169,12 @@ void aws_forget_creds(aws_inst *in);
 char *aws_env(const aws_inst *in, const char *name);
 /* Profile name in use. Plain copy. */
 char *aws_profile_name(const aws_inst *in);
+/* The same, and what chose it (static text: "AWS_PROFILE", "the section field", ...; NULL for
+ * the implicit "default"). */
+char *aws_profile_pick(const aws_inst *in, const char **from);
+/* Path of the credentials (which=0) or config (which=1) file the instance reads (as given:
+ * "~/..." unexpanded). */
+void aws_shared_path(const aws_inst *in, int which, char *buf, size_t cap);
 /* Read the credentials (which=0) or config (which=1) file of the instance: secure text or NULL
  * when absent. Other read errors go to the call and *rc. */
 char *aws_read_shared(const aws_inst *in, vp_call *call, int which, int *rc);

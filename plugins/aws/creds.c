@@ -89,21 +89,73 @@ static int env_true(const aws_inst *in, const char *name)
     return t;
 }
 
-char *aws_profile_name(const aws_inst *in)
+char *aws_profile_pick(const aws_inst *in, const char **from)
 {
     const vp_host *h = in->h;
-    if (in->profile != NULL)
+    *from = NULL;
+    if (in->profile != NULL) {
+        *from = in->profile_from ? in->profile_from : "the credential";
         return h->strdup(in->profile);
+    }
     static const char *const vars[] = {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"};
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         char *v = aws_env(in, vars[i]);
         if (v != NULL) {
             char *p = h->strdup(v);
             h->secure_free(v);
+            *from = vars[i];
             return p;
         }
     }
     return h->strdup("default");
+}
+
+char *aws_profile_name(const aws_inst *in)
+{
+    const char *from;
+    return aws_profile_pick(in, &from);
+}
+
+void aws_shared_path(const aws_inst *in, int which, char *buf, size_t cap)
+{
+    const char *field = which ? in->config_file : in->cred_file;
+    char *env =
+        field ? NULL : aws_env(in, which ? "AWS_CONFIG_FILE" : "AWS_SHARED_CREDENTIALS_FILE");
+    snprintf(buf, cap, "%s",
+             field   ? field
+             : env   ? env
+             : which ? AWS_DEFAULT_CONFIG
+                     : AWS_DEFAULT_CREDS);
+    in->h->secure_free(env);
+}
+
+/* A profile that is in neither shared file. Like the aws CLI ("The config profile (NAME) could
+ * not be found"), this stops the chain: VP_EINVAL (exit 2), a setting to fix, not credentials
+ * that were refused. `from` says what named the profile; NULL for the implicit "default". */
+static int profile_missing(const aws_inst *in, vp_call *call, const char *profile, const char *from,
+                           int sso)
+{
+    char cfg[512], crd[512], what[160] = "";
+    aws_shared_path(in, 1, cfg, sizeof(cfg));
+    aws_shared_path(in, 0, crd, sizeof(crd));
+    if (in->cred_name != NULL && in->cred_name[0] != '\0')
+        snprintf(what, sizeof(what), "credential '%.64s': ", in->cred_name);
+    char files[1100];
+    if (sso)
+        snprintf(files, sizeof(files), "%s", cfg);
+    else
+        snprintf(files, sizeof(files), "%s or %s", cfg, crd);
+    if (from == NULL)
+        return in->h->fail(call, VP_EINVAL,
+                           "aws: %sthe config profile (default) could not be found in %s; no "
+                           "profile was named (AWS_PROFILE is unset): set AWS_PROFILE or add the "
+                           "[default] profile",
+                           what, files);
+    return in->h->fail(call, VP_EINVAL,
+                       "aws: %sthe config profile (%.64s) could not be found in %s (%s names "
+                       "it); fix %s, or add [profile %.64s] to the config file%s%.64s%s",
+                       what, profile, files, from, from, profile, sso ? "" : " or [",
+                       sso ? "" : profile, sso ? "" : "] to the credentials file");
 }
 
 char *aws_read_shared(const aws_inst *in, vp_call *call, int which, int *rc)
@@ -314,6 +366,11 @@ static int profile_assume(aws_inst *in, vp_call *call, const char *cfg, const ch
                          profile);
         else
             rc = profile_resolve(in, call, cfg, crd, src, depth + 1, &base);
+        if (rc == VP_ENOTFOUND)
+            rc = h->fail(call, VP_EINVAL,
+                         "aws: profile '%s': its source_profile (%.64s) could not be found in "
+                         "the config or credentials file",
+                         profile, src);
     } else if (csrc != NULL) {
         if (strcmp(csrc, "Environment") == 0)
             rc = creds_env(in, call, &base);
@@ -423,7 +480,9 @@ static int profile_resolve(aws_inst *in, vp_call *call, const char *cfg, const c
     return rc;
 }
 
-/* The selected profile from the shared files. VP_ENOTFOUND when absent (no message). */
+/* The selected profile from the shared files. VP_ENOTFOUND (no message) only when the profile
+ * is the implicit "default", absent, and not `required`; a profile that was named (AWS_PROFILE,
+ * a credential's section) and is absent is an error, as in the aws CLI. */
 static int creds_profile(aws_inst *in, vp_call *call, int required, aws_creds *out)
 {
     const vp_host *h = in->h;
@@ -435,13 +494,11 @@ static int creds_profile(aws_inst *in, vp_call *call, int required, aws_creds *o
         h->secure_free(cfg);
         return rc1 != VP_OK ? rc1 : rc2;
     }
-    char *prof = aws_profile_name(in);
+    const char *from = NULL;
+    char *prof = aws_profile_pick(in, &from);
     int rc = prof ? profile_resolve(in, call, cfg, crd, prof, 0, out) : VP_ENOMEM;
-    if (rc == VP_ENOTFOUND && required)
-        rc = h->fail(call, VP_EAUTH,
-                     "aws: credential '%s': profile '%s' not found in the credentials or config "
-                     "file",
-                     in->cred_name, prof ? prof : "?");
+    if (rc == VP_ENOTFOUND && (required || from != NULL))
+        rc = profile_missing(in, call, prof, from, 0);
     h->free(prof);
     h->secure_free(crd);
     h->secure_free(cfg);
@@ -455,16 +512,14 @@ static int creds_sso_profile(aws_inst *in, vp_call *call, aws_creds *out)
     char *cfg = aws_read_shared(in, call, 1, &rc);
     if (rc != VP_OK)
         return rc;
-    char *prof = aws_profile_name(in);
+    const char *from = NULL;
+    char *prof = aws_profile_pick(in, &from);
     if (prof == NULL) {
         h->secure_free(cfg);
         return VP_ENOMEM;
     }
     if (cfg == NULL || !cfg_has(cfg, prof))
-        rc = h->fail(call, VP_EAUTH,
-                     "aws: credential '%s': SSO profile '%s' not found in the "
-                     "config file",
-                     in->cred_name, prof);
+        rc = profile_missing(in, call, prof, from, 1);
     else
         rc = aws_creds_sso(in, call, cfg, prof, out);
     h->free(prof);

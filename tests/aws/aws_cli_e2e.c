@@ -88,12 +88,35 @@ static void check(const char *what, const char *const *args, int want_ok, const 
     }
 }
 
+/* An error with exactly this exit status, stderr containing every string of `want`. */
+static void check_exit(const char *what, const char *const *args, int want_rc,
+                       const char *const *want)
+{
+    char out[4096], err[4096];
+    int rc = run(args, out, sizeof(out), err, sizeof(err));
+    int ok = rc == want_rc && out[0] == '\0';
+    for (size_t i = 0; want[i]; i++)
+        if (strstr(err, want[i]) == NULL)
+            ok = 0;
+    for (size_t i = 0; aws_test_canaries[i]; i++)
+        if (strstr(err, aws_test_canaries[i]) != NULL)
+            ok = 0;
+    if (!ok) {
+        fprintf(stderr, "FAIL %s: exit %d (want %d), stdout %zu bytes, stderr: %s\n", what, rc,
+                want_rc, strlen(out), err);
+        g_failures++;
+    } else {
+        printf("ok   %s\n", what);
+    }
+}
+
 static void clear_creds(void)
 {
     static const char *const v[] = {"AWS_ACCESS_KEY_ID",
                                     "AWS_SECRET_ACCESS_KEY",
                                     "AWS_SESSION_TOKEN",
                                     "AWS_PROFILE",
+                                    "AWS_DEFAULT_PROFILE",
                                     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                                     "AWS_CONTAINER_AUTHORIZATION_TOKEN",
                                     "AWS_EC2_METADATA_SERVICE_ENDPOINT",
@@ -105,6 +128,7 @@ static void clear_creds(void)
                                     "VAULTPLUG_AWS_CONFIG_FILE",
                                     "VAULTPLUG_AWS_CREDENTIALS_FILE",
                                     "VAULTPLUG_AWS_SSO_CACHE_DIR",
+                                    "VAULTPLUG_AWS_REGOIN",
                                     NULL};
     for (size_t i = 0; v[i]; i++)
         unsetenv(v[i]);
@@ -152,13 +176,14 @@ int main(int argc, char **argv)
     snprintf(g_home, sizeof(g_home), "/tmp/vp-aws-cli-XXXXXX");
     if (mkdtemp(g_home) == NULL)
         return 2;
-    char p[1024], cfg[400], crd[400], cache[400], tmpl[400], vhome[400];
+    char p[1024], cfg[400], cfg2[400], crd[400], cache[400], tmpl[400], vhome[400];
     snprintf(p, sizeof(p), "%s/.aws", g_home);
     mkdir(p, 0700);
     snprintf(crd, sizeof(crd), "%s/.aws/credentials", g_home);
     write_file(crd, "[dev]\naws_access_key_id = " KEY_STATIC
                     "\naws_secret_access_key = " CANARY_STATIC_SK "\n");
     snprintf(cfg, sizeof(cfg), "%s/.aws/config", g_home);
+    snprintf(cfg2, sizeof(cfg2), "%s/.aws/config2", g_home);
     write_file(cfg, "[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\n"
                     "source_profile = dev\n"
                     "[profile my-sso]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
@@ -201,6 +226,31 @@ int main(int argc, char **argv)
     setenv("VAULTPLUG_AWS_SESSION_TOKEN", CANARY_TEMP_TOKEN, 1);
     both_forms("temporary", tmpl);
 
+    /* A VAULTPLUG_AWS_* variable that names no field is refused naming the closest one, with
+     * and without a type (it was dropped silently and the fetch used another region). */
+    setenv("VAULTPLUG_AWS_REGOIN", "eu-west-1", 1);
+    const char *typo[] = {"get", "aws://api/key", NULL};
+    const char *typo_t[] = {"VAULTPLUG_AWS_REGOIN: credential type 'temporary' of aws has no "
+                            "field 'regoin'; did you mean VAULTPLUG_AWS_REGION?",
+                            NULL};
+    check_exit("temporary: VAULTPLUG_AWS_REGOIN is refused", typo, 2, typo_t);
+    clear_creds();
+    setenv("AWS_ACCESS_KEY_ID", KEY_STATIC, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", CANARY_STATIC_SK, 1);
+    setenv("VAULTPLUG_AWS_REGOIN", "eu-west-1", 1);
+    const char *typo_n[] = {"VAULTPLUG_AWS_REGOIN: aws has no credential field or setting "
+                            "'regoin'; did you mean VAULTPLUG_AWS_REGION?",
+                            NULL};
+    check_exit("chain: VAULTPLUG_AWS_REGOIN is refused", typo, 2, typo_n);
+    unsetenv("VAULTPLUG_AWS_REGOIN");
+    /* A field of another type is no field of this one. */
+    setenv("VAULTPLUG_AWS_TYPE", "temporary", 1);
+    setenv("VAULTPLUG_AWS_ACCESS_KEY_ID", KEY_TEMP, 1);
+    setenv("VAULTPLUG_AWS_SECRET_ACCESS_KEY", CANARY_TEMP_SK, 1);
+    setenv("VAULTPLUG_AWS_SECTION", "dev", 1);
+    const char *other[] = {"credential type 'temporary' of aws has no field 'section'", NULL};
+    check_exit("temporary: VAULTPLUG_AWS_SECTION is refused", typo, 2, other);
+
     clear_creds();
     setenv("VAULTPLUG_AWS_TYPE", "file", 1);
     setenv("VAULTPLUG_AWS_SECTION", "reader", 1);
@@ -220,6 +270,47 @@ int main(int argc, char **argv)
     setenv("AWS_CONFIG_FILE", cfg, 1);
     setenv("AWS_PROFILE", "dev", 1);
     both_forms("chain/profile", tmpl);
+
+    /* A profile that is in neither file stops the chain with the aws CLI's words (exit 2, a
+     * setting to fix), before the container endpoint or IMDS is asked. The files are the ones
+     * AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE name. */
+    char url0[300];
+    snprintf(url0, sizeof(url0), "%s/ecs/credentials", mock_aws_meta_url(m));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url0, 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", CANARY_ECS_TOKEN, 1);
+    setenv("AWS_PROFILE", "nosuch", 1);
+    const char *getp[] = {"get", "aws://api/key", NULL};
+    const char *nosuch_env[] = {"the config profile (nosuch) could not be found", cfg, crd,
+                                "AWS_PROFILE", NULL};
+    check_exit("chain: AWS_PROFILE=nosuch is an error naming it", getp, 2, nosuch_env);
+    unsetenv("AWS_PROFILE");
+    setenv("AWS_DEFAULT_PROFILE", "nosuch", 1);
+    const char *nosuch_def[] = {"the config profile (nosuch) could not be found",
+                                "AWS_DEFAULT_PROFILE", NULL};
+    check_exit("chain: AWS_DEFAULT_PROFILE=nosuch is an error naming it", getp, 2, nosuch_def);
+    unsetenv("AWS_DEFAULT_PROFILE");
+    /* An unnamed "default" that does not exist still falls through (here: to the container). */
+    both_forms("chain/container after a missing implicit default profile", tmpl);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+
+    /* The same for a stored `file` credential's section. */
+    clear_creds();
+    setenv("VAULTPLUG_AWS_TYPE", "file", 1);
+    setenv("VAULTPLUG_AWS_SECTION", "nosuch", 1);
+    setenv("VAULTPLUG_AWS_CREDENTIALS_FILE", crd, 1);
+    setenv("VAULTPLUG_AWS_CONFIG_FILE", cfg, 1);
+    const char *nosuch_file[] = {"the config profile (nosuch) could not be found", "section field",
+                                 NULL};
+    check_exit("file credential: section=nosuch is an error naming it", getp, 2, nosuch_file);
+    /* A role profile whose source_profile is missing is named too (not a fall-through). */
+    write_file(cfg2, "[profile orphan]\nrole_arn = arn:aws:iam::123456789012:role/reader\n"
+                     "source_profile = gone\n");
+    setenv("VAULTPLUG_AWS_SECTION", "orphan", 1);
+    setenv("VAULTPLUG_AWS_CONFIG_FILE", cfg2, 1);
+    const char *orphan[] = {"source_profile (gone) could not be found", NULL};
+    check_exit("file credential: a missing source_profile is an error naming it", getp, 2, orphan);
+    clear_creds();
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials", 1);
     setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config", 1);
 

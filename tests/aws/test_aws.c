@@ -479,7 +479,8 @@ static void test_file_profiles(void **state)
     want_error(ctx, "aws://loop@api/key", VP_EINVAL, "loop");
     aws_test_cred(ctx, "nosuch", "file", "section", "nosuch", "credentials_file", crd,
                   "config_file", cfg, NULL);
-    want_error(ctx, "aws://nosuch@api/key", VP_EAUTH, "nosuch");
+    want_error(ctx, "aws://nosuch@api/key", VP_EINVAL,
+               "the config profile (nosuch) could not be found");
     aws_test_cred(ctx, "nofile", "file", "section", "dev", "credentials_file", "/nonexistent/creds",
                   NULL);
     want_error(ctx, "aws://nofile@api/key", VP_EINVAL, "/nonexistent/creds");

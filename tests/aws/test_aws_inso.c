@@ -179,7 +179,7 @@ static void test_file(void **state)
     ctx = begin("file");
     setenv("INSOMNIA_AWS_SECTION", "nosuch-section", 1);
     setenv("INSOMNIA_AWS_FILEPATH", crd, 1);
-    want_error(ctx, "aws://api/key", VP_EAUTH, "nosuch-section");
+    want_error(ctx, "aws://api/key", VP_EINVAL, "the config profile (nosuch-section)");
     vp_ctx_free(ctx);
     ctx = begin("file");
     setenv("INSOMNIA_AWS_SECTION", "dev", 1);
@@ -213,7 +213,7 @@ static void test_sso(void **state)
     /* Without CONFIGFILEPATH the standard config file is used: here it does not exist. */
     ctx = begin("sso");
     setenv("INSOMNIA_AWS_SECTION", "my-sso", 1);
-    want_error(ctx, "aws://api/key", VP_EAUTH, "my-sso");
+    want_error(ctx, "aws://api/key", VP_EINVAL, "the config profile (my-sso)");
     vp_ctx_free(ctx);
 
     /* An expired SSO session: the user is told to log in again. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # packaging_deb: CPack's Debian packages of this build: one per part (library, development
 # files + SDK, CLI) and one per provider, each with the right files and dependencies, no file in
-# two packages, and no package for the example provider.
+# two packages, and no package of its own for the example provider (libvaultplug-dev has it).
 . "$(dirname "$0")/common.sh"
 work=$PKG_WORK/deb
 rm -rf "$work"
@@ -70,6 +70,12 @@ if [ "$PKG_TESTKIT" = 1 ]; then
     has libvaultplug-dev "$p/$PKG_BINDIR/vaultplug-testkit"
 fi
 lacks libvaultplug-dev "libvaultplug.so.$PKG_SOVERSION"
+# The example provider, installed and as sources, and the documentation the headers cite.
+has libvaultplug-dev "$l/vaultplug/providers-1/echo.so"
+has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/examples/echo/echo.c"
+has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/examples/host/host.c"
+has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/plugins.md"
+has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/vault-format.md"
 dep libvaultplug-dev "libvaultplug (= $ver)"
 
 step "vaultplug: the command"
@@ -81,7 +87,10 @@ done
 if [ -f "$PKG_SRC/cli/completion/vaultplug.bash" ]; then
     has vaultplug "$p/$PKG_DATADIR/bash-completion/completions/vaultplug"
 fi
+has vaultplug "$p/$PKG_DATADIR/doc/vaultplug/guide.md"
+has vaultplug "$p/$PKG_DATADIR/doc/vaultplug/providers/aws.md"
 lacks vaultplug "libvaultplug"
+lacks vaultplug "echo.so"
 dep vaultplug "libvaultplug (= $ver)"
 dep vaultplug libjson-c
 

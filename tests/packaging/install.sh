@@ -76,7 +76,15 @@ for m in "$PKG_SRC"/docs/man/*.[1-9]; do
     sec=${name##*.}
     gz=$stage/$PKG_MANDIR/man$sec/$name.gz
     need "$gz" "man page not installed:"
-    gzip -dc "$gz" | cmp -s - "$m" || fail "$gz differs from $m"
+    # The page as configured by the build: the version built in the footer, the installed
+    # documentation in SEE ALSO, no placeholder left.
+    gzip -dc "$gz" | cmp -s - "$PKG_BUILD/man/$name" || fail "$gz differs from $PKG_BUILD/man/$name"
+    gzip -dc "$gz" | grep -q "^\.TH .* \"vaultplug $PKG_VERSION\" " || fail "$name: footer is not vaultplug $PKG_VERSION"
+    gzip -dc "$gz" | grep -q '@[A-Z_]*@' && fail "$name: unsubstituted placeholder"
+    # Every document a page cites is installed (paths under the prefix, checked in the stage).
+    for d in $(gzip -dc "$gz" | grep -o "$PKG_PREFIX/[A-Za-z0-9_./-]*" | sed 's/[.]$//' | sort -u); do
+        need "$stage${d#"$PKG_PREFIX"}" "$name cites a file that is not installed:"
+    done
 done
 if [ -f "$PKG_SRC/cli/completion/vaultplug.bash" ]; then
     need "$stage/$PKG_DATADIR/bash-completion/completions/vaultplug" "completion not installed:"
@@ -86,10 +94,27 @@ step "providers in $provdir: $PKG_PROVIDERS"
 for p in $PKG_PROVIDERS; do
     need "$provdir/$p.so" "provider not installed:"
 done
-# The example provider is not part of a plain install; its component installs it on request.
-absent "$provdir/echo.so"
-"$PKG_CMAKE" --install "$PKG_BUILD" --prefix "$stage" --component provider-echo >/dev/null
-need "$provdir/echo.so"
+# The example provider comes with the development files (component dev; its own component
+# provider-echo installs it alone).
+need "$provdir/echo.so" "the example provider (component dev) is not installed:"
+
+step "documentation and examples"
+doc=$stage/$PKG_DATADIR/doc
+need "$doc/vaultplug/guide.md"
+for f in "$PKG_SRC"/docs/providers/*.md; do
+    need "$doc/vaultplug/providers/$(basename "$f")"
+done
+for f in plugins.md vault-format.md guide.md examples/echo/echo.c examples/echo/CMakeLists.txt \
+    examples/echo/README.md examples/echo/echo.json examples/host/host.c \
+    examples/host/CMakeLists.txt examples/host/request.tmpl; do
+    need "$doc/libvaultplug-dev/$f"
+done
+# The public headers cite documents that are installed with them (no DESIGN.md).
+for h in "$stage/$PKG_INCLUDEDIR"/vaultplug/*.h; do
+    for d in $(grep -o '[A-Za-z0-9_-]*\.md' "$h" | sort -u); do
+        need "$doc/libvaultplug-dev/$d" "$(basename "$h") cites $d, which is not installed:"
+    done
+done
 
 # A clean environment: no plugin path, no administrator's file, a private home.
 unset VAULTPLUG_PLUGIN_PATH VAULTPLUG_ENABLED_PROVIDERS VAULTPLUG_CONFIG VAULTPLUG_VAULT

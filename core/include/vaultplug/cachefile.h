@@ -1,6 +1,7 @@
 /*
  * vaultplug/cachefile.h - keep the context's cached external secrets between processes, in a
- * file sealed under a key kept in the vault (docs/vault-format.md, "Cache file").
+ * file sealed under a key kept in the vault (vault-format.md, "Cache file", installed in
+ * share/doc/libvaultplug-dev).
  */
 #ifndef VAULTPLUG_CACHEFILE_H
 #define VAULTPLUG_CACHEFILE_H

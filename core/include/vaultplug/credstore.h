@@ -1,5 +1,6 @@
 /*
- * vaultplug/credstore.h - named provider credentials kept in the vault (DESIGN.md section 6).
+ * vaultplug/credstore.h - named provider credentials kept in the vault ("Credentials" in
+ * guide.md and "Stored credentials" in vault-format.md, installed in share/doc/libvaultplug-dev).
  *
  * A stored credential is (provider, name, type, fields), sealed in the vault file's `credential`
  * section with the same protection as secrets. Each call is one locked commit of the vault (see

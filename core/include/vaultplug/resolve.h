@@ -1,5 +1,6 @@
 /*
- * vaultplug/resolve.h - resolving references through the context's cache (DESIGN.md section 7).
+ * vaultplug/resolve.h - resolving references through the context's cache (the cache rules:
+ * "cache" in guide.md, installed in share/doc/libvaultplug-dev).
  *
  * vp_resolve() and rendering with a context go through the resolver: a TTL cache keyed by
  * provider + credential + canonical reference (the #json-key is applied after the cache, so one

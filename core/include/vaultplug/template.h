@@ -1,5 +1,6 @@
 /*
- * vaultplug/template.h - the template engine (DESIGN.md section 4).
+ * vaultplug/template.h - the template engine (the language: vaultplug-template(5), and
+ * "Templates" in guide.md, installed in share/doc/libvaultplug-dev).
  *
  * A Nunjucks-compatible subset (the language of the Insomnia API client): `{{ expr }}` with
  * dotted paths, `['key']`/`[0]` indexing and the `_` root alias; string, number, boolean and
@@ -174,7 +175,7 @@ typedef struct vp_render_params {
 VP_EXPORT VP_NODISCARD int vp_template_render(const vp_template *t, const vp_render_params *p,
                                               vp_buf *out, vp_error *err);
 
-/* Parse + render in one call (DESIGN.md's vp_render). */
+/* Parse + render in one call. */
 VP_EXPORT VP_NODISCARD int vp_render(vp_ctx *ctx, const char *tmpl, size_t len, const vp_env *env,
                                      vp_render_mode mode, vp_buf *out, vp_error *err);
 

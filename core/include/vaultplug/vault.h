@@ -1,5 +1,6 @@
 /*
- * vaultplug/vault.h - the local encrypted vault (DESIGN.md section 5).
+ * vaultplug/vault.h - the local encrypted vault (file format and commit protocol:
+ * vault-format.md, installed in share/doc/libvaultplug-dev).
  *
  * A vault is one file (conventionally `vault.vpv`, mode 0600) holding named secrets, each sealed
  * with XChaCha20-Poly1305 under a key derived from the 32-byte vault key. The library never
