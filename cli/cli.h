@@ -233,6 +233,11 @@ typedef struct cli_session {
  * CLI_EXIT_OK or an exit status (message printed; *s is then empty).
  */
 int cli_session_open(cli_global *g, int vault_mode, int log_level, cli_session *s);
+/* The context options every command starts from: the plugin directories (command line, then the
+ * configuration, then the build tree's) and the configuration's enabled providers. dirs has
+ * CLI_CTX_DIRS entries and must outlive every use of opts. */
+#define CLI_CTX_DIRS (2 * CLI_MAX_PLUGIN_DIRS + 2)
+void cli_ctx_options(cli_global *g, const cli_config *c, const char **dirs, vp_options *opts);
 void cli_session_close(cli_session *s);
 
 /* Get the vault key (VAULTPLUG_VAULT_KEY, --vault-key-file, or a no-echo prompt if allowed).

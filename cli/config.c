@@ -565,23 +565,9 @@ static void quiet_log(void *ud, int level, const char *source, const char *messa
  * (no vault, no credentials); NULL if none can be made (values are then masked by name). */
 static vp_ctx *types_ctx(cli_global *g, cli_config *c)
 {
-    const char *dirs[2 * CLI_MAX_PLUGIN_DIRS + 2];
-    size_t n = 0;
-    for (size_t i = 0; i < g->n_plugin_dirs; i++)
-        dirs[n++] = g->plugin_dirs[i];
-    for (size_t i = 0; i < c->plugin_dirs.n && n < 2 * CLI_MAX_PLUGIN_DIRS; i++)
-        dirs[n++] = c->plugin_dirs.v[i];
-    const char *bdir = NULL;
-    if (cli_in_build_tree(&bdir))
-        dirs[n++] = bdir;
-    dirs[n] = NULL;
+    const char *dirs[CLI_CTX_DIRS];
     vp_options opts;
-    vp_options_init(&opts);
-    opts.plugin_dirs = n ? dirs : NULL;
-    static const char *const none[] = {NULL};
-    if (c->enabled_providers.set)
-        opts.enabled_providers =
-            c->enabled_providers.n ? (const char *const *)c->enabled_providers.v : none;
+    cli_ctx_options(g, c, dirs, &opts);
     opts.log_fn = quiet_log;
     vp_ctx *ctx = NULL;
     vp_error err;

@@ -308,15 +308,8 @@ static int open_vault(cli_global *g, cli_session *s, int mode)
     return CLI_EXIT_OK;
 }
 
-int cli_session_open(cli_global *g, int vault_mode, int log_level, cli_session *s)
+void cli_ctx_options(cli_global *g, const cli_config *c, const char **dirs, vp_options *opts)
 {
-    memset(s, 0, sizeof(*s));
-    int st = CLI_EXIT_OK;
-    cli_config *c = cli_config_get(g, &st);
-    if (c == NULL)
-        return st;
-
-    const char *dirs[2 * CLI_MAX_PLUGIN_DIRS + 2];
     size_t n = 0;
     for (size_t i = 0; i < g->n_plugin_dirs; i++)
         dirs[n++] = g->plugin_dirs[i];
@@ -327,14 +320,25 @@ int cli_session_open(cli_global *g, int vault_mode, int log_level, cli_session *
     if (cli_in_build_tree(&build_dir))
         dirs[n++] = build_dir;
     dirs[n] = NULL;
-
-    vp_options opts;
-    vp_options_init(&opts);
-    opts.plugin_dirs = n ? dirs : NULL;
+    vp_options_init(opts);
+    opts->plugin_dirs = n ? dirs : NULL;
     static const char *const none[] = {NULL};
     if (c->enabled_providers.set)
-        opts.enabled_providers =
+        opts->enabled_providers =
             c->enabled_providers.n ? (const char *const *)c->enabled_providers.v : none;
+}
+
+int cli_session_open(cli_global *g, int vault_mode, int log_level, cli_session *s)
+{
+    memset(s, 0, sizeof(*s));
+    int st = CLI_EXIT_OK;
+    cli_config *c = cli_config_get(g, &st);
+    if (c == NULL)
+        return st;
+
+    const char *dirs[CLI_CTX_DIRS];
+    vp_options opts;
+    cli_ctx_options(g, c, dirs, &opts);
     opts.log_fn = log_to_stderr;
     static int max_level; /* read by log_to_stderr until the process exits */
     max_level = log_level + g->verbose;

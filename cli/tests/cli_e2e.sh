@@ -8,46 +8,9 @@ t=$1
 vp=$2
 work=$3/$t
 mods=$4
-rm -rf "$work"
-mkdir -p "$work"
-chmod 700 "$work"
-out=$work/stdout
-err=$work/stderr
-: >"$out"
-: >"$err"
-
-# A clean environment: nothing from the caller's vaultplug setup leaks into a test.
-for v in $(env | sed -n 's/^\(VAULTPLUG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset ECHO_PREFIX XDG_CONFIG_HOME XDG_DATA_HOME
-export VAULTPLUG_HOME="$work/home"
-export VAULTPLUG_SYSTEM_CONFIG="$work/etc-config.json" # absent unless a test writes it
-export NO_COLOR=1
+. "$(dirname "$0")/clilib.sh"
 CANARY="canary-7f3a9c1e-do-not-leak"
 
-fail() {
-    echo "FAIL: $*"
-    echo "--- stdout"; cat "$out"
-    echo "--- stderr"; cat "$err"
-    exit 1
-}
-
-# run ARGS...: runs vaultplug with stdin from /dev/null, sets $rc
-run() {
-    echo "+ vaultplug $*"
-    "$vp" "$@" <"/dev/null" >"$out" 2>"$err"
-    rc=$?
-}
-# runin INPUT ARGS...: the same with INPUT (printf '%s') on stdin
-runin() {
-    input=$1
-    shift
-    echo "+ printf ... | vaultplug $*"
-    printf '%s' "$input" | "$vp" "$@" >"$out" 2>"$err"
-    rc=$?
-}
-expect() { # expect CODE what
-    [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"
-}
 no_canary() { # the canary is in neither stream
     grep -q "$CANARY" "$out" "$err" && fail "canary leaked: $*"
     return 0

@@ -10,37 +10,11 @@ work=$3/out-$t
 ansi=$4
 mockcloud=$5
 src=$6
-rm -rf "$work"
-mkdir -p "$work"
-chmod 700 "$work"
-out=$work/stdout
-err=$work/stderr
-: >"$out"
-: >"$err"
-
-for v in $(env | sed -n 's/^\(VAULTPLUG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset XDG_CONFIG_HOME XDG_DATA_HOME
-export VAULTPLUG_HOME="$work/home"
-export VAULTPLUG_SYSTEM_CONFIG="$work/etc-config.json"
-export NO_COLOR=1
+. "$(dirname "$0")/clilib.sh"
 ESC=$(printf '\033')
 BEL=$(printf '\007')
 CR=$(printf '\r')
 
-fail() {
-    echo "FAIL: $*"
-    echo "--- stdout"; cat "$out"
-    echo "--- stderr"; cat "$err"
-    exit 1
-}
-run() {
-    echo "+ vaultplug $*"
-    "$vp" "$@" </dev/null >"$out" 2>"$err"
-    rc=$?
-}
-expect() {
-    [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"
-}
 # no_raw FILE...: no ESC, BEL or CR byte, and no line that starts with "fake line"
 no_raw() {
     for f in "$@"; do

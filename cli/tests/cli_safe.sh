@@ -19,38 +19,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 1' INT TERM
 umask 077 # key files written here are private; the one test of a readable one sets 022
-rm -rf "$work"
-mkdir -p "$work"
-chmod 700 "$work"
-out=$work/stdout
-err=$work/stderr
-: >"$out"
-: >"$err"
-
-for v in $(env | sed -n 's/^\(VAULTPLUG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset XDG_CONFIG_HOME XDG_DATA_HOME
-export VAULTPLUG_HOME="$work/home"
-export VAULTPLUG_SYSTEM_CONFIG="$work/etc-config.json"
-export NO_COLOR=1
+. "$(dirname "$0")/clilib.sh"
 CANARY="canary-51c0e2aa-do-not-leak"
-
 # CLI_SAFE_ALL=1 reports every failing check instead of stopping at the first (to see which
 # ones an older build fails).
-nfail=0
-fail() {
-    echo "FAIL: $*"
-    echo "--- stdout"; cat "$out"
-    echo "--- stderr"; cat "$err"
-    [ -n "${CLI_SAFE_ALL:-}" ] || exit 1
-    nfail=$((nfail + 1))
-    return 0
-}
-run() {
-    echo "+ vaultplug $*"
-    "$vp" "$@" <"/dev/null" >"$out" 2>"$err"
-    rc=$?
-}
-expect() { [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"; }
+VP_TEST_ALL=${CLI_SAFE_ALL:-${VP_TEST_ALL:-}}
+
 says() { grep -q -- "$1" "$err" || fail "$2: stderr does not say '$1'"; }
 no_canary() {
     grep -rq "$CANARY" "$out" "$err" && fail "canary leaked: $*"

@@ -7,41 +7,8 @@ set -u
 t=$1
 vp=$2
 work=$3/vaultfs_$t
-rm -rf "$work"
-mkdir -p "$work"
-chmod 700 "$work"
-out=$work/stdout
-err=$work/stderr
-: >"$out"
-: >"$err"
+. "$(dirname "$0")/clilib.sh"
 
-for v in $(env | sed -n 's/^\(VAULTPLUG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-unset ECHO_PREFIX XDG_CONFIG_HOME XDG_DATA_HOME
-export VAULTPLUG_HOME="$work/home"
-export VAULTPLUG_SYSTEM_CONFIG="$work/etc-config.json"
-export NO_COLOR=1
-
-fail() {
-    echo "FAIL: $*"
-    echo "--- stdout"; cat "$out"
-    echo "--- stderr"; cat "$err"
-    exit 1
-}
-run() {
-    echo "+ vaultplug $*"
-    "$vp" "$@" <"/dev/null" >"$out" 2>"$err"
-    rc=$?
-}
-runin() {
-    input=$1
-    shift
-    echo "+ printf ... | vaultplug $*"
-    printf '%s' "$input" | "$vp" "$@" >"$out" 2>"$err"
-    rc=$?
-}
-expect() {
-    [ "$rc" -eq "$1" ] || fail "$2: exit $rc, want $1"
-}
 new_vault() {
     run vault init
     expect 0 "vault init"

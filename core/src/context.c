@@ -29,26 +29,10 @@ void vp_options_init(vp_options *opts)
  * every field we do not know is zero (so nothing it asked for is silently ignored). */
 static int check_options(const vp_options *in, vp_options *o, vp_error *err)
 {
-    switch (vp__sized_copy(o, sizeof(*o), in, in->size, VP_OPTIONS_SIZE_1_0)) {
-    case VP__SIZED_OK:
-        break;
-    case VP__SIZED_SMALL:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_options.size is %zu, less than the %zu bytes of version 1.0 "
-                           "(initialise the options with vp_options_init)",
-                           in->size, (size_t)VP_OPTIONS_SIZE_1_0);
-    case VP__SIZED_LARGE:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_options.size %zu is implausible (initialise the options with "
-                           "vp_options_init)",
-                           in->size);
-    case VP__SIZED_UNKNOWN:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_options sets fields this library version (%zu bytes of options) "
-                           "does not know: build against this version's headers or leave them "
-                           "zero",
-                           sizeof(*o));
-    }
+    int rc = vp__sized_take(o, sizeof(*o), in, in->size, VP_OPTIONS_SIZE_1_0, "vp_options",
+                            "initialise the options with vp_options_init", err);
+    if (rc != 0)
+        return rc;
     if (o->log_level < 0 || o->log_level > VP_LEVEL_TRACE)
         return vp__err_set(err, NULL, VP_EINVAL, "log_level %d out of range 0..4", o->log_level);
     for (const char *const *d = o->plugin_dirs; d && *d; d++)

@@ -527,24 +527,10 @@ static vp__render *render_begin(const vp_template *t, const vp_render_params *p,
  * accepted when every field this library does not know is zero. */
 static int check_params(const vp_render_params *in, vp_render_params *p, vp_error *err)
 {
-    switch (vp__sized_copy(p, sizeof(*p), in, in->size, VP_RENDER_PARAMS_SIZE_1_0)) {
-    case VP__SIZED_OK:
-        break;
-    case VP__SIZED_SMALL:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_render_params.size is %zu, less than the %zu bytes of version 1.0 "
-                           "(set it to sizeof(vp_render_params))",
-                           in->size, (size_t)VP_RENDER_PARAMS_SIZE_1_0);
-    case VP__SIZED_LARGE:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_render_params.size %zu is implausible (set it to "
-                           "sizeof(vp_render_params))",
-                           in->size);
-    case VP__SIZED_UNKNOWN:
-        return vp__err_set(err, NULL, VP_EINVAL,
-                           "vp_render_params sets fields this library version does not know: "
-                           "build against this version's headers or leave them zero");
-    }
+    int rc = vp__sized_take(p, sizeof(*p), in, in->size, VP_RENDER_PARAMS_SIZE_1_0,
+                            "vp_render_params", "set it to sizeof(vp_render_params)", err);
+    if (rc != 0)
+        return rc;
     if (p->mode != VP_RENDER_SEND && p->mode != VP_RENDER_PREVIEW)
         return vp__err_set(err, NULL, VP_EINVAL, "invalid render mode");
     return 0;
