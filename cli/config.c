@@ -24,7 +24,7 @@
 #include <vaultplug/credtypes.h>
 
 #include "cli.h"
-#include "../core/src/fsperm.h" /* shared with the library, see CMakeLists.txt */
+#include "../core/src/base/fsperm.h" /* shared with the library, see CMakeLists.txt */
 
 extern char **environ;
 

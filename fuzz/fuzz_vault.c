@@ -1,5 +1,5 @@
 /*
- * fuzz_vault - libFuzzer target for the vault file parser (core/src/vault_file.c).
+ * fuzz_vault - libFuzzer target for the vault file parser (core/src/vault/vault_file.c).
  *
  * The first input byte picks a mode, because random bytes never pass the MAC or the AEAD tags:
  *   mode 0: the rest is a whole file, parsed as is (header and length checks, MAC rejection);

@@ -1,5 +1,5 @@
 /*
- * test_cachefile - the resolver cache persisted between processes (core/src/cachefile.c): what
+ * test_cachefile - the resolver cache persisted between processes (core/src/api/cachefile.c): what
  * is saved (fresh values only, never failures), that it comes back under the right provider
  * with its remaining lifetime, and that the file is sealed to its vault (tampering, another
  * vault, a reset vault; carried across rekey).

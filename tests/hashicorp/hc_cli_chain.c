@@ -70,7 +70,7 @@ void cache_between_runs(const char *vhome)
 /* `hc_cli_e2e BIN DIR http cache-identity` (ctest hc_cli_cache_identity): the cache kept between
  * runs must never serve a value fetched with one token/server to another token, server or a
  * replaced credential of the same name, bypassing the 4/5 exit statuses (each entry carries the
- * identity it was fetched as: see core/src/cachefile.c). */
+ * identity it was fetched as: see core/src/api/cachefile.c). */
 void cache_identity(void)
 {
     unsetenv("VAULTPLUG_CACHE_TTL");

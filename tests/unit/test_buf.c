@@ -1,4 +1,4 @@
-/* Unit tests of vp_buf helpers (core/src/buf.c). */
+/* Unit tests of vp_buf helpers (core/src/base/buf.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

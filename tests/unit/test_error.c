@@ -1,4 +1,4 @@
-/* Unit tests of status names/messages and vp__err_set (core/src/error.c). */
+/* Unit tests of status names/messages and vp__err_set (core/src/base/error.c). */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>

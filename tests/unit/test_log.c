@@ -1,4 +1,4 @@
-/* Unit tests of logging and the redactor (core/src/log.c). */
+/* Unit tests of logging and the redactor (core/src/base/log.c). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the secure arena (core/src/secmem.c). */
+/* Unit tests of the secure arena (core/src/base/secmem.c). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
