@@ -19,6 +19,7 @@
 #include <openssl/rsa.h>
 
 #include "call.h"
+#include "fault.h"
 #include "host.h"
 #include "log.h"
 #include "secmem.h"
@@ -83,7 +84,7 @@ static int teardown(void **state)
     fixture *f = *state;
     vp__log_free(f->log);
     free(f);
-    vp__host_fail_alloc_after(0);
+    vp__fault_alloc_after(0);
     return 0;
 }
 
@@ -154,7 +155,7 @@ static void test_memory(void **state)
 static void test_alloc_failure_injection(void **state)
 {
     (void)state;
-    vp__host_fail_alloc_after(3);
+    vp__fault_alloc_after(3);
     void *a = H->malloc(8);    /* 1 */
     void *b = H->calloc(1, 8); /* 2 */
     void *c = H->malloc(8);    /* 3: fails */
@@ -168,22 +169,22 @@ static void test_alloc_failure_injection(void **state)
     H->free(d);
 
     /* Each allocating function honours it. */
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_null(H->secure_malloc(8));
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_null(H->secure_strdup("x"));
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_null(H->strdup("x"));
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     void *r = malloc(4);
     assert_null(H->realloc(r, 64)); /* the old block stays valid */
     free(r);
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     vp_secret_out out;
     vp__secret_out_init(&out, NULL);
     assert_int_equal(H->secret_set(&out, "v", 1), VP_ENOMEM);
     assert_null(out.value);
-    vp__host_fail_alloc_after(0);
+    vp__fault_alloc_after(0);
     assert_int_equal(H->secret_set(&out, "v", 1), 0);
     vp__secret_out_clear(&out);
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "fault.h"
 #include "host.h"
 #include "jsonh.h"
 #include "secmem.h"
@@ -283,27 +284,27 @@ static void test_alloc_failures(void **state)
 {
     (void)state;
     vp_json *j = NULL;
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_int_equal(H->json_parse("{}", 2, &j), VP_ENOMEM);
     assert_null(j);
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_null(H->json_new_object());
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_null(H->json_new_string("x", 1));
     j = parse_ok("{\"a\":1}");
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     size_t len;
     assert_null(H->json_dump(j, &len));
-    vp__host_fail_alloc_after(0);
+    vp__fault_alloc_after(0);
     char *s = H->json_dump(j, &len);
     assert_string_equal(s, "{\"a\":1}");
     H->secure_free(s);
     H->json_free(j);
     /* A builder failing inside a set: set gets NULL and says EINVAL, nothing leaks. */
     vp_json *o = H->json_new_object();
-    vp__host_fail_alloc_after(1);
+    vp__fault_alloc_after(1);
     assert_int_equal(H->json_set(o, "k", H->json_new_int(1)), VP_EINVAL);
-    vp__host_fail_alloc_after(0);
+    vp__fault_alloc_after(0);
     H->json_free(o);
 }
 

@@ -19,7 +19,8 @@
 
 #include "vaultplug/provider.h"
 #include "vaultplug/vaultplug.h"
-#include "host.h"   /* vp__host_fail_alloc_after */
+#include "fault.h"
+#include "host.h"
 #include "loader.h" /* vp__loader_set_installed_dir */
 
 static const char *const mods_dirs[] = {LT_MODS_DIR, NULL};
@@ -862,9 +863,9 @@ static void test_alloc_failures_in_provider_paths(void **state)
         vp_ctx *ctx = good_ctx();
         vp_buf out = VP_BUF_INIT;
         vp_error err;
-        vp__host_fail_alloc_after(n);
+        vp__fault_alloc_after(n);
         int rc = vp_fetch(ctx, "ltgood://json#o", 0, &out, NULL, &err);
-        vp__host_fail_alloc_after(0);
+        vp__fault_alloc_after(0);
         if (rc == 0) {
             assert_string_equal(out.data, "{\"a\":[1,null]}");
             successes++;

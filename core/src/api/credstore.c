@@ -466,6 +466,7 @@ void vp__ctx_vault_init(vp_ctx *ctx)
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&ctx->vault_lock, &ma);
+    ctx->cred_update = vp__credstore_cred_update; /* the host table's cred_update() */
     pthread_mutexattr_destroy(&ma);
     ctx->vault = NULL;
     ctx->retired = NULL;

@@ -15,6 +15,7 @@
 
 #include "vaultplug/error.h"
 #include "vaultplug/provider.h"
+#include "vault_int.h"
 
 struct vp_ctx;
 struct vp_vault;
@@ -39,14 +40,7 @@ void vp__ctx_vault_fini(struct vp_ctx *ctx);
  * did not come from the attached vault's store (vp_cred_set, default chain, no vault attached). */
 int vp__credstore_cred_update(vp_call *call, const char *key, const char *value, size_t len);
 
-/* vault.c: read-modify-write of one record in ONE locked commit. fn gets the record's current
- * value (as re-read from the file under the lock) and returns a new value in secure memory
- * (*out, *outlen; vault.c frees it) or a status (nothing is written). VP_ENOTFOUND if the record
- * does not exist (fn is not called). */
-typedef int (*vp__vault_update_fn)(void *arg, const unsigned char *old, size_t oldlen,
-                                   unsigned char **out, size_t *outlen, vp_error *err);
-int vp__vault_rec_update(struct vp_vault *v, uint8_t section, const char *name,
-                         vp__vault_update_fn fn, void *arg, vp_error *err);
+/* vault/vault_int.h: vp__vault_rec_update, the read-modify-write record primitive. */
 
 /* login.c: register a credential produced by a provider's login() in ctx under cred->name and,
  * when a vault is attached, seal it in its credential store and flag it as coming from the store,

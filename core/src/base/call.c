@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "host.h"
+#include "hostctx.h"
 
 void vp__call_init(vp_call *call, vp_host_ctx *hc, uint32_t timeout_ms)
 {

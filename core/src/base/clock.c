@@ -4,7 +4,7 @@
  */
 #include <time.h>
 
-#include "host.h"
+#include "hostctx.h"
 
 static int64_t sys_clock_ms(clockid_t id)
 {

@@ -15,6 +15,7 @@
  */
 #include "buf.h"
 #include "jsonh.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -121,7 +122,7 @@ int vp__json_parse(const char *text, size_t len, vp_json **out)
         return VP_EINVAL;
     if (len > VP__JSON_MAX_INPUT)
         return VP_ELIMIT;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return VP_ENOMEM;
     struct json_tokener *tok = json_tokener_new_ex(VP__JSON_MAX_DEPTH);
     if (tok == NULL)
@@ -343,31 +344,31 @@ int vp__json_foreach(const vp_json *v, vp_json_foreach_fn fn, void *ud)
 
 vp_json *vp__json_new_object(void)
 {
-    return vp__host_alloc_should_fail() ? NULL : (vp_json *)json_object_new_object();
+    return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_object();
 }
 
 vp_json *vp__json_new_array(void)
 {
-    return vp__host_alloc_should_fail() ? NULL : (vp_json *)json_object_new_array();
+    return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_array();
 }
 
 vp_json *vp__json_new_string(const char *s, size_t len)
 {
     if ((s == NULL && len > 0) || len > INT_MAX - 1)
         return NULL;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return NULL;
     return (vp_json *)json_object_new_string_len(s ? s : "", (int)len);
 }
 
 vp_json *vp__json_new_int(int64_t n)
 {
-    return vp__host_alloc_should_fail() ? NULL : (vp_json *)json_object_new_int64(n);
+    return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_int64(n);
 }
 
 vp_json *vp__json_new_bool(int b)
 {
-    return vp__host_alloc_should_fail() ? NULL : (vp_json *)json_object_new_boolean(b ? 1 : 0);
+    return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_boolean(b ? 1 : 0);
 }
 
 int vp__json_set(vp_json *obj, const char *key, vp_json *value)
@@ -559,7 +560,7 @@ char *vp__json_dump(const vp_json *v, size_t *len)
 {
     if (v == NULL)
         return NULL;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return NULL;
     sbuf b = {VP_BUF_INIT, 0};
     sb_add(&b, "", 0); /* an empty dump is still a (secure) string */

@@ -34,7 +34,4 @@ int vp__json_set(vp_json *obj, const char *key, vp_json *value);
 int vp__json_append(vp_json *arr, vp_json *value);
 char *vp__json_dump(const vp_json *v, size_t *len);
 
-/* Allocation-failure injection hook shared with host.c: non-zero if this allocation must fail. */
-int vp__host_alloc_should_fail(void);
-
 #endif

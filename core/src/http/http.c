@@ -38,7 +38,7 @@
 #include <sodium.h>
 
 #include "call.h"
-#include "host.h"
+#include "hostctx.h"
 #include "http_int.h"
 #include "http_ca.h"
 #include "secmem.h"

@@ -69,6 +69,11 @@ struct vp_ctx {
     struct vp__retired *retired;
 
     struct vp__resolver *resolver; /* cache + resolver (resolver.c) */
+
+    /* The host table's cred_update() writes a credential back to where it came from, which
+     * only the api layer knows (the attached vault's credential store): set by vp_ctx_new to
+     * vp__credstore_cred_update (api/credstore.c). NULL: VP_ENOTSUP. */
+    int (*cred_update)(vp_call *call, const char *key, const char *value, size_t len);
 };
 
 /* Provider for a scheme: LOADED ones first; else a FAILED one that claims it (by its name or
@@ -79,6 +84,13 @@ const vp__provider *vp__ctx_find_provider(const vp_ctx *ctx, const char *name);
  * provider (VP_EUNAVAIL with its load reason). Returns the status. */
 int vp__ctx_scheme_error(const vp_ctx *ctx, const char *scheme, const vp__provider *p,
                          vp_error *err);
+
+/* fetch.c: vp_cred_set and vp_cred_unset without the cache (api/creds.c empties the
+ * provider's cache after a credential was replaced or removed). *replaced = 1 when a
+ * credential of that name existed. */
+int vp__cred_put(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, int *replaced,
+                 vp_error *err);
+int vp__cred_remove(vp_ctx *ctx, const char *provider, const char *name, vp_error *err);
 
 /* fetch.c: destroy every instance and forget every credential (vp_ctx_free). */
 void vp__fetch_release_all(vp_ctx *ctx);

@@ -201,9 +201,11 @@ static int check_spec(vp_ctx *ctx, const vp__provider *p, const vp_cred_spec *cr
     return 0;
 }
 
-int vp_cred_set(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, vp_error *err)
+int vp__cred_put(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, int *replaced,
+                 vp_error *err)
 {
     vp_error_clear(err);
+    *replaced = 0;
     const vp__provider *p = vp__ctx_find_provider(ctx, provider);
     if (p == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, "unknown provider '%.64s'", provider);
@@ -251,8 +253,7 @@ int vp_cred_set(vp_ctx *ctx, const char *provider, const vp_cred_spec *cred, vp_
     pthread_mutex_unlock(&ctx->lock);
     if (dead)
         inst_destroy(ctx, dead);
-    if (old != NULL) /* values fetched as the old identity must not be served as the new one */
-        (void)vp_cache_reset(ctx, p->name);
+    *replaced = old != NULL;
     cred_free(ctx, old);
     return 0;
 oom:
@@ -260,7 +261,7 @@ oom:
     return vp__err_set(err, NULL, VP_ENOMEM, NULL);
 }
 
-int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name, vp_error *err)
+int vp__cred_remove(vp_ctx *ctx, const char *provider, const char *name, vp_error *err)
 {
     vp_error_clear(err);
     const vp__provider *p = vp__ctx_find_provider(ctx, provider);
@@ -276,7 +277,6 @@ int vp_cred_unset(vp_ctx *ctx, const char *provider, const char *name, vp_error 
                            name, p->name);
     if (dead)
         inst_destroy(ctx, dead);
-    (void)vp_cache_reset(ctx, p->name);
     cred_free(ctx, old);
     return 0;
 }

@@ -25,8 +25,9 @@
 #include <sodium.h>
 
 #include "call.h"
-#include "credstore_int.h"
+#include "ctx.h"
 #include "jsonh.h"
+#include "fault.h"
 #include "secmem.h"
 #include "secret.h"
 
@@ -35,40 +36,21 @@
 #define READ_FILE_DEFAULT  (1u * 1024 * 1024)
 #define PATH_MAX_LEN       4096
 
-/* ---- allocation-failure injection --------------------------------------------------------- */
-
-static atomic_uint_fast64_t fail_after;  /* 0 = off */
-static atomic_uint_fast64_t alloc_count; /* allocations seen since fail_after was set */
-
-void vp__host_fail_alloc_after(uint64_t n)
-{
-    atomic_store(&alloc_count, 0);
-    atomic_store(&fail_after, n);
-}
-
-int vp__host_alloc_should_fail(void)
-{
-    uint_fast64_t n = atomic_load(&fail_after);
-    if (n == 0)
-        return 0;
-    return atomic_fetch_add(&alloc_count, 1) + 1 == n;
-}
-
 /* ---- memory ------------------------------------------------------------------------------ */
 
 static void *h_malloc(size_t size)
 {
-    return vp__host_alloc_should_fail() ? NULL : malloc(size);
+    return vp__fault_alloc_should_fail() ? NULL : malloc(size);
 }
 
 static void *h_calloc(size_t n, size_t size)
 {
-    return vp__host_alloc_should_fail() ? NULL : calloc(n, size);
+    return vp__fault_alloc_should_fail() ? NULL : calloc(n, size);
 }
 
 static void *h_realloc(void *p, size_t size)
 {
-    return vp__host_alloc_should_fail() ? NULL : realloc(p, size);
+    return vp__fault_alloc_should_fail() ? NULL : realloc(p, size);
 }
 
 static void h_free(void *p)
@@ -78,14 +60,14 @@ static void h_free(void *p)
 
 static char *h_strdup(const char *s)
 {
-    if (s == NULL || vp__host_alloc_should_fail())
+    if (s == NULL || vp__fault_alloc_should_fail())
         return NULL;
     return strdup(s);
 }
 
 static void *h_secure_malloc(size_t size)
 {
-    return vp__host_alloc_should_fail() ? NULL : vp__secmem_alloc(size);
+    return vp__fault_alloc_should_fail() ? NULL : vp__secmem_alloc(size);
 }
 
 static void h_secure_free(void *p)
@@ -95,7 +77,7 @@ static void h_secure_free(void *p)
 
 static char *h_secure_strdup(const char *s)
 {
-    if (s == NULL || vp__host_alloc_should_fail())
+    if (s == NULL || vp__fault_alloc_should_fail())
         return NULL;
     return vp__secmem_strdup(s);
 }
@@ -446,7 +428,7 @@ static char *h_getenv(vp_host_ctx *hc, const char *name)
     const char *v = getenv(name);
     if (v == NULL)
         return NULL;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return NULL;
     return vp__secmem_strdup(v);
 }
@@ -533,7 +515,7 @@ static int h_read_file(vp_host_ctx *hc, vp_call *call, const char *path, size_t 
                   : VP_ELIMIT;
         goto out;
     }
-    if (vp__host_alloc_should_fail() || (buf = vp__secmem_alloc(max_size + 1)) == NULL) {
+    if (vp__fault_alloc_should_fail() || (buf = vp__secmem_alloc(max_size + 1)) == NULL) {
         rc = VP_ENOMEM;
         goto out;
     }
@@ -598,7 +580,7 @@ static int h_secret_set(vp_secret_out *out, const void *value, size_t len)
                  VP__SECRET_MAX, VP__SECRET_MAX / (1024 * 1024));
         return VP_ELIMIT;
     }
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return VP_ENOMEM;
     char *v = vp__secmem_alloc(len + 1);
     if (v == NULL)
@@ -681,7 +663,7 @@ static int h_list_add(vp_list_out *out, const char *name)
         return VP_EINVAL;
     if (out->n >= VP__LIST_MAX)
         return VP_ELIMIT;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return VP_ENOMEM;
     if (out->n == out->cap) {
         size_t cap = out->cap ? out->cap * 2 : 16;
@@ -720,7 +702,7 @@ static int h_cred_out_type(vp_cred_out *out, const char *type)
 {
     if (out == NULL || type == NULL)
         return VP_EINVAL;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return VP_ENOMEM;
     char *t = strdup(type);
     if (t == NULL)
@@ -743,7 +725,7 @@ static int h_cred_out_field(vp_cred_out *out, const char *key, const char *value
             break;
     if (i == out->n && out->n >= VP__CRED_FIELDS_MAX)
         return VP_ELIMIT;
-    if (vp__host_alloc_should_fail())
+    if (vp__fault_alloc_should_fail())
         return VP_ENOMEM;
     char *v = vp__secmem_alloc(len + 1);
     if (v == NULL)
@@ -780,8 +762,13 @@ static int h_cred_out_field(vp_cred_out *out, const char *key, const char *value
 static int h_cred_update(vp_call *call, const char *key, const char *value, size_t len)
 {
     /* The credential store owns the rules (which credentials may be written back, locking,
-     * the commit); see credstore_int.h. */
-    return vp__credstore_cred_update(call, key, value, len);
+     * the commit): the api layer installs them as ctx->cred_update (api/credstore_int.h). */
+    if (call == NULL)
+        return VP_EINVAL;
+    vp_ctx *ctx = call->hc != NULL ? call->hc->ctx : NULL;
+    if (ctx == NULL || ctx->cred_update == NULL)
+        return VP_ENOTSUP;
+    return ctx->cred_update(call, key, value, len);
 }
 
 static int h_open_url(vp_call *call, const char *url)

@@ -1,9 +1,9 @@
 /*
- * template - the public template API (vaultplug/template.h): parse, the two-phase
- * render (evaluate + collect references, resolve in one batch, splice), reference listing, and
- * the fallback resolver (sequential vp_fetch, URI form only) used when rendering without a
- * context; with a context, rendering goes through the caching resolver (resolver.c) and reads
- * `{{ vault.x }}` from the vault attached with vp_ctx_use_vault().
+ * template - the template engine's entry points (vaultplug/template.h): parse, the two-phase
+ * render (evaluate + collect references, resolve in one batch, splice) and reference listing.
+ * The engine knows nothing of contexts: what a context adds (its caching resolver, its log's
+ * redactor) comes in through vp__tmpl_host from the api layer (api/render.c), which also holds
+ * the public vp_template_render / vp_template_refs_collect / vp_render.
  *
  * Error messages are built from template text only; on the way out they are scrubbed of every
  * secret value this render saw (local vault and resolved values) and passed through the
@@ -15,16 +15,13 @@
 
 #include <sodium.h>
 
-#include "vaultplug/credstore.h"
 #include "abisize.h"
 #include "buf.h"
-#include "ctx.h"
 #include "errint.h"
 #include "ref.h"
 #include "secmem.h"
-#include "resolver.h"
+#include "tmpl_host.h"
 #include "tmpl_int.h"
-#include "vaultplug/fetch.h"
 
 /* On success err is cleared. A render that succeeds has written nothing into it unless a
  * message was set on the way (then message[0] is not NUL): only then is the whole message worth
@@ -332,8 +329,8 @@ static void scrub_one(vp_error *err, const char *v, size_t n)
 
 /* Defence in depth: the engine formats no values, but a message must never carry a secret the
  * render has seen, whatever produced the text. */
-static void finish_error(vp__render *r, const vp_render_params *p, vp_ref_result *res,
-                         vp_error *err)
+static void finish_error(vp__render *r, const vp_render_params *p, const vp__tmpl_host *host,
+                         vp_ref_result *res, vp_error *err)
 {
     if (err == NULL)
         return;
@@ -344,37 +341,19 @@ static void finish_error(vp__render *r, const vp_render_params *p, vp_ref_result
         for (size_t i = 0; i < r->nrefs; i++)
             if (res[i].status == 0)
                 scrub_one(err, res[i].value.data, res[i].value.len);
-    if (p->ctx != NULL && p->ctx->log != NULL) {
-        char tmp[VP_ERROR_MAX];
-        vp__log_redact(p->ctx->log, err->message, strlen(err->message), tmp, sizeof(tmp));
-        memcpy(err->message, tmp, sizeof(tmp));
-        sodium_memzero(tmp, sizeof(tmp));
-    }
+    if (p->ctx != NULL && host != NULL && host->redact != NULL)
+        host->redact(p->ctx, err->message, sizeof(err->message));
 }
 
-static int default_resolve(vp_ctx *ctx, const vp_template_ref *refs, size_t n,
-                           vp_ref_result *results)
+/* Without a context (or a host that resolves for it) no external reference can be fetched. */
+static int no_context_resolve(const vp_template_ref *refs, size_t n, vp_ref_result *results)
 {
-    /* With a context: its caching, parallel resolver (both reference forms). */
-    if (ctx != NULL)
-        return vp__resolver_template_batch(ctx, refs, n, results);
     for (size_t i = 0; i < n; i++) {
-        if (refs[i].form != VP_REF_URI) {
-            results[i].status = VP_ENOTSUP;
-            snprintf(results[i].message, sizeof(results[i].message),
-                     "the three-argument vault tag needs the caching resolver");
-            continue;
-        }
-        if (ctx == NULL) {
-            results[i].status = VP_EUNAVAIL;
-            snprintf(results[i].message, sizeof(results[i].message),
-                     "no library context to fetch external secrets");
-            continue;
-        }
-        vp_error e = {0, {0}};
-        results[i].status = vp_fetch(ctx, refs[i].uri, 0, &results[i].value, NULL, &e);
-        if (results[i].status != 0)
-            memcpy(results[i].message, e.message, sizeof(e.message));
+        results[i].status = refs[i].form != VP_REF_URI ? VP_ENOTSUP : VP_EUNAVAIL;
+        snprintf(results[i].message, sizeof(results[i].message), "%s",
+                 refs[i].form != VP_REF_URI
+                     ? "the three-argument vault tag needs the caching resolver"
+                     : "no library context to fetch external secrets");
     }
     return 0;
 }
@@ -536,7 +515,8 @@ static int check_params(const vp_render_params *in, vp_render_params *p, vp_erro
     return 0;
 }
 
-int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *out, vp_error *err)
+int vp__template_render(const vp_template *t, const vp_render_params *p, const vp__tmpl_host *host,
+                        vp_buf *out, vp_error *err)
 {
     if (t == NULL || p == NULL || out == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, "vp_template_render: invalid argument");
@@ -597,8 +577,10 @@ int vp_template_render(const vp_template *t, const vp_render_params *p, vp_buf *
         res = r->res;
         if (p->resolver != NULL && p->resolver->resolve_batch != NULL)
             rc = p->resolver->resolve_batch(p->resolver->ud, r->refs, r->nrefs, res);
+        else if (p->ctx != NULL && host != NULL && host->resolve != NULL)
+            rc = host->resolve(p->ctx, r->refs, r->nrefs, res);
         else
-            rc = default_resolve(p->ctx, r->refs, r->nrefs, res);
+            rc = no_context_resolve(r->refs, r->nrefs, res);
         if (rc != 0) {
             rc = vp__err_set(err, NULL, vp_status_normalize(rc),
                              "resolving the template's external references failed: %s",
@@ -638,35 +620,12 @@ ok:
     err_ok(err);
     return 0;
 fail:
-    finish_error(r, p, res, err);
+    finish_error(r, p, host, res, err);
     vp_buf_free(out);
     if (res != NULL)
         for (size_t i = 0; i < r->nrefs; i++)
             vp_buf_free(&res[i].value); /* wipes; the array itself is recycled */
     vp__render_put(r);
-    return rc;
-}
-
-int vp_render(vp_ctx *ctx, const char *tmpl, size_t len, const vp_env *env, vp_render_mode mode,
-              vp_buf *out, vp_error *err)
-{
-    if (tmpl == NULL || out == NULL)
-        return vp__err_set(err, NULL, VP_EINVAL, "vp_render: invalid argument");
-    vp_template *t = NULL;
-    int rc = vp_template_parse(tmpl, len, NULL, &t, err);
-    if (rc != 0)
-        return rc;
-    vp_render_params p;
-    memset(&p, 0, sizeof(p));
-    p.size = sizeof(p);
-    p.mode = mode;
-    p.env = env;
-    p.ctx = ctx;
-    vp_vault_source vs;
-    if (ctx != NULL && vp_ctx_vault_source(ctx, &vs) == 0)
-        p.vault = &vs;
-    rc = vp_template_render(t, &p, out, err);
-    vp_template_free(t);
     return rc;
 }
 
@@ -677,8 +636,8 @@ struct vp_template_refs {
     size_t n;
 };
 
-int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
-                             vp_template_refs **out, vp_error *err)
+int vp__template_refs_collect(const vp_template *t, const vp_render_params *p,
+                              const vp__tmpl_host *host, vp_template_refs **out, vp_error *err)
 {
     if (t == NULL || p == NULL || out == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, "vp_template_refs_collect: invalid argument");
@@ -700,7 +659,7 @@ int vp_template_refs_collect(const vp_template *t, const vp_render_params *p,
     if (rc != 0) {
         if (rc == VP_ENOMEM)
             vp__err_set(err, NULL, rc, NULL);
-        finish_error(r, p, NULL, err);
+        finish_error(r, p, host, NULL, err);
         vp__render_put(r);
         free(l);
         return rc;

@@ -17,7 +17,6 @@
 #include <sodium.h>
 
 #include "buf.h"
-#include "credstore_int.h"
 #include "errint.h"
 #include "secmem.h"
 #include "vault_int.h"

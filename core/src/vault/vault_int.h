@@ -184,4 +184,13 @@ int vp__insomnia_decrypt(const unsigned char key[VP__VAULT_KEYBYTES], const char
 /* Test hook: how long a writer waits for the lock before VP_ETIMEDOUT (default 60 s). */
 void vp__vault_set_lock_timeout_ms(unsigned ms);
 
+/* vault.c: read-modify-write of one record in ONE locked commit. fn gets the record's current
+ * value (as re-read from the file under the lock) and returns a new value in secure memory
+ * (*out, *outlen; vault.c frees it) or a status (nothing is written). VP_ENOTFOUND if the record
+ * does not exist (fn is not called). */
+typedef int (*vp__vault_update_fn)(void *arg, const unsigned char *old, size_t oldlen,
+                                   unsigned char **out, size_t *outlen, vp_error *err);
+int vp__vault_rec_update(struct vp_vault *v, uint8_t section, const char *name,
+                         vp__vault_update_fn fn, void *arg, vp_error *err);
+
 #endif
