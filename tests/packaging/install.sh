@@ -104,9 +104,9 @@ need "$doc/vaultplug/guide.md"
 for f in "$PKG_SRC"/docs/providers/*.md; do
     need "$doc/vaultplug/providers/$(basename "$f")"
 done
-for f in plugins.md vault-format.md guide.md examples/echo/echo.c examples/echo/CMakeLists.txt \
-    examples/echo/README.md examples/echo/echo.json examples/host/host.c \
-    examples/host/CMakeLists.txt examples/host/request.tmpl; do
+for f in plugins.md vault-format.md guide.md design.md examples/echo/echo.c \
+    examples/echo/CMakeLists.txt examples/echo/README.md examples/echo/echo.json \
+    examples/host/host.c examples/host/CMakeLists.txt examples/host/request.tmpl; do
     need "$doc/libvaultplug-dev/$f"
 done
 # The public headers cite documents that are installed with them (no DESIGN.md).
