@@ -109,7 +109,7 @@ for f in plugins.md vault-format.md guide.md design.md examples/echo/echo.c \
     examples/host/host.c examples/host/CMakeLists.txt examples/host/request.tmpl; do
     need "$doc/libvaultplug-dev/$f"
 done
-# The public headers cite documents that are installed with them (no DESIGN.md).
+# The public headers cite only documents that are installed with them.
 for h in "$stage/$PKG_INCLUDEDIR"/vaultplug/*.h; do
     for d in $(grep -o '[A-Za-z0-9_-]*\.md' "$h" | sort -u); do
         need "$doc/libvaultplug-dev/$d" "$(basename "$h") cites $d, which is not installed:"
