@@ -38,7 +38,7 @@ headings() {
 }
 # anchors FILE: GitHub's anchor of each heading.
 anchors() {
-    headings "$1" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9 _-]//g; s/ /-/g'
+    headings "$1" | tr '[:upper:]' '[:lower:]' | sed 's/[^a-z0-9 _-]//g; s/ /-/g'
 }
 
 # 1. The founding brief's file name (built so that this script does not name it itself).
