@@ -91,13 +91,14 @@ endif()
 
 # ---- documentation and examples of the -dev package -----------------------------------------
 # <datadir>/doc/libvaultplug-dev/: the plugin author's guide, the vault format, the user guide
-# (the public headers cite these), and examples/: the echo provider's sources (the template a
+# (the public headers cite these), the design (the architecture and the versioning rules of
+# the C API and the plugin ABI; it links the three others), and examples/: the echo provider's sources (the template a
 # provider starts from; its README builds it out of tree) and the embedding example. The echo
 # module itself is installed as a provider in this component too, so the examples (and the
 # docs that use echo:// references) run with the -dev package installed; the CLI-only and
 # provider packages do not carry it.
 install(FILES ${PROJECT_SOURCE_DIR}/docs/plugins.md ${PROJECT_SOURCE_DIR}/docs/vault-format.md
-              ${PROJECT_SOURCE_DIR}/docs/guide.md
+              ${PROJECT_SOURCE_DIR}/docs/guide.md ${PROJECT_SOURCE_DIR}/docs/design.md
         DESTINATION ${_vp_dev_docdir} COMPONENT dev)
 install(FILES ${PROJECT_SOURCE_DIR}/sdk/examples/echo/CMakeLists.txt
               ${PROJECT_SOURCE_DIR}/sdk/examples/echo/README.md

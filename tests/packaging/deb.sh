@@ -76,6 +76,7 @@ has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/examples/echo/echo.c"
 has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/examples/host/host.c"
 has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/plugins.md"
 has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/vault-format.md"
+has libvaultplug-dev "$p/$PKG_DATADIR/doc/libvaultplug-dev/design.md"
 dep libvaultplug-dev "libvaultplug (= $ver)"
 
 step "vaultplug: the command"

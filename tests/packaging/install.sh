@@ -104,12 +104,12 @@ need "$doc/vaultplug/guide.md"
 for f in "$PKG_SRC"/docs/providers/*.md; do
     need "$doc/vaultplug/providers/$(basename "$f")"
 done
-for f in plugins.md vault-format.md guide.md examples/echo/echo.c examples/echo/CMakeLists.txt \
-    examples/echo/README.md examples/echo/echo.json examples/host/host.c \
-    examples/host/CMakeLists.txt examples/host/request.tmpl; do
+for f in plugins.md vault-format.md guide.md design.md examples/echo/echo.c \
+    examples/echo/CMakeLists.txt examples/echo/README.md examples/echo/echo.json \
+    examples/host/host.c examples/host/CMakeLists.txt examples/host/request.tmpl; do
     need "$doc/libvaultplug-dev/$f"
 done
-# The public headers cite documents that are installed with them (no DESIGN.md).
+# The public headers cite only documents that are installed with them.
 for h in "$stage/$PKG_INCLUDEDIR"/vaultplug/*.h; do
     for d in $(grep -o '[A-Za-z0-9_-]*\.md' "$h" | sort -u); do
         need "$doc/libvaultplug-dev/$d" "$(basename "$h") cites $d, which is not installed:"

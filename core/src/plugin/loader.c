@@ -1,5 +1,5 @@
 /*
- * loader - provider discovery, checks and loading; see loader.h and DESIGN.md section 3.
+ * loader - provider discovery, checks and loading (loader.h; docs/design.md, "The plugin ABI").
  *
  * Order of trust: nothing of a module runs before its file, its directory and the search
  * directory passed the ownership/permission checks; then only the (side-effect free) entry

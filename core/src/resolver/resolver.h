@@ -1,10 +1,10 @@
 /*
- * resolver - the context's cache + fetch scheduler behind vp_resolve and rendering (DESIGN.md
- * section 7): cache lookups, singleflight of concurrent misses, a bounded set of fetches (per
- * context and per provider) run by the calling thread and the context's worker threads (started
- * on first need, kept until vp_ctx_free), retries with capped exponential backoff and full
- * jitter, stale-if-error and negative caching, and fetch_batch grouping for VP_CAP_BATCH
- * providers.
+ * resolver - the context's cache + fetch scheduler behind vp_resolve and rendering
+ * (docs/design.md, "Life of a reference"): cache lookups, singleflight of concurrent misses, a
+ * bounded set of fetches (per context and per provider) run by the calling thread and the
+ * context's worker threads (started on first need, kept until vp_ctx_free), retries with capped
+ * exponential backoff and full jitter, stale-if-error and negative caching, and fetch_batch
+ * grouping for VP_CAP_BATCH providers.
  *
  * fork(): a resolver belongs to the process that created its context. In a child, vp_resolve,
  * renders and the vp_cache_* calls on an inherited context fail with VP_EINVAL at once; the child

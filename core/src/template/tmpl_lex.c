@@ -1,5 +1,5 @@
 /*
- * tmpl_lex - the template lexer (DESIGN.md section 4). The token rules follow Nunjucks' lexer
+ * tmpl_lex - the template lexer (vaultplug-template(5)). The token rules follow Nunjucks' lexer
  * (so templates written for Insomnia tokenise the same): symbols run until whitespace or one of
  * Nunjucks' delimiter characters, `-` before `%}`/`}}` and after `{%`/`{{`/`{#` is whitespace
  * control. Tokens are lexed on demand with a one-token lookahead (vp__lex_peek).

@@ -1,5 +1,5 @@
 /*
- * tmpl_parse - the statement parser (DESIGN.md section 4): text, output, tags and blocks.
+ * tmpl_parse - the statement parser (vaultplug-template(5)): text, output, tags and blocks.
  *
  * One pass over the bytes: template text becomes (offset, length) slices of the source, tags
  * and expressions become AST nodes in the template's arena. The token rules follow Nunjucks'

@@ -3,7 +3,7 @@
  * The format (parse/seal/serialise) is in vault_file.c, file I/O and the lock in vault_io.c, keys
  * in vaultkey.c.
  *
- * Commit protocol (DESIGN.md section 5): every mutation takes an exclusive flock on
+ * Commit protocol (docs/vault-format.md, "Writing"): every mutation takes an exclusive flock on
  * `<path>.lock`, re-reads and verifies the current file, applies the change, writes a temp file
  * `<path>.tmp.<random>` in the same directory (O_EXCL, 0600), fsyncs it, renames it over the
  * vault and fsyncs the directory. rename() is atomic, so a reader (which takes no lock) sees the
