@@ -129,6 +129,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *va = mc_url(mock_vault_server(v));
+    /* The testkit's deadline check: this path answers only after 3 s. */
+    mc_fault slow = {
+        .kind = MC_FAULT_LATENCY, .path_prefix = "/v1/secret/data/slow/", .latency_ms = 3000};
+    if (mc_fault_add(mock_vault_server(v), &slow) != 0) {
+        fprintf(stderr, "cannot add the latency fault\n");
+        return 2;
+    }
     FILE *f = fopen(argv[4], "w");
     if (f == NULL) {
         perror(argv[4]);
@@ -168,15 +175,24 @@ int main(int argc, char **argv)
         fprintf(f, ",\n {\"ref\": \"hcp://sp@o/p/a/s\", \"value\": \"kit-hcp-canary-bf84\", "
                    "\"version\": \"1\"},\n"
                    " {\"ref\": \"hcp://sp@o/p/a/r#k\", \"value\": \"kit-rot-canary-c095\"}");
-    fprintf(f, "],\n\"not_found\": \"hashicorp://good@secret/app/nothing\",\n"
-               "\"auth_error\": \"hashicorp://bogus@secret/app/db\",\n"
-               "\"perm_error\": \"hashicorp://limited@secret/app/db\",\n"
-               "\"validate_good\": \"good\", \"validate_bad\": \"bogus\",\n"
-               "\"canaries\": [\"hvs.kit-good-canary-7b40\", \"hvs.kit-limited-canary-8c51\", "
-               "\"hvs.kit-bogus-canary-d1a6\", \"kit-sid-canary-9d62\", \"kit-cs-canary-ae73\", "
-               "\"kit-v1-canary-4e1d\", \"kit-v2-canary-5f2e\", \"kit-legacy-canary-6a3f\", "
-               "\"kit-hcp-canary-bf84\", \"kit-rot-canary-c095\"],\n"
-               "\"threads\": 8, \"iterations\": 50, \"timeout_ms\": 20000\n}\n");
+    fprintf(f,
+            "],\n\"not_found\": \"hashicorp://good@secret/app/nothing\",\n"
+            "\"auth_error\": \"hashicorp://bogus@secret/app/db\",\n"
+            "\"perm_error\": \"hashicorp://limited@secret/app/db\",\n"
+            "\"validate_good\": \"good\", \"validate_bad\": \"bogus\",\n"
+            "\"list\": [\n"
+            " {\"prefix\": \"hashicorp://good@secret/app/\", \"names\": [\"secret/app/db\"]},\n"
+            " {\"prefix\": \"hashicorp://good@secret/\", \"names\": [\"secret/app/\"]},\n"
+            " {\"prefix\": \"hashicorp://good@kv/\", \"names\": [\"kv/legacy\", \"kv/plain\"]},\n"
+            " {\"prefix\": \"hashicorp://good@secret/none/\", \"names\": []},\n"
+            " {\"prefix\": \"hashicorp://limited@secret/app/\", \"error\": \"VP_EPERM\"},\n"
+            " {\"prefix\": \"hashicorp://bogus@secret/app/\", \"error\": \"VP_EAUTH\"}],\n"
+            "\"slow\": \"hashicorp://good@secret/slow/answer\",\n"
+            "\"canaries\": [\"hvs.kit-good-canary-7b40\", \"hvs.kit-limited-canary-8c51\", "
+            "\"hvs.kit-bogus-canary-d1a6\", \"kit-sid-canary-9d62\", \"kit-cs-canary-ae73\", "
+            "\"kit-v1-canary-4e1d\", \"kit-v2-canary-5f2e\", \"kit-legacy-canary-6a3f\", "
+            "\"kit-hcp-canary-bf84\", \"kit-rot-canary-c095\"],\n"
+            "\"threads\": 8, \"iterations\": 50, \"timeout_ms\": 20000\n}\n");
     fclose(f);
 
     char *kit[] = {argv[1], "--plugin", argv[2], "--config", argv[4], NULL};
