@@ -1,6 +1,7 @@
 /*
  * mock_aws - AWS on loopback for tests and demos: Secrets Manager (GetSecretValue,
- * BatchGetSecretValue; awsJson1_1), STS (GetCallerIdentity, AssumeRole; query protocol, XML), the
+ * BatchGetSecretValue, ListSecrets; awsJson1_1), STS (GetCallerIdentity, AssumeRole; query
+ * protocol, XML), the
  * SSO portal (GetRoleCredentials), and on a second, plain-HTTP server IMDSv2 and an ECS container
  * credentials endpoint. Every Secrets Manager and STS request must carry a valid SigV4 signature
  * made with a key the mock knows; bad, stale or mis-scoped signatures, unknown keys, wrong or
@@ -13,12 +14,15 @@
  *     "account": "123456789012",
  *     "cred_ttl_s": 3600,               lifetime of credentials the mock issues
  *     "batch_page_size": 20,            SecretValues+Errors per BatchGetSecretValue page
+ *     "list_page_size": 2,              SecretList entries per ListSecrets page (small, so
+ *                                       every list crosses pages)
  *     "keys": [{"access_key_id": "AKIA...", "secret_access_key": "...",
  *               "session_token": "...",           (required on requests when given)
  *               "expired": false,                 (ExpiredTokenException)
  *               "arn": "arn:aws:iam::123456789012:user/test",
  *               "deny": ["secret-name", ...],     (AccessDeniedException for those)
- *               "no_batch": false}],              (AccessDenied on BatchGetSecretValue)
+ *               "no_batch": false,                (AccessDenied on BatchGetSecretValue)
+ *               "no_list": false}],               (AccessDenied on ListSecrets)
  *     "secrets": [{"name": "db/main", "arn": "arn:...:secret:db/main-AbCdEf" (default derived;
  *                  an ARN of another account makes the secret reachable by ARN only),
  *                  "string": "...", or "binary": "<base64>",        (one AWSCURRENT version)
@@ -64,7 +68,8 @@ const char *mock_aws_ca_file(const mock_aws *m);
 mc_server *mock_aws_server(mock_aws *m);
 mc_server *mock_aws_meta_server(mock_aws *m);
 
-/* Requests served per operation: "GetSecretValue", "BatchGetSecretValue", "GetCallerIdentity",
+/* Requests served per operation: "GetSecretValue", "BatchGetSecretValue", "ListSecrets",
+ * "GetCallerIdentity",
  * "AssumeRole", "GetRoleCredentials", "imds-token", "imds-role", "imds-creds", "ecs"; and
  * "sig-rejected" (requests refused for their signature, key or token). */
 uint64_t mock_aws_count(mock_aws *m, const char *what);
@@ -108,6 +113,7 @@ typedef struct mkey {
     char deny[MAX_LIST][STR];
     int n_deny;
     int no_batch;
+    int no_list; /* AccessDenied on ListSecrets */
 } mkey;
 
 typedef struct mver {
@@ -142,6 +148,7 @@ enum {
     C_IMDS_CREDS,
     C_ECS,
     C_SIGREJ,
+    C_LIST,
     C_N
 };
 
@@ -151,6 +158,7 @@ struct mock_aws {
     char region[32], account[16];
     int cred_ttl;
     int page;
+    int list_page; /* SecretList entries per ListSecrets page (MaxResults caps it further) */
     mkey keys[MAX_KEYS];
     int n_keys, n_seed_keys;
     msecret secrets[MAX_SECRETS];
