@@ -125,6 +125,15 @@ static int tk_list(void *inst, const char *prefix, vp_call *call, vp_list_out *o
     const tk_mod *m = inst;
     if (strncmp(prefix, "denied/", 7) == 0)
         return m->h->fail(call, VP_EPERM, "tkprov: listing %s is denied", prefix);
+    if (strcmp(prefix, "dup/") == 0) {
+        /* What a store paging under concurrent writes may hand out: repeats, no order, an
+         * empty name. The host sorts and de-duplicates. */
+        static const char *const dup[] = {"dup/b", "dup/a", "dup/b", "", "dup/c", "dup/a"};
+        for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++)
+            if (m->h->list_add(out, dup[i]) != 0)
+                return m->h->fail(call, VP_ENOMEM, "tkprov: list: out of memory");
+        return 0;
+    }
     for (size_t i = 0; i < sizeof(store) / sizeof(store[0]); i++) {
 #ifndef TK_BROKEN_LIST
         if (strncmp(store[i].name, prefix, strlen(prefix)) != 0)
