@@ -235,6 +235,8 @@ typedef struct hc_href {
 
 int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, vp_secret_out *out);
 int hc_hcp_validate(hc_inst *in, vp_call *call);
+/* A secure copy of a usable HCP token (force: the last one was refused), for hc_list.c. */
+int hc_hcp_token(hc_inst *in, vp_call *call, int force, char **tok, hc_err *e);
 void hc_hcp_forget_token(hc_inst *in);
 
 #endif

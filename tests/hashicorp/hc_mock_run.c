@@ -186,17 +186,28 @@ int main(int argc, char **argv)
             " {\"prefix\": \"hashicorp://good@kv/\", \"names\": [\"kv/legacy\", \"kv/plain\"]},\n"
             " {\"prefix\": \"hashicorp://good@secret/none/\", \"names\": []},\n"
             " {\"prefix\": \"hashicorp://limited@secret/app/\", \"error\": \"VP_EPERM\"},\n"
-            " {\"prefix\": \"hashicorp://bogus@secret/app/\", \"error\": \"VP_EAUTH\"}],\n"
-            "\"slow\": \"hashicorp://good@secret/slow/answer\",\n"
-            "\"canaries\": [\"hvs.kit-good-canary-7b40\", \"hvs.kit-limited-canary-8c51\", "
-            "\"hvs.kit-bogus-canary-d1a6\", \"kit-sid-canary-9d62\", \"kit-cs-canary-ae73\", "
-            "\"kit-v1-canary-4e1d\", \"kit-v2-canary-5f2e\", \"kit-legacy-canary-6a3f\", "
-            "\"kit-hcp-canary-bf84\", \"kit-rot-canary-c095\"],\n"
-            "\"threads\": 8, \"iterations\": 50, \"timeout_ms\": 20000\n}\n");
+            " {\"prefix\": \"hashicorp://bogus@secret/app/\", \"error\": \"VP_EAUTH\"}");
+    if (h != NULL) /* HCP Vault Secrets: the app's three secrets take two pages */
+        fprintf(f, ",\n {\"prefix\": \"hcp://sp@o/p/a/\", \"names\": [\"o/p/a/plain\", "
+                   "\"o/p/a/r\", \"o/p/a/s\"]},\n"
+                   " {\"prefix\": \"hcp://sp@o/p/a/p\", \"names\": [\"o/p/a/plain\"]},\n"
+                   " {\"prefix\": \"hcp://sp@o/p/none/\", \"names\": []}");
+    fprintf(f, "],\n"
+               "\"slow\": \"hashicorp://good@secret/slow/answer\",\n"
+               "\"canaries\": [\"hvs.kit-good-canary-7b40\", \"hvs.kit-limited-canary-8c51\", "
+               "\"hvs.kit-bogus-canary-d1a6\", \"kit-sid-canary-9d62\", \"kit-cs-canary-ae73\", "
+               "\"kit-v1-canary-4e1d\", \"kit-v2-canary-5f2e\", \"kit-legacy-canary-6a3f\", "
+               "\"kit-hcp-canary-bf84\", \"kit-rot-canary-c095\"],\n"
+               "\"threads\": 8, \"iterations\": 50, \"timeout_ms\": 20000\n}\n");
     fclose(f);
 
     char *kit[] = {argv[1], "--plugin", argv[2], "--config", argv[4], NULL};
     int rc = run(kit);
+    if (rc == 0 && h != NULL && mock_hcp_count(h, MH_COUNT_LIST) < 3) {
+        fprintf(stderr, "FAIL HCP list answered %llu pages: no list crossed a page\n",
+                (unsigned long long)mock_hcp_count(h, MH_COUNT_LIST));
+        rc = 1;
+    }
     mock_hcp_stop(h);
     mock_vault_stop(v);
     return rc;

@@ -2,7 +2,7 @@
  * test_hashicorp_list - vp_list through the real hashicorp.so against the Vault mock over HTTP
  * (and HTTPS): one level of a KV v2 mount (LIST metadata/) and a KV v1 mount, folders with a
  * trailing '/', full MOUNT/PATH names that fetch as they are, an empty folder, a policy that
- * refuses the list (VP_EPERM) vs a rejected token (VP_EAUTH), an HCP credential (VP_ENOTSUP),
+ * refuses the list (VP_EPERM) vs a rejected token (VP_EAUTH), an HCP prefix naming no app,
  * no mount given (VP_EINVAL), and no secret value in any name, log line or message.
  */
 #include <setjmp.h>
@@ -164,7 +164,9 @@ static void t_empty_and_errors(void **state)
     want_list_err(ctx, "hashicorp://limited@secret/orders/", VP_EPERM, "permission denied");
     want_list_err(ctx, "hashicorp://bogus@secret/orders/", VP_EAUTH, "rejected the token");
     want_list_err(ctx, "hashicorp://good@", VP_EINVAL, "give the KV mount");
-    want_list_err(ctx, "hashicorp://cloud@secret/", VP_ENOTSUP, "HCP Vault Secrets");
+    /* An HCP credential lists an app of HCP Vault Secrets (hc_mock_run's testkit run covers
+     * it against the HCP mock); a prefix that names no app is refused before any request. */
+    want_list_err(ctx, "hashicorp://cloud@a/b/c", VP_EINVAL, "list an app of HCP Vault Secrets");
     want_list_err(ctx, "hashicorp://nosuch@secret/", VP_ENOTFOUND, "no credential named nosuch");
     vp_ctx_free(ctx);
 }
