@@ -33,6 +33,15 @@ int main(int argc, char **argv)
         mock_aws_stop(m);
         return 2;
     }
+    /* The testkit's deadline check: a secret that answers only after 3 s. */
+    if (mock_aws_seed_json(m,
+                           "{\"secrets\":[{\"name\":\"slow/answer\",\"string\":\"late\","
+                           "\"latency_ms\":3000}]}",
+                           err, sizeof(err)) != 0) {
+        fprintf(stderr, "aws_testkit_run: seed: %s\n", err);
+        mock_aws_stop(m);
+        return 2;
+    }
     char path[] = "/tmp/vp-aws-testkit-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -77,6 +86,7 @@ int main(int argc, char **argv)
             "  \"validate_bad\": \"expired\",\n"
             /* ListSecrets pages hold 2 names in the mock: err/ and the whole account cross
              * pages, and pages the name filter empties still carry a NextToken. */
+            "  \"slow\": \"aws://good@slow/answer\",\n"
             "  \"list\": [\n"
             "    {\"prefix\": \"aws://good@err/\", \"names\": [\"err/html\", \"err/internal\", "
             "\"err/invalid\"]},\n"

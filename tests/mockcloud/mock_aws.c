@@ -322,6 +322,14 @@ static void sm_get(mock_aws *m, const mkey *k, json_object *body, mc_response *r
     char msg[512];
     pthread_mutex_lock(&m->lock);
     msecret *s = find_secret_locked(m, id);
+    unsigned latency = s ? s->latency_ms : 0;
+    pthread_mutex_unlock(&m->lock);
+    if (latency > 0) { /* a slow secret (deadline tests); other requests go on meanwhile */
+        struct timespec ts = {(time_t)(latency / 1000), (long)(latency % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&m->lock);
+    s = find_secret_locked(m, id);
     if (s == NULL) {
         pthread_mutex_unlock(&m->lock);
         json_error(resp, 400, "ResourceNotFoundException",

@@ -28,7 +28,8 @@
  *                  "string": "...", or "binary": "<base64>",        (one AWSCURRENT version)
  *                  "versions": [{"id": "...", "stages": ["AWSCURRENT"], "string"|"binary"}],
  *                  "error": "DecryptionFailure" | any code | "html502",
- *                  "throttle": N}],                  (first N reads: ThrottlingException)
+ *                  "throttle": N,                    (first N reads: ThrottlingException)
+ *                  "latency_ms": N}],                (reads answer only after N ms)
  *     "roles": ["arn:aws:iam::123456789012:role/reader"],          (AssumeRole targets)
  *     "sso": [{"token": "...", "account_id": "...", "role_name": "..."}],
  *     "imds_role": "ec2-role",          (IMDS serves credentials for this role; absent = none)
@@ -130,7 +131,8 @@ typedef struct msecret {
     int n_vers;
     char error[96];
     int throttle;
-    int foreign; /* ARN of another account: reachable by ARN only */
+    unsigned latency_ms; /* reads of it answer only after this long */
+    int foreign;         /* ARN of another account: reachable by ARN only */
 } msecret;
 
 typedef struct msso {

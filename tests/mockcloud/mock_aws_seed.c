@@ -146,6 +146,7 @@ int mock_aws_seed_json(mock_aws *m, const char *json, char *err, size_t errcap)
             if ((s = jget(o, "error")) != NULL)
                 snprintf(sc->error, sizeof(sc->error), "%s", s);
             sc->throttle = jint(o, "throttle", 0);
+            sc->latency_ms = (unsigned)jint(o, "latency_ms", 0);
             json_object *vs = NULL;
             if (json_object_object_get_ex(o, "versions", &vs)) {
                 for (size_t j = 0; j < json_object_array_length(vs) && sc->n_vers < MAX_VERS; j++) {
