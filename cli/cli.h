@@ -275,6 +275,7 @@ int cli_credvar_check(const char *prefix, const char *provider, const vp_cred_ty
 /* Commands. */
 extern const cli_command cli_cmd_render;
 extern const cli_command cli_cmd_get;
+extern const cli_command cli_cmd_ls;
 extern const cli_command cli_cmd_refs;
 extern const cli_command cli_cmd_vault;
 extern const cli_command cli_cmd_cred;

@@ -55,9 +55,9 @@ static const cli_command cli_cmd_version = {
 
 /* The command table: the order is the order of `vaultplug --help`. */
 static const cli_command *const commands[] = {
-    &cli_cmd_render,    &cli_cmd_get,     &cli_cmd_refs,  &cli_cmd_vault,
-    &cli_cmd_cred,      &cli_cmd_login,   &cli_cmd_cache, &cli_cmd_config,
-    &cli_cmd_providers, &cli_cmd_version, &cli_cmd_help,
+    &cli_cmd_render, &cli_cmd_get,       &cli_cmd_ls,      &cli_cmd_refs,
+    &cli_cmd_vault,  &cli_cmd_cred,      &cli_cmd_login,   &cli_cmd_cache,
+    &cli_cmd_config, &cli_cmd_providers, &cli_cmd_version, &cli_cmd_help,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

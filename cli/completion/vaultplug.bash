@@ -12,7 +12,7 @@ _vaultplug()
     local cur prev words cword
     _init_completion || return
 
-    local commands="render get refs vault cred login cache config providers version help"
+    local commands="render get ls refs vault cred login cache config providers version help"
     local common="--quiet --vault-key-file --plugin-dir --help"
 
     # The command is the first word that is not a global option (or its value).
@@ -72,6 +72,15 @@ _vaultplug()
         ;;
     get)
         COMPREPLY=($(compgen -W "$common" -- "$cur"))
+        ;;
+    ls)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--json $common" -- "$cur"))
+        elif [[ $cur != *:* ]]; then
+            # SCHEME:// of each provider; the rest of the prefix is the user's.
+            COMPREPLY=($(compgen -W "$(_vaultplug_providers | sed 's|$|://|')" -- "$cur"))
+            compopt -o nospace 2>/dev/null
+        fi
         ;;
     vault)
         if [[ -z $sub ]]; then

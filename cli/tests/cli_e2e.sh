@@ -511,6 +511,12 @@ B
     [ "$(cat "$out")" = "echo" ] || fail "provider names"
     c -q cache s
     [ "$(cat "$out")" = "stats" ] || fail "after a global option"
+    c l
+    [ "$(cat "$out")" = "$(printf 'ls\nlogin')" ] || fail "ls among the commands"
+    c ls --j
+    [ "$(cat "$out")" = "--json" ] || fail "ls options"
+    c ls ec
+    [ "$(cat "$out")" = "echo://" ] || fail "ls completes SCHEME://"
     ;;
 *)
     echo "unknown test $t"

@@ -277,6 +277,88 @@ exit_codes)
         fail "man page table"
     ;;
 
+ls)
+    # `vaultplug ls` against the mock cloud: names (never values) of each of the four clouds,
+    # sorted, each one fetchable as it is; --json; the errors a user meets.
+    for p in aws gcp hashicorp azure; do
+        "$vp" providers --available --json 2>/dev/null | grep -q "\"name\": \"$p\"" || {
+            echo "SKIP: provider $p not built"
+            exit 77
+        }
+    done
+    start_mock
+    run ls aws://
+    expect 0 "ls aws://"
+    printf 'db-credentials\ndb/credentials\ndb/password\nprod/db\n' >"$work/want"
+    cmp -s "$out" "$work/want" || fail "aws names (sorted, all pages)"
+    run ls aws://db/
+    expect 0 "ls aws://db/"
+    printf 'db/credentials\ndb/password\n' >"$work/want"
+    cmp -s "$out" "$work/want" || fail "aws prefix db/"
+    run get "aws://$(head -1 "$out")#password"
+    expect 0 "get of a listed name"
+    [ "$(cat "$out")" = docs-db-pw-1 ] || fail "the listed name does not fetch"
+    run ls gcp://demo-project/
+    expect 0 "ls gcp://demo-project/"
+    [ "$(cat "$out")" = demo-project/stripe-key ] || fail "gcp names"
+    run ls hashicorp://secret/
+    expect 0 "ls hashicorp://secret/"
+    [ "$(cat "$out")" = secret/orders/ ] || fail "hashicorp: one level, folder with a slash"
+    run ls hashicorp://secret/orders
+    expect 0 "ls hashicorp://secret/orders"
+    [ "$(cat "$out")" = secret/orders/signing ] || fail "hashicorp folder without its slash"
+    run ls azure://demo/
+    expect 0 "ls azure://demo/"
+    [ "$(cat "$out")" = demo.vault.azure.net/webhook-token ] || fail "azure names"
+    # No value anywhere, whatever was listed.
+    for v in aws-db-pw-7Hq2 docs-db-pw-2 sk_test_gcp_51Hx9 vault-hmac-3f9a azure-whk-88c1; do
+        run ls aws://
+        grep -q "$v" "$out" "$err" && fail "a value in ls output"
+    done
+    # Empty: nothing on stdout, a note on stderr, exit 0; -q drops the note.
+    run ls aws://nothing-here/
+    expect 0 "empty list"
+    [ -s "$out" ] && fail "output for an empty list"
+    grep -q 'no secrets under aws://nothing-here/' "$err" || fail "no note for an empty list"
+    run ls -q aws://nothing-here/
+    [ -s "$err" ] && fail "-q still notes the empty list"
+    # --json: one valid document, the prefix and the names.
+    run ls --json aws://db/
+    expect 0 "ls --json"
+    cat >"$work/j.cmake" <<'CM'
+file(READ "${F}" j)
+string(JSON n LENGTH "${j}" names)
+string(JSON a GET "${j}" names 0)
+string(JSON p GET "${j}" prefix)
+message("${n} ${a} ${p}")
+CM
+    [ "$(cmake -DF="$out" -P "$work/j.cmake" 2>&1)" = "2 db/credentials aws://db/" ] ||
+        fail "ls --json is not {prefix, names}"
+    run ls --json aws://nothing-here/
+    [ "$(tr -d ' \n' <"$out")" = '{"prefix":"aws://nothing-here/","names":[]}' ] ||
+        fail "empty --json"
+    # Errors: a provider without list, an unknown scheme, no scheme, an unknown credential,
+    # params in a prefix, a mount missing, a denied listing.
+    run ls echo://x/
+    expect 9 "ls of a provider without list"
+    grep -q 'provider echo cannot list secrets' "$err" || fail "no reason for echo"
+    run ls nosuch://x/
+    expect 3 "unknown scheme"
+    run ls db/
+    expect 2 "no scheme"
+    grep -q "has no scheme" "$err" || fail "no hint for a missing scheme"
+    run ls 'aws://db/?region=us-east-1'
+    expect 2 "params in a prefix"
+    grep -q 'takes no ?parameters' "$err" || fail "no reason for params"
+    run ls aws://nobody@db/
+    expect 3 "unknown credential"
+    run ls hashicorp://
+    expect 2 "hashicorp without a mount"
+    grep -q 'give the KV mount' "$err" || fail "no hint for the mount"
+    run ls
+    expect 2 "no argument"
+    ;;
+
 *)
     echo "unknown test $t"
     exit 2

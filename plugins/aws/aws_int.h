@@ -243,5 +243,11 @@ int aws_sm_fetch(aws_inst *in, const vp_ref *ref, vp_call *call, const aws_sink 
 int aws_sm_fetch_batch(aws_inst *in, vp_call *call, size_t n, const vp_ref *const *refs,
                        vp_secret_out *const *outs);
 int aws_sts_whoami(aws_inst *in, vp_call *call);
+/* Report a failed Secrets Manager response on the call (mapped status, code, message, hint,
+ * Retry-After) and return the status. */
+int aws_sm_report_http_error(aws_inst *in, vp_call *call, vp_http_response *resp, const char *what,
+                             const char *region);
+/* sm_list.c: ListSecrets with NextToken paging, names starting with prefix (VP_CAP_LIST). */
+int aws_sm_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out);
 
 #endif

@@ -710,3 +710,11 @@ int aws_sts_whoami(aws_inst *in, vp_call *call)
     aws_creds_clear(h, in->hc, &c);
     return rc;
 }
+
+/* For sm_list.c: the same error report as a failed read. */
+int aws_sm_report_http_error(aws_inst *in, vp_call *call, vp_http_response *resp, const char *what,
+                             const char *region)
+{
+    aws_sink s = {in->h, call, NULL};
+    return report_http_error(in, call, &s, resp, what, region);
+}

@@ -419,7 +419,7 @@ static int take_challenge(az_inst *in, vp_call *call, const az_secret_id *id,
     return 0;
 }
 
-static int map_error(az_inst *in, vp_call *call, const az_secret_id *id, vp_http_response *resp)
+int az_map_kv_error(az_inst *in, vp_call *call, const az_secret_id *id, vp_http_response *resp)
 {
     const vp_host *h = in->host;
     long st = h->http_status(resp);
@@ -489,6 +489,77 @@ static int deliver(az_inst *in, vp_call *call, const az_secret_id *id, vp_http_r
     return rc;
 }
 
+/* GET url on vault id->host with Key Vault's Bearer challenge flow: a bare request first
+ * (unless the vault's challenge is cached) to learn the tenant and scope, then the request with
+ * a token, once more with a fresh token after a 401. On 0 *out is the final response, any
+ * status, for the caller to http_free. Used by fetch and by list (az_list.c). */
+int az_vault_get(az_inst *in, vp_call *call, const az_secret_id *id, const char *url,
+                 vp_http_response **out)
+{
+    const vp_host *h = in->host;
+    int rc;
+    *out = NULL;
+    az_challenge c;
+    int have_chal = chal_get(in, id->host, &c);
+    int refreshed = 0;
+    rc = VP_EAUTH;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        vp_http_response *resp = NULL;
+        if (!have_chal) {
+            /* Bare request: the vault tells us which tenant and scope it wants. */
+            rc = az_http(h, &in->env, call, "GET", url, NULL, 0, NULL, 0, 0, 0, 0, &resp);
+            if (rc != 0)
+                break;
+            if (h->http_status(resp) == 401) {
+                rc = take_challenge(in, call, id, resp, &c);
+                h->http_free(resp);
+                if (rc != 0)
+                    break;
+                have_chal = 1;
+                continue;
+            }
+        } else {
+            char *tok = NULL;
+            size_t tlen = 0;
+            rc = az_get_token(in, call, c.tenant, c.scope, refreshed, &tok, &tlen);
+            if (rc != 0)
+                break;
+            size_t alen = tlen + 8;
+            char *auth = h->secure_malloc(alen);
+            if (auth == NULL) {
+                h->secure_free(tok);
+                rc = VP_ENOMEM;
+                break;
+            }
+            snprintf(auth, alen, "Bearer %s", tok);
+            h->secure_free(tok);
+            const vp_http_header hdrs[] = {{"Authorization", auth, VP_HTTP_HDR_SECRET}};
+            rc = az_http(h, &in->env, call, "GET", url, hdrs, 1, NULL, 0, 1, 0, 0, &resp);
+            h->secure_free(auth);
+            if (rc != 0)
+                break;
+            if (h->http_status(resp) == 401 && !refreshed) {
+                /* Token expired or revoked, or the vault wants another tenant: once more. */
+                const char *hdr = h->http_header(resp, "WWW-Authenticate");
+                az_challenge c2;
+                if (hdr != NULL && az_parse_challenge(hdr, &c2) == 0 &&
+                    az_challenge_domain_ok(&c2, id->host)) {
+                    c = c2;
+                    chal_put(in, id->host, &c);
+                }
+                h->http_free(resp);
+                refreshed = 1;
+                continue;
+            }
+        }
+        *out = resp; /* the final answer, whatever its status */
+        break;
+    }
+    if (rc == 0 && *out == NULL)
+        rc = h->fail(call, VP_EAUTH, "vault %s kept answering 401 with new challenges", id->host);
+    return rc;
+}
+
 static int az_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_out *out)
 {
     az_inst *in = inst;
@@ -525,63 +596,12 @@ static int az_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_out 
         return rc;
     }
 
-    az_challenge c;
-    int have_chal = chal_get(in, id.host, &c);
-    int refreshed = 0;
-    rc = VP_EAUTH;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        vp_http_response *resp = NULL;
-        if (!have_chal) {
-            /* Bare request: the vault tells us which tenant and scope it wants. */
-            rc = az_http(h, &in->env, call, "GET", url.s, NULL, 0, NULL, 0, 0, 0, 0, &resp);
-            if (rc != 0)
-                break;
-            if (h->http_status(resp) == 401) {
-                rc = take_challenge(in, call, &id, resp, &c);
-                h->http_free(resp);
-                if (rc != 0)
-                    break;
-                have_chal = 1;
-                continue;
-            }
-        } else {
-            char *tok = NULL;
-            size_t tlen = 0;
-            rc = az_get_token(in, call, c.tenant, c.scope, refreshed, &tok, &tlen);
-            if (rc != 0)
-                break;
-            size_t alen = tlen + 8;
-            char *auth = h->secure_malloc(alen);
-            if (auth == NULL) {
-                h->secure_free(tok);
-                rc = VP_ENOMEM;
-                break;
-            }
-            snprintf(auth, alen, "Bearer %s", tok);
-            h->secure_free(tok);
-            const vp_http_header hdrs[] = {{"Authorization", auth, VP_HTTP_HDR_SECRET}};
-            rc = az_http(h, &in->env, call, "GET", url.s, hdrs, 1, NULL, 0, 1, 0, 0, &resp);
-            h->secure_free(auth);
-            if (rc != 0)
-                break;
-            if (h->http_status(resp) == 401 && !refreshed) {
-                /* Token expired or revoked, or the vault wants another tenant: once more. */
-                const char *hdr = h->http_header(resp, "WWW-Authenticate");
-                az_challenge c2;
-                if (hdr != NULL && az_parse_challenge(hdr, &c2) == 0 &&
-                    az_challenge_domain_ok(&c2, id.host)) {
-                    c = c2;
-                    chal_put(in, id.host, &c);
-                }
-                h->http_free(resp);
-                refreshed = 1;
-                continue;
-            }
-        }
+    vp_http_response *resp = NULL;
+    rc = az_vault_get(in, call, &id, url.s, &resp);
+    if (rc == 0) {
         long st = h->http_status(resp);
-        rc = st == 200 ? deliver(in, call, &id, resp, out) : map_error(in, call, &id, resp);
+        rc = st == 200 ? deliver(in, call, &id, resp, out) : az_map_kv_error(in, call, &id, resp);
         h->http_free(resp);
-        break;
     }
     az_sb_free(&url);
     return rc;
@@ -605,13 +625,13 @@ static const vp_provider az_provider = {
     "1.0.0",
     "Azure Key Vault secrets (user sign-in, service principal, managed identity)",
     az_schemes,
-    VP_CAP_THREADSAFE | VP_CAP_INTERACTIVE_LOGIN,
+    VP_CAP_THREADSAFE | VP_CAP_LIST | VP_CAP_INTERACTIVE_LOGIN,
     az_cred_types,
     az_init,
     az_configure,
     az_fetch,
-    NULL,
-    NULL,
+    NULL,    /* fetch_batch */
+    az_list, /* list */
     az_login,
     az_validate,
     az_destroy,

@@ -196,6 +196,13 @@ int az_http(const vp_host *h, const az_env *e, vp_call *call, const char *method
 
 /* az_token.c: a bearer token for (tenant, scope) of the challenge, under in->lock. `force`
  * drops a cached token first (after a 401). *tok is a secure copy (free with secure_free). */
+/* azure.c: a GET on a vault through the challenge flow (final response in *out, any status),
+ * and the status + message for a failed Key Vault response. */
+int az_vault_get(az_inst *in, vp_call *call, const az_secret_id *id, const char *url,
+                 vp_http_response **out);
+int az_map_kv_error(az_inst *in, vp_call *call, const az_secret_id *id, vp_http_response *resp);
+/* az_list.c: list() (VP_CAP_LIST): the secrets of one vault, following nextLink. */
+int az_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out);
 int az_get_token(az_inst *in, vp_call *call, const char *tenant, const char *scope, int force,
                  char **tok, size_t *tok_len);
 void az_tokens_clear(az_inst *in);

@@ -135,6 +135,11 @@ int gcp_name_check(char what, const char *s);
 /* The :access URL of n (all fields set except location, which may be ""). 0 or -1 (too long). */
 int gcp_access_url(const char *endpoint, const gcp_name *n, char *out, size_t cap);
 
+/* ---- gcp_list.c --------------------------------------------------------------------------- */
+
+/* list() (VP_CAP_LIST): secrets.list of one project with pageToken paging. */
+int gcp_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out);
+
 /* ---- gcp_resp.c --------------------------------------------------------------------------- */
 
 /* Parse a 200 response of versions.access: decode payload.data into *value (secure memory,

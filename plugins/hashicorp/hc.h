@@ -214,6 +214,18 @@ int hc_vault_fetch(hc_inst *in, vp_call *call, const hc_vref *r, const char *uri
                    vp_secret_out *out);
 int hc_vault_validate(hc_inst *in, vp_call *call);
 void hc_vault_forget_token(hc_inst *in);
+/* The pieces of a Vault request hc_list.c shares with reads (hc_vault.c): a usable token
+ * (secure copy), the mount and KV version holding path, one request without a body, and whether
+ * a 403 is the token (VP_EAUTH) or the policy (VP_EPERM). */
+int hc_vault_token(hc_inst *in, vp_call *call, const char *ns, int force, char **tok, hc_err *e);
+int hc_vault_detect(hc_inst *in, vp_call *call, const char *ns, const char *path, const char *tok,
+                    char **mount, int *version, hc_err *e);
+int hc_vault_req(const hc_inst *in, vp_call *call, const char *method, const char *ns,
+                 const char *rest, const char *query, const char *token, vp_http_response **resp);
+int hc_vault_classify_403(hc_inst *in, vp_call *call, const char *ns, hc_err *e);
+
+/* hc_list.c: list one level of a KV mount (VP_CAP_LIST). */
+int hc_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out);
 
 typedef struct hc_href {
     const char *org, *project, *app, *name;
@@ -223,6 +235,8 @@ typedef struct hc_href {
 
 int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, vp_secret_out *out);
 int hc_hcp_validate(hc_inst *in, vp_call *call);
+/* A secure copy of a usable HCP token (force: the last one was refused), for hc_list.c. */
+int hc_hcp_token(hc_inst *in, vp_call *call, int force, char **tok, hc_err *e);
 void hc_hcp_forget_token(hc_inst *in);
 
 #endif

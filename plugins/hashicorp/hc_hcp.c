@@ -224,6 +224,11 @@ int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, 
     return VP_OK;
 }
 
+int hc_hcp_token(hc_inst *in, vp_call *call, int force, char **tok, hc_err *e)
+{
+    return get_token(in, call, force, tok, e);
+}
+
 int hc_hcp_validate(hc_inst *in, vp_call *call)
 {
     hc_err e = {0};

@@ -511,3 +511,27 @@ int hc_vault_validate(hc_inst *in, vp_call *call)
         return rc;
     return hc_fail(in, call, rc, &e);
 }
+
+/* ---- for hc_list.c ------------------------------------------------------------------------ */
+
+int hc_vault_token(hc_inst *in, vp_call *call, const char *ns, int force, char **tok, hc_err *e)
+{
+    return get_token(in, call, ns, force, tok, e);
+}
+
+int hc_vault_detect(hc_inst *in, vp_call *call, const char *ns, const char *path, const char *tok,
+                    char **mount, int *version, hc_err *e)
+{
+    return detect(in, call, ns, path, tok, mount, version, e);
+}
+
+int hc_vault_req(const hc_inst *in, vp_call *call, const char *method, const char *ns,
+                 const char *rest, const char *query, const char *token, vp_http_response **resp)
+{
+    return vault_req(in, call, method, ns, rest, query, token, NULL, 0, resp);
+}
+
+int hc_vault_classify_403(hc_inst *in, vp_call *call, const char *ns, hc_err *e)
+{
+    return classify_403(in, call, ns, e);
+}

@@ -42,7 +42,7 @@ const char aws_test_seed[] =
     "{\"access_key_id\":\"" KEY_EXPIRED "\",\"secret_access_key\":\"" CANARY_EXP_SK "\","
     "\"session_token\":\"" CANARY_EXP_TOKEN "\",\"expired\":1},"
     "{\"access_key_id\":\"" KEY_NOBATCH "\",\"secret_access_key\":\"" CANARY_NB_SK "\","
-    "\"no_batch\":1},"
+    "\"no_batch\":1,\"no_list\":1},"
     "{\"access_key_id\":\"" KEY_INSO "\",\"secret_access_key\":\"" CANARY_INSO_SK "\"}],"
     "\"secrets\":["
     "{\"name\":\"db/"

@@ -33,6 +33,15 @@ int main(int argc, char **argv)
         mock_aws_stop(m);
         return 2;
     }
+    /* The testkit's deadline check: a secret that answers only after 3 s. */
+    if (mock_aws_seed_json(m,
+                           "{\"secrets\":[{\"name\":\"slow/answer\",\"string\":\"late\","
+                           "\"latency_ms\":3000}]}",
+                           err, sizeof(err)) != 0) {
+        fprintf(stderr, "aws_testkit_run: seed: %s\n", err);
+        mock_aws_stop(m);
+        return 2;
+    }
     char path[] = "/tmp/vp-aws-testkit-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -57,7 +66,10 @@ int main(int argc, char **argv)
             "\"session_token\": \"" CANARY_TEMP_TOKEN "\"}},\n"
             "    {\"name\": \"expired\", \"type\": \"temporary\", \"fields\": {"
             "\"access_key_id\": \"" KEY_EXPIRED "\", \"secret_access_key\": "
-            "\"" CANARY_EXP_SK "\", \"session_token\": \"" CANARY_EXP_TOKEN "\"}}\n"
+            "\"" CANARY_EXP_SK "\", \"session_token\": \"" CANARY_EXP_TOKEN "\"}},\n"
+            "    {\"name\": \"nolist\", \"type\": \"temporary\", \"fields\": {"
+            "\"access_key_id\": \"" KEY_NOBATCH "\", \"secret_access_key\": "
+            "\"" CANARY_NB_SK "\"}}\n"
             "  ],\n"
             "  \"found\": [\n"
             "    {\"ref\": \"aws://good@api/key\", \"value\": \"" CANARY_PLAIN "\", "
@@ -72,6 +84,18 @@ int main(int argc, char **argv)
             "  \"perm_error\": \"aws://denied/secret\",\n"
             "  \"validate_good\": \"good\",\n"
             "  \"validate_bad\": \"expired\",\n"
+            /* ListSecrets pages hold 2 names in the mock: err/ and the whole account cross
+             * pages, and pages the name filter empties still carry a NextToken. */
+            "  \"slow\": \"aws://good@slow/answer\",\n"
+            "  \"list\": [\n"
+            "    {\"prefix\": \"aws://good@err/\", \"names\": [\"err/html\", \"err/internal\", "
+            "\"err/invalid\"]},\n"
+            "    {\"prefix\": \"aws://good@db/\", \"names\": [\"db/main\"]},\n"
+            "    {\"prefix\": \"aws://good@api/key\", \"names\": [\"api/key\"]},\n"
+            "    {\"prefix\": \"aws://good@nothing/\", \"names\": []},\n"
+            "    {\"prefix\": \"aws://nolist@\", \"error\": \"VP_EPERM\"},\n"
+            "    {\"prefix\": \"aws://expired@\", \"error\": \"VP_EAUTH\"}\n"
+            "  ],\n"
             "  \"canaries\": [");
     for (size_t i = 0; aws_test_canaries[i]; i++)
         fprintf(f, "%s\"%s\"", i ? ", " : "", aws_test_canaries[i]);
@@ -90,6 +114,14 @@ int main(int argc, char **argv)
     if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st))
         rc = WEXITSTATUS(st);
     unlink(path);
+    /* The lists above went through NextToken pages: 5 lists reach the mock (the expired key
+     * does not), err/ takes two pages. */
+    uint64_t lists = mock_aws_count(m, "ListSecrets");
+    if (rc == 0 && lists <= 5) {
+        fprintf(stderr, "FAIL ListSecrets was called %llu times: no list crossed a page\n",
+                (unsigned long long)lists);
+        rc = 1;
+    }
     mock_aws_stop(m);
     return rc;
 }

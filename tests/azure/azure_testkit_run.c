@@ -41,6 +41,13 @@ int main(int argc, char **argv)
         mock_azure_stop(m);
         return 2;
     }
+    /* The testkit's deadline check: this secret answers only after 3 s. */
+    mc_fault slow = {
+        .kind = MC_FAULT_LATENCY, .path_prefix = "/secrets/slow-answer", .latency_ms = 3000};
+    if (mc_fault_add(mock_azure_server(m), &slow) != 0) {
+        mock_azure_stop(m);
+        return 2;
+    }
     char path[] = "/tmp/vp-azure-testkit-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -67,8 +74,20 @@ int main(int argc, char **argv)
         "\"auth_error\":\"azure://bad@myvault.vault.azure.net/db-password\",\n"
         "\"perm_error\":\"azure://good@myvault.vault.azure.net/payroll\",\n"
         "\"iterations\":50,\n"
+        "\"slow\":\"azure://good@myvault.vault.azure.net/slow-answer\",\n"
+        /* Two names per page in the mock: the whole vault crosses a page. */
+        "\"list\":[{\"prefix\":\"azure://good@myvault.vault.azure.net/\",\"names\":["
+        "\"myvault.vault.azure.net/db-password\",\"myvault.vault.azure.net/json-secret\","
+        "\"myvault.vault.azure.net/payroll\"]},\n"
+        "{\"prefix\":\"azure://good@myvault/db\",\"names\":[\"myvault.vault.azure.net/"
+        "db-password\"]},\n"
+        "{\"prefix\":\"azure://good@myvault.vault.azure.net/zzz\",\"names\":[]},\n"
+        "{\"prefix\":\"azure://bad@myvault.vault.azure.net/\",\"error\":\"VP_EAUTH\"}],\n"
+        /* The device code flow: the mock completes it, the testkit has no browser. */
+        "\"login\":{\"name\":\"signed-in\",\"options\":{\"tenant\":\"%s\","
+        "\"device_code\":\"1\"}},\n"
         "\"canaries\":[\"" SECRET "\",\"" BADSEC "\",\"" VAL "\",\"" VAL1 "\",\"mock-at-\"]}\n",
-        u, u, mock_azure_ca_file(m), u, t, t);
+        u, u, mock_azure_ca_file(m), u, t, t, t);
     fclose(f);
     fflush(stdout);
     pid_t pid = fork();
@@ -80,6 +99,11 @@ int main(int argc, char **argv)
     if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st))
         rc = WEXITSTATUS(st);
     unlink(path);
+    if (rc == 0 && mock_azure_count(m, "kv:list") <= 3) {
+        fprintf(stderr, "FAIL list secrets answered %u pages: no list crossed a page\n",
+                mock_azure_count(m, "kv:list"));
+        rc = 1;
+    }
     mock_azure_stop(m);
     return rc;
 }

@@ -140,6 +140,45 @@ static void test_error_mapping(void **state)
     assert_int_equal(azt_fetch(t, URI("app", "db-password"), v, sizeof(v), &err), 0);
 }
 
+/* vp_list: every name of the vault once, across pages; a prefix; the identity without the
+ * list permission (EPERM, the message names the permission); prefixes that cannot name a vault
+ * or a secret. */
+static void test_list(void **state)
+{
+    azt *t = *state;
+    char **names = NULL;
+    size_t n = 0;
+    vp_error err;
+    unsigned pages0 = mock_azure_count(t->m, "kv:list");
+    assert_int_equal(vp_list(t->ctx, "azure://app@" AZT_VAULT "/", 10000, &names, &n, &err), 0);
+    assert_true(n >= 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(strncmp(names[i], AZT_VAULT "/", strlen(AZT_VAULT) + 1), 0);
+        assert_null(strstr(names[i], AZT_SECRET_VALUE));
+        if (i > 0)
+            assert_true(strcmp(names[i - 1], names[i]) < 0); /* sorted, each name once */
+    }
+    vp_list_free(names, n);
+    assert_true(mock_azure_count(t->m, "kv:list") - pages0 >= 2);
+    assert_int_equal(vp_list(t->ctx, "azure://app@myvault/db-pass", 10000, &names, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], AZT_VAULT "/db-password");
+    vp_list_free(names, n);
+    mock_azure_set_list_forbidden(t->m, 1);
+    assert_int_equal(vp_list(t->ctx, "azure://app@" AZT_VAULT "/", 10000, &names, &n, &err),
+                     VP_EPERM);
+    azt_err(t, &err);
+    assert_non_null(strstr(err.message, "permission to list secrets"));
+    mock_azure_set_list_forbidden(t->m, 0);
+    assert_int_equal(vp_list(t->ctx, "azure://app@", 10000, &names, &n, &err), VP_EINVAL);
+    assert_non_null(strstr(err.message, "name the vault"));
+    assert_int_equal(vp_list(t->ctx, "azure://app@example.com/", 10000, &names, &n, &err),
+                     VP_EINVAL);
+    assert_int_equal(vp_list(t->ctx, "azure://app@myvault/a_b", 10000, &names, &n, &err),
+                     VP_EINVAL);
+    assert_null(names);
+}
+
 static void test_hostile_challenge_refused(void **state)
 {
     azt *t = *state;
@@ -395,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_challenge_flow_and_caching, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_and_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_mapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_challenge_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_refreshed_once_on_401, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_secret_and_validate, setup, teardown),

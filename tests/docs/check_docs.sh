@@ -86,7 +86,7 @@ stdin vaultplug.1 'vaultplug cred add aws prod' "$SECRET_KEY"
 # and its key in VAULTPLUG_VAULT_KEY; "prod" = also api_token and the aws credential prod.
 prologue_of() {
     case $1 in
-    'vaultplug get --help' | vaultplug-template.5) echo prod ;;
+    'vaultplug get --help' | 'vaultplug ls --help' | vaultplug-template.5) echo prod ;;
     'vaultplug cred --help' | 'vaultplug cache --help' | 'vaultplug render --help') echo vault ;;
     'vaultplug login --help') echo vault ;;
     sdk/examples/echo/README.md) echo vault ;;
@@ -385,7 +385,7 @@ md_sources=(README.md docs/*.md docs/providers/*.md sdk/examples/echo/README.md
 for f in "${md_sources[@]}"; do
     extract_markdown "$src/$f" | session "$f"
 done
-for c in "" render get refs vault cred login cache config providers; do
+for c in "" render get ls refs vault cred login cache config providers; do
     extract_help "$c" | session "vaultplug ${c:+$c }--help"
 done
 for page in "$build"/man/*.[1-9]; do

@@ -75,6 +75,14 @@ int main(int argc, char **argv)
             memcpy(piece, p, 40);
     }
 
+    /* The testkit's deadline check: this secret answers only after 3 s. */
+    mc_fault slow = {.kind = MC_FAULT_LATENCY,
+                     .path_prefix = "/v1/projects/kit-project/secrets/slow/",
+                     .latency_ms = 3000};
+    if (mc_fault_add(mock_gcp_server(m), &slow) != 0) {
+        mock_gcp_stop(m);
+        return 2;
+    }
     char cfg[600];
     snprintf(cfg, sizeof(cfg), "%s/testkit.json", mock_gcp_dir(m));
     FILE *f = fopen(cfg, "w");
@@ -114,6 +122,18 @@ int main(int argc, char **argv)
             "\"auth_error\":\"gcp://revoked@kit-project/db-pass\",\n"
             "\"perm_error\":\"gcp://ci@kit-project/private\",\n"
             "\"validate_good\":\"sa\",\"validate_bad\":\"revoked\",\n"
+            /* The mock pages two secrets at a time and its name: filter matches anywhere in
+             * the name ("p" matches db-pass too): the provider keeps true prefixes only. */
+            "\"list\":["
+            "{\"prefix\":\"gcp://sa@kit-project/\",\"names\":[\"kit-project/db-pass\","
+            "\"kit-project/json\",\"kit-project/private\"]},"
+            "{\"prefix\":\"gcp://user@\",\"names\":[\"db-pass\",\"json\",\"private\"]},"
+            "{\"prefix\":\"gcp://sa@kit-project/p\",\"names\":[\"kit-project/private\"]},"
+            "{\"prefix\":\"gcp://sa@555000111/j\",\"names\":[\"555000111/json\"]},"
+            "{\"prefix\":\"gcp://sa@kit-project/zzz\",\"names\":[]},"
+            "{\"prefix\":\"gcp://sa@other-project/\",\"error\":\"VP_EPERM\"},"
+            "{\"prefix\":\"gcp://revoked@kit-project/\",\"error\":\"VP_EAUTH\"}],\n"
+            "\"slow\":\"gcp://sa@kit-project/slow\",\n"
             "\"canaries\":[\"" CANARY_TOKEN "\",\"" CANARY_BAD "\",\"" CANARY_CS "\",\"" CANARY_RT
             "\",\"" V1 "\",\"" V3 "\",\"" PW "\",\"ya29.mock-\",\"PRIVATE KEY\"%s%s%s],\n"
             "\"threads\":8,\"iterations\":50,\"timeout_ms\":20000}\n",
@@ -130,6 +150,12 @@ int main(int argc, char **argv)
         st = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
     }
     unlink(cfg);
+    /* The lists crossed pages: 6 lists answered, the whole project took two pages. */
+    if (st == 0 && mock_gcp_list_calls(m) <= 6) {
+        fprintf(stderr, "FAIL secrets.list answered %u pages: no list crossed a page\n",
+                mock_gcp_list_calls(m));
+        st = 1;
+    }
     mock_gcp_stop(m);
     return st;
 }

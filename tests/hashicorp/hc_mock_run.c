@@ -129,6 +129,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *va = mc_url(mock_vault_server(v));
+    /* The testkit's deadline check: this path answers only after 3 s. */
+    mc_fault slow = {
+        .kind = MC_FAULT_LATENCY, .path_prefix = "/v1/secret/data/slow/", .latency_ms = 3000};
+    if (mc_fault_add(mock_vault_server(v), &slow) != 0) {
+        fprintf(stderr, "cannot add the latency fault\n");
+        return 2;
+    }
     FILE *f = fopen(argv[4], "w");
     if (f == NULL) {
         perror(argv[4]);
@@ -168,10 +175,25 @@ int main(int argc, char **argv)
         fprintf(f, ",\n {\"ref\": \"hcp://sp@o/p/a/s\", \"value\": \"kit-hcp-canary-bf84\", "
                    "\"version\": \"1\"},\n"
                    " {\"ref\": \"hcp://sp@o/p/a/r#k\", \"value\": \"kit-rot-canary-c095\"}");
-    fprintf(f, "],\n\"not_found\": \"hashicorp://good@secret/app/nothing\",\n"
-               "\"auth_error\": \"hashicorp://bogus@secret/app/db\",\n"
-               "\"perm_error\": \"hashicorp://limited@secret/app/db\",\n"
-               "\"validate_good\": \"good\", \"validate_bad\": \"bogus\",\n"
+    fprintf(f,
+            "],\n\"not_found\": \"hashicorp://good@secret/app/nothing\",\n"
+            "\"auth_error\": \"hashicorp://bogus@secret/app/db\",\n"
+            "\"perm_error\": \"hashicorp://limited@secret/app/db\",\n"
+            "\"validate_good\": \"good\", \"validate_bad\": \"bogus\",\n"
+            "\"list\": [\n"
+            " {\"prefix\": \"hashicorp://good@secret/app/\", \"names\": [\"secret/app/db\"]},\n"
+            " {\"prefix\": \"hashicorp://good@secret/\", \"names\": [\"secret/app/\"]},\n"
+            " {\"prefix\": \"hashicorp://good@kv/\", \"names\": [\"kv/legacy\", \"kv/plain\"]},\n"
+            " {\"prefix\": \"hashicorp://good@secret/none/\", \"names\": []},\n"
+            " {\"prefix\": \"hashicorp://limited@secret/app/\", \"error\": \"VP_EPERM\"},\n"
+            " {\"prefix\": \"hashicorp://bogus@secret/app/\", \"error\": \"VP_EAUTH\"}");
+    if (h != NULL) /* HCP Vault Secrets: the app's three secrets take two pages */
+        fprintf(f, ",\n {\"prefix\": \"hcp://sp@o/p/a/\", \"names\": [\"o/p/a/plain\", "
+                   "\"o/p/a/r\", \"o/p/a/s\"]},\n"
+                   " {\"prefix\": \"hcp://sp@o/p/a/p\", \"names\": [\"o/p/a/plain\"]},\n"
+                   " {\"prefix\": \"hcp://sp@o/p/none/\", \"names\": []}");
+    fprintf(f, "],\n"
+               "\"slow\": \"hashicorp://good@secret/slow/answer\",\n"
                "\"canaries\": [\"hvs.kit-good-canary-7b40\", \"hvs.kit-limited-canary-8c51\", "
                "\"hvs.kit-bogus-canary-d1a6\", \"kit-sid-canary-9d62\", \"kit-cs-canary-ae73\", "
                "\"kit-v1-canary-4e1d\", \"kit-v2-canary-5f2e\", \"kit-legacy-canary-6a3f\", "
@@ -181,6 +203,11 @@ int main(int argc, char **argv)
 
     char *kit[] = {argv[1], "--plugin", argv[2], "--config", argv[4], NULL};
     int rc = run(kit);
+    if (rc == 0 && h != NULL && mock_hcp_count(h, MH_COUNT_LIST) < 3) {
+        fprintf(stderr, "FAIL HCP list answered %llu pages: no list crossed a page\n",
+                (unsigned long long)mock_hcp_count(h, MH_COUNT_LIST));
+        rc = 1;
+    }
     mock_hcp_stop(h);
     mock_vault_stop(v);
     return rc;

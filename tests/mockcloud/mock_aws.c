@@ -322,6 +322,14 @@ static void sm_get(mock_aws *m, const mkey *k, json_object *body, mc_response *r
     char msg[512];
     pthread_mutex_lock(&m->lock);
     msecret *s = find_secret_locked(m, id);
+    unsigned latency = s ? s->latency_ms : 0;
+    pthread_mutex_unlock(&m->lock);
+    if (latency > 0) { /* a slow secret (deadline tests); other requests go on meanwhile */
+        struct timespec ts = {(time_t)(latency / 1000), (long)(latency % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&m->lock);
+    s = find_secret_locked(m, id);
     if (s == NULL) {
         pthread_mutex_unlock(&m->lock);
         json_error(resp, 400, "ResourceNotFoundException",
@@ -446,6 +454,93 @@ static void sm_batch(mock_aws *m, const mkey *k, json_object *body, mc_response 
     send_json(resp, o);
 }
 
+/* ListSecrets: secrets of this account in seed order, MaxResults (1-100) and the mock's page
+ * size per page, NextToken "list-<index>", the "name" filter as AWS applies it (prefix match;
+ * a value starting with '!' negates). A key with "no_list" gets AccessDeniedException. */
+static void sm_list(mock_aws *m, const mkey *k, json_object *body, mc_response *resp)
+{
+    mock_aws__count(m, C_LIST);
+    if (k->no_list) {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "User: %s is not authorized to perform: secretsmanager:ListSecrets", k->arn);
+        json_error(resp, 400, "AccessDeniedException", msg);
+        return;
+    }
+    json_object *jmax = NULL, *jnext = NULL, *filters = NULL;
+    int max = 100;
+    if (json_object_object_get_ex(body, "MaxResults", &jmax)) {
+        max = json_object_get_int(jmax);
+        if (max < 1 || max > 100) {
+            json_error(resp, 400, "InvalidParameterException",
+                       "MaxResults must be between 1 and 100.");
+            return;
+        }
+    }
+    const char *names[16];
+    int neg[16];
+    size_t nn = 0;
+    if (json_object_object_get_ex(body, "Filters", &filters)) {
+        for (size_t i = 0; i < json_object_array_length(filters); i++) {
+            json_object *f = json_object_array_get_idx(filters, i), *key = NULL, *vals = NULL;
+            if (!json_object_object_get_ex(f, "Key", &key) ||
+                strcmp(json_object_get_string(key), "name") != 0 ||
+                !json_object_object_get_ex(f, "Values", &vals)) {
+                json_error(resp, 400, "InvalidParameterException",
+                           "The mock supports only the name filter.");
+                return;
+            }
+            for (size_t j = 0; j < json_object_array_length(vals) && nn < 16; j++) {
+                const char *v = json_object_get_string(json_object_array_get_idx(vals, j));
+                neg[nn] = v[0] == '!';
+                names[nn] = v + neg[nn];
+                nn++;
+            }
+        }
+    }
+    int start = 0;
+    if (json_object_object_get_ex(body, "NextToken", &jnext)) {
+        const char *t = json_object_get_string(jnext);
+        if (t == NULL || strncmp(t, "list-", 5) != 0 || (start = atoi(t + 5)) < 0) {
+            json_error(resp, 400, "InvalidNextTokenException", "The NextToken value is invalid.");
+            return;
+        }
+    }
+    int page = max < m->list_page ? max : m->list_page;
+    json_object *list = json_object_new_array();
+    int i, taken = 0;
+    pthread_mutex_lock(&m->lock);
+    for (i = start; i < m->n_secrets && taken < page; i++) {
+        const msecret *s = &m->secrets[i];
+        if (s->foreign)
+            continue;
+        int ok = 1;
+        for (size_t f = 0; f < nn; f++) {
+            int hit = strncmp(s->name, names[f], strlen(names[f])) == 0;
+            if (hit == neg[f])
+                ok = 0;
+        }
+        if (!ok)
+            continue;
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "ARN", json_object_new_string(s->arn));
+        json_object_object_add(e, "Name", json_object_new_string(s->name));
+        json_object_object_add(e, "LastChangedDate", json_object_new_double(1.7e9));
+        json_object_array_add(list, e);
+        taken++;
+    }
+    int more = i < m->n_secrets;
+    pthread_mutex_unlock(&m->lock);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "SecretList", list);
+    if (more) {
+        char t[32];
+        snprintf(t, sizeof(t), "list-%d", i);
+        json_object_object_add(o, "NextToken", json_object_new_string(t));
+    }
+    send_json(resp, o);
+}
+
 static void handle_sm(mock_aws *m, const mc_request *req, mc_response *resp, const char *target)
 {
     mkey k;
@@ -470,6 +565,8 @@ static void handle_sm(mock_aws *m, const mc_request *req, mc_response *resp, con
         sm_get(m, &k, body, resp);
     else if (strcmp(target, "secretsmanager.BatchGetSecretValue") == 0)
         sm_batch(m, &k, body, resp);
+    else if (strcmp(target, "secretsmanager.ListSecrets") == 0)
+        sm_list(m, &k, body, resp);
     else
         json_error(resp, 400, "UnknownOperationException", "");
     json_object_put(body);
@@ -610,6 +707,7 @@ mock_aws *mock_aws_start(int tls, char *err, size_t errcap)
     snprintf(m->account, sizeof(m->account), "123456789012");
     m->cred_ttl = 3600;
     m->page = 20;
+    m->list_page = 2;
     static const char *const log_headers[] = {"Authorization", "X-Amz-Target",
                                               "X-Amz-Security-Token", "X-Amz-Date", NULL};
     mc_options o;

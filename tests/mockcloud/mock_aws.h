@@ -1,6 +1,7 @@
 /*
  * mock_aws - AWS on loopback for tests and demos: Secrets Manager (GetSecretValue,
- * BatchGetSecretValue; awsJson1_1), STS (GetCallerIdentity, AssumeRole; query protocol, XML), the
+ * BatchGetSecretValue, ListSecrets; awsJson1_1), STS (GetCallerIdentity, AssumeRole; query
+ * protocol, XML), the
  * SSO portal (GetRoleCredentials), and on a second, plain-HTTP server IMDSv2 and an ECS container
  * credentials endpoint. Every Secrets Manager and STS request must carry a valid SigV4 signature
  * made with a key the mock knows; bad, stale or mis-scoped signatures, unknown keys, wrong or
@@ -13,18 +14,22 @@
  *     "account": "123456789012",
  *     "cred_ttl_s": 3600,               lifetime of credentials the mock issues
  *     "batch_page_size": 20,            SecretValues+Errors per BatchGetSecretValue page
+ *     "list_page_size": 2,              SecretList entries per ListSecrets page (small, so
+ *                                       every list crosses pages)
  *     "keys": [{"access_key_id": "AKIA...", "secret_access_key": "...",
  *               "session_token": "...",           (required on requests when given)
  *               "expired": false,                 (ExpiredTokenException)
  *               "arn": "arn:aws:iam::123456789012:user/test",
  *               "deny": ["secret-name", ...],     (AccessDeniedException for those)
- *               "no_batch": false}],              (AccessDenied on BatchGetSecretValue)
+ *               "no_batch": false,                (AccessDenied on BatchGetSecretValue)
+ *               "no_list": false}],               (AccessDenied on ListSecrets)
  *     "secrets": [{"name": "db/main", "arn": "arn:...:secret:db/main-AbCdEf" (default derived;
  *                  an ARN of another account makes the secret reachable by ARN only),
  *                  "string": "...", or "binary": "<base64>",        (one AWSCURRENT version)
  *                  "versions": [{"id": "...", "stages": ["AWSCURRENT"], "string"|"binary"}],
  *                  "error": "DecryptionFailure" | any code | "html502",
- *                  "throttle": N}],                  (first N reads: ThrottlingException)
+ *                  "throttle": N,                    (first N reads: ThrottlingException)
+ *                  "latency_ms": N}],                (reads answer only after N ms)
  *     "roles": ["arn:aws:iam::123456789012:role/reader"],          (AssumeRole targets)
  *     "sso": [{"token": "...", "account_id": "...", "role_name": "..."}],
  *     "imds_role": "ec2-role",          (IMDS serves credentials for this role; absent = none)
@@ -64,7 +69,8 @@ const char *mock_aws_ca_file(const mock_aws *m);
 mc_server *mock_aws_server(mock_aws *m);
 mc_server *mock_aws_meta_server(mock_aws *m);
 
-/* Requests served per operation: "GetSecretValue", "BatchGetSecretValue", "GetCallerIdentity",
+/* Requests served per operation: "GetSecretValue", "BatchGetSecretValue", "ListSecrets",
+ * "GetCallerIdentity",
  * "AssumeRole", "GetRoleCredentials", "imds-token", "imds-role", "imds-creds", "ecs"; and
  * "sig-rejected" (requests refused for their signature, key or token). */
 uint64_t mock_aws_count(mock_aws *m, const char *what);
@@ -108,6 +114,7 @@ typedef struct mkey {
     char deny[MAX_LIST][STR];
     int n_deny;
     int no_batch;
+    int no_list; /* AccessDenied on ListSecrets */
 } mkey;
 
 typedef struct mver {
@@ -124,7 +131,8 @@ typedef struct msecret {
     int n_vers;
     char error[96];
     int throttle;
-    int foreign; /* ARN of another account: reachable by ARN only */
+    unsigned latency_ms; /* reads of it answer only after this long */
+    int foreign;         /* ARN of another account: reachable by ARN only */
 } msecret;
 
 typedef struct msso {
@@ -142,6 +150,7 @@ enum {
     C_IMDS_CREDS,
     C_ECS,
     C_SIGREJ,
+    C_LIST,
     C_N
 };
 
@@ -151,6 +160,7 @@ struct mock_aws {
     char region[32], account[16];
     int cred_ttl;
     int page;
+    int list_page; /* SecretList entries per ListSecrets page (MaxResults caps it further) */
     mkey keys[MAX_KEYS];
     int n_keys, n_seed_keys;
     msecret secrets[MAX_SECRETS];

@@ -25,7 +25,7 @@ static const char *const count_names[C_N] = {
     "GetSecretValue", "BatchGetSecretValue", "GetCallerIdentity",
     "AssumeRole",     "GetRoleCredentials",  "imds-token",
     "imds-role",      "imds-creds",          "ecs",
-    "sig-rejected"};
+    "sig-rejected",   "ListSecrets"};
 
 static const char *jget(json_object *o, const char *k)
 {
@@ -78,6 +78,9 @@ int mock_aws_seed_json(mock_aws *m, const char *json, char *err, size_t errcap)
         snprintf(m->account, sizeof(m->account), "%s", s);
     m->cred_ttl = jint(root, "cred_ttl_s", m->cred_ttl);
     m->page = jint(root, "batch_page_size", m->page);
+    m->list_page = jint(root, "list_page_size", m->list_page);
+    if (m->list_page < 1)
+        m->list_page = 1;
     if (m->page < 1)
         m->page = 1;
     if ((s = jget(root, "imds_role")) != NULL)
@@ -109,6 +112,7 @@ int mock_aws_seed_json(mock_aws *m, const char *json, char *err, size_t errcap)
                      s ? s : "arn:aws:iam::123456789012:user/vaultplug-test");
             k->expired = jint(o, "expired", 0);
             k->no_batch = jint(o, "no_batch", 0);
+            k->no_list = jint(o, "no_list", 0);
             json_object *d = NULL;
             if (json_object_object_get_ex(o, "deny", &d))
                 for (size_t j = 0; j < json_object_array_length(d) && k->n_deny < MAX_LIST; j++)
@@ -142,6 +146,7 @@ int mock_aws_seed_json(mock_aws *m, const char *json, char *err, size_t errcap)
             if ((s = jget(o, "error")) != NULL)
                 snprintf(sc->error, sizeof(sc->error), "%s", s);
             sc->throttle = jint(o, "throttle", 0);
+            sc->latency_ms = (unsigned)jint(o, "latency_ms", 0);
             json_object *vs = NULL;
             if (json_object_object_get_ex(o, "versions", &vs)) {
                 for (size_t j = 0; j < json_object_array_length(vs) && sc->n_vers < MAX_VERS; j++) {

@@ -245,6 +245,86 @@ out:
     pthread_mutex_unlock(&m->mu);
 }
 
+/* GET /secrets: SecretListResult pages of at most MAZ_LIST_PAGE names (maxresults caps it
+ * further), each name once in seed order, nextLink carrying $skiptoken. */
+#define MAZ_LIST_PAGE 2
+static void kv_list(void *ud, const mc_request *req, mc_response *resp)
+{
+    mock_azure *m = ud;
+    pthread_mutex_lock(&m->mu);
+    kv_headers(resp);
+    if (strcmp(req->path, "/secrets") != 0 || strcmp(req->method, "GET") != 0) {
+        kv_error(resp, 400, "BadParameter", NULL, "The request URI is not valid.");
+        goto out;
+    }
+    if (kv_auth(m, req, resp) != 0)
+        goto out;
+    const char *api = mc_req_query(req, "api-version");
+    if (api == NULL || api[0] == '\0') {
+        kv_error(resp, 400, "BadParameter", NULL, "The api-version query parameter is required.");
+        goto out;
+    }
+    if (m->list_forbidden) {
+        kv_error(resp, 403, "Forbidden", "ForbiddenByRbac",
+                 "Caller is not authorized to perform action on resource.\r\nAction: "
+                 "'Microsoft.KeyVault/vaults/secrets/readMetadata/action'");
+        goto out;
+    }
+    const char *mr = mc_req_query(req, "maxresults"), *skip = mc_req_query(req, "$skiptoken");
+    long page = mr ? strtol(mr, NULL, 10) : MAZ_LIST_PAGE;
+    if (page < 1 || page > 25) {
+        kv_error(resp, 400, "BadParameter", NULL, "maxresults must be between 1 and 25.");
+        goto out;
+    }
+    if (page > MAZ_LIST_PAGE)
+        page = MAZ_LIST_PAGE;
+    size_t start = skip ? strtoul(skip, NULL, 10) : 0, i;
+    long taken = 0;
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    for (i = start; i < m->n_secrets && taken < page; i++) {
+        size_t k;
+        for (k = 0; k < i && strcmp(m->secrets[k].name, m->secrets[i].name) != 0; k++)
+            ;
+        if (k < i)
+            continue; /* a later version of a name already listed */
+        char id[300];
+        snprintf(id, sizeof(id), "https://mockvault.vault.azure.net/secrets/%s",
+                 m->secrets[i].name);
+        json_object *e = json_object_new_object(), *at = json_object_new_object();
+        json_object_object_add(e, "id", json_object_new_string(id));
+        json_object_object_add(at, "enabled", json_object_new_boolean(m->secrets[i].enabled));
+        json_object_object_add(at, "created", json_object_new_int64(1493938410));
+        json_object_object_add(at, "updated", json_object_new_int64(1493938410));
+        json_object_object_add(e, "attributes", at);
+        json_object_object_add(e, "tags", json_object_new_object());
+        json_object_array_add(arr, e);
+        taken++;
+    }
+    json_object_object_add(o, "value", arr);
+    if (i < m->n_secrets) {
+        char next[400];
+        snprintf(next, sizeof(next), "%s/secrets?api-version=%s&$skiptoken=%zu&maxresults=%ld",
+                 mc_url(m->srv), api, i, page);
+        json_object_object_add(o, "nextLink", json_object_new_string(next));
+    } else {
+        json_object_object_add(o, "nextLink", NULL);
+    }
+    const char *body = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    mc_resp_header(resp, "Content-Type", "application/json; charset=utf-8");
+    mc_resp_body(resp, body, strlen(body));
+    json_object_put(o);
+    (*maz_counter(m, "kv:list"))++;
+out:
+    pthread_mutex_unlock(&m->mu);
+}
+
+void mock_azure_set_list_forbidden(mock_azure *m, int on)
+{
+    pthread_mutex_lock(&m->mu);
+    m->list_forbidden = on;
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* ---- lifecycle and seeding ---------------------------------------------------------------- */
 
 mock_azure *mock_azure_start(int tls, char *err, size_t errcap)
@@ -272,7 +352,8 @@ mock_azure *mock_azure_start(int tls, char *err, size_t errcap)
         free(m);
         return NULL;
     }
-    if (mc_route(m->srv, "*", "/secrets/", kv_get, m) < 0 || maz_entra_routes(m) != 0) {
+    if (mc_route(m->srv, "*", "/secrets/", kv_get, m) < 0 ||
+        mc_route(m->srv, "*", "/secrets", kv_list, m) < 0 || maz_entra_routes(m) != 0) {
         set_err(err, errcap, "cannot add routes");
         mock_azure_stop(m);
         return NULL;

@@ -9,6 +9,9 @@
  *        else AKV10022), must not be expired or invalidated. Disabled secret -> 403 Forbidden,
  *        "forbidden" secret -> 403 ForbiddenByRbac, unknown -> 404 SecretNotFound, throttle ->
  *        429 Throttled + Retry-After.
+ *   GET  /secrets?api-version=[&maxresults=][&$skiptoken=]   Key Vault list secrets: one entry
+ *        per name (no values), at most 2 per page, `nextLink` to the next page (null on the
+ *        last); same authentication, 403 ForbiddenByRbac with mock_azure_set_list_forbidden.
  *   GET  /{tenant}/oauth2/v2.0/authorize   302 to the loopback redirect_uri with code+state (or
  *        error=access_denied, or a wrong state: mock_azure_set_consent).
  *   POST /{tenant}/oauth2/v2.0/token       authorization_code (PKCE S256 verifier and redirect_uri
@@ -71,6 +74,8 @@ typedef enum mock_azure_consent {
 } mock_azure_consent;
 void mock_azure_set_consent(mock_azure *m, mock_azure_consent mode);
 
+/* List secrets answers 403 ForbiddenByRbac (the identity lacks secrets/list) while on. */
+void mock_azure_set_list_forbidden(mock_azure *m, int on);
 /* The next n Key Vault requests get 429 Throttled with Retry-After: retry_after_s. */
 void mock_azure_throttle(mock_azure *m, unsigned n, unsigned retry_after_s);
 /* Device code polls, in order, e.g. "pending,slow_down,ok"; the last step repeats. Steps: pending,

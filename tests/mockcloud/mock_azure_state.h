@@ -59,6 +59,7 @@ struct mock_azure {
     char challenge[512];
     mock_azure_consent consent;
     unsigned throttle_n, throttle_retry_after;
+    int list_forbidden; /* GET /secrets answers 403 ForbiddenByRbac */
     char device_script[256];
     int device_interval;
     int token_lifetime;

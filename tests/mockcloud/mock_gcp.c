@@ -116,10 +116,114 @@ static int valid_id(const char *s)
     return 1;
 }
 
+/* GET /v1/projects/P/secrets: the project's global secrets in seed order, MGCP_LIST_PAGE per
+ * page at most (pageSize caps it further), nextPageToken "p<index>", and `filter` as Secret
+ * Manager's list filtering reads "name:VALUE" (the name contains VALUE). */
+#define MGCP_LIST_PAGE 2
+static void h_list(mock_gcp *m, const mc_request *req, mc_response *resp, const char *p)
+{
+    char msg[700], principal[128];
+    const char *auth = mc_req_header(req, "Authorization");
+    pthread_mutex_lock(&m->lock);
+    if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+        mgcp_token_principal_locked(m, auth + 7, principal, sizeof(principal)) != 0) {
+        pthread_mutex_unlock(&m->lock);
+        mc_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"https://accounts.google.com/\"");
+        rpc_error(resp, 401, "UNAUTHENTICATED",
+                  "Request had invalid authentication credentials. Expected OAuth 2 access "
+                  "token, login cookie or other valid authentication credential.");
+        return;
+    }
+    mgcp_project *pr = NULL;
+    for (size_t i = 0; i < m->n_projects; i++)
+        if (strcmp(m->projects[i].id, p) == 0 || strcmp(m->projects[i].number, p) == 0)
+            pr = &m->projects[i];
+    if (pr == NULL || pr->denied) {
+        pthread_mutex_unlock(&m->lock);
+        snprintf(msg, sizeof(msg),
+                 "Permission 'secretmanager.secrets.list' denied for resource 'projects/%s' (or "
+                 "it may not exist).",
+                 p);
+        rpc_error(resp, 403, "PERMISSION_DENIED", msg);
+        return;
+    }
+    const char *ps = mc_req_query(req, "pageSize"), *pt = mc_req_query(req, "pageToken");
+    const char *filter = mc_req_query(req, "filter");
+    long page = ps ? strtol(ps, NULL, 10) : 0;
+    if (page < 0) {
+        pthread_mutex_unlock(&m->lock);
+        rpc_error(resp, 400, "INVALID_ARGUMENT", "page_size must be non-negative.");
+        return;
+    }
+    if (page == 0 || page > MGCP_LIST_PAGE)
+        page = MGCP_LIST_PAGE;
+    size_t start = 0;
+    if (pt != NULL && pt[0] != '\0') {
+        if (pt[0] != 'p' || strspn(pt + 1, "0123456789") != strlen(pt + 1) || pt[1] == '\0') {
+            pthread_mutex_unlock(&m->lock);
+            rpc_error(resp, 400, "INVALID_ARGUMENT", "Invalid page token.");
+            return;
+        }
+        start = strtoul(pt + 1, NULL, 10);
+    }
+    const char *has = NULL;
+    if (filter != NULL && filter[0] != '\0') {
+        if (strncmp(filter, "name:", 5) != 0) {
+            pthread_mutex_unlock(&m->lock);
+            rpc_error(resp, 400, "INVALID_ARGUMENT", "The mock supports only name:VALUE filters.");
+            return;
+        }
+        has = filter + 5;
+    }
+    json_object *arr = json_object_new_array();
+    size_t i;
+    long taken = 0;
+    for (i = start; i < m->n_secrets && taken < page; i++) {
+        const mgcp_secret *sec = &m->secrets[i];
+        if (&m->projects[sec->project] != pr || sec->location[0] != '\0' ||
+            (has != NULL && strstr(sec->name, has) == NULL))
+            continue;
+        char name[400];
+        snprintf(name, sizeof(name), "projects/%s/secrets/%s", pr->number, sec->name);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(name));
+        json_object_object_add(o, "createTime",
+                               json_object_new_string("2024-01-01T00:00:00.000000Z"));
+        json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "automatic", json_object_new_object());
+        json_object_object_add(o, "replication", rep);
+        json_object_array_add(arr, o);
+        taken++;
+    }
+    int more = i < m->n_secrets;
+    m->list_calls++;
+    pthread_mutex_unlock(&m->lock);
+    json_object *o = json_object_new_object();
+    if (json_object_array_length(arr) > 0)
+        json_object_object_add(o, "secrets", arr);
+    else
+        json_object_put(arr); /* an empty page has no "secrets" member (proto3 JSON) */
+    if (more) {
+        char t[32];
+        snprintf(t, sizeof(t), "p%zu", i);
+        json_object_object_add(o, "nextPageToken", json_object_new_string(t));
+    }
+    mc_resp_json(resp, 200, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+}
+
 static void h_access(void *ud, const mc_request *req, mc_response *resp)
 {
     mock_gcp *m = ud;
     char p[64], l[64], s[256], v[64], msg[700], principal[128];
+    if (strcmp(req->method, "GET") == 0 && strncmp(req->path, "/v1/projects/", 13) == 0) {
+        const char *pe = strchr(req->path + 13, '/');
+        if (pe != NULL && strcmp(pe, "/secrets") == 0 && pe - req->path - 13 < 64) {
+            snprintf(p, sizeof(p), "%.*s", (int)(pe - req->path - 13), req->path + 13);
+            h_list(m, req, resp, p);
+            return;
+        }
+    }
     if (strcmp(req->method, "GET") != 0 || split_path(req->path, p, l, s, v) != 0) {
         html_404(req, resp);
         return;
@@ -532,6 +636,14 @@ unsigned mock_gcp_access_ok(const mock_gcp *m)
 {
     pthread_mutex_lock((pthread_mutex_t *)&m->lock);
     unsigned n = m->access_ok;
+    pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
+    return n;
+}
+
+unsigned mock_gcp_list_calls(const mock_gcp *m)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&m->lock);
+    unsigned n = m->list_calls;
     pthread_mutex_unlock((pthread_mutex_t *)&m->lock);
     return n;
 }

@@ -8,6 +8,8 @@
  *          id or number projects, `latest`, aliases, disabled/destroyed versions
  *          (400 FAILED_PRECONDITION), 403 instead of 404 for callers without access, 401 for
  *          unknown/expired/revoked tokens, CRC mismatch injection, HTML 404 for bad paths
+ *     GET  /v1/projects/P/secrets?pageSize&pageToken&filter=name:V    secrets.list, two
+ *          global secrets per page at most (nextPageToken), 403 for unknown/denied projects
  *     POST /token      jwt-bearer grant (RS256 signature against the service account's public
  *                      key, kid, iss, aud, scope, iat/exp window) and refresh_token grant
  *     POST /tokeninfo  access_token=... (also GET ?access_token=)
@@ -96,6 +98,8 @@ void mock_gcp_delete_sa_key(mock_gcp *m, size_t n);
 unsigned mock_gcp_token_grants(const mock_gcp *m);
 unsigned mock_gcp_metadata_grants(const mock_gcp *m);
 unsigned mock_gcp_access_ok(const mock_gcp *m);
+/* secrets.list pages answered 200 (two secrets per page at most). */
+unsigned mock_gcp_list_calls(const mock_gcp *m);
 /* Value of the x-goog-user-project header of the last access request ("" if absent). */
 void mock_gcp_last_user_project(const mock_gcp *m, char *out, size_t cap);
 /* Description of the last request /token refused ("" if none), e.g. "Invalid JWT Signature.". */
@@ -175,6 +179,7 @@ struct mock_gcp {
     char md_principal[128], md_project[64];
     int token_life, life_as_string, crc_mismatch;
     unsigned grants, md_grants, access_ok, file_seq;
+    unsigned list_calls; /* secrets.list pages answered 200 */
     char last_user_project[128], last_token_error[256];
 };
 

@@ -362,12 +362,86 @@ static void h_open(mock_hcp *m, const mc_request *req, mc_response *resp)
     json_object_put(o);
 }
 
+/* GET {org}/projects/{p}/apps/{a}/secrets: the app's secrets (names and metadata, no values),
+ * two per page at most (pagination.page_size caps it further), pagination.next_page_token. */
+#define MH_LIST_PAGE 2
+static void h_list(mock_hcp *m, const mc_request *req, mc_response *resp)
+{
+    char buf[1024], *seg[8];
+    snprintf(buf, sizeof(buf), "%s", req->path + strlen(MH_PREFIX));
+    int ns = 0;
+    for (char *p = buf; p && ns < 8; ns++) {
+        seg[ns] = p;
+        p = strchr(p, '/');
+        if (p)
+            *p++ = '\0';
+    }
+    json_object *tok = find_token(m, req);
+    if (tok == NULL) {
+        grpc_error(resp, 16, "unauthenticated: invalid or expired token");
+        return;
+    }
+    if (!project_allowed(tok, seg[2])) {
+        grpc_error(resp, 7, "permission denied");
+        return;
+    }
+    const char *ps = mc_req_query(req, "pagination.page_size");
+    const char *pt = mc_req_query(req, "pagination.next_page_token");
+    long page = ps ? strtol(ps, NULL, 10) : MH_LIST_PAGE;
+    if (page <= 0 || page > MH_LIST_PAGE)
+        page = MH_LIST_PAGE;
+    size_t start = pt && pt[0] ? strtoul(pt, NULL, 10) : 0, i;
+    long taken = 0;
+    json_object *arr = json_object_new_array();
+    for (i = start; i < json_object_array_length(m->secrets) && taken < page; i++) {
+        json_object *c = json_object_array_get_idx(m->secrets, i);
+        const char *o = jstr(c, "organization"), *p = jstr(c, "project"), *a = jstr(c, "app"),
+                   *nm = jstr(c, "name"), *type = jstr(c, "type");
+        if (!(o && p && a && nm && strcmp(o, seg[0]) == 0 && strcmp(p, seg[2]) == 0 &&
+              strcmp(a, seg[4]) == 0))
+            continue;
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "name", json_object_new_string(nm));
+        json_object_object_add(e, "type", json_object_new_string(type ? type : "kv"));
+        json_object_object_add(e, "created_at",
+                               json_object_new_string("2024-01-01T00:00:00.000000Z"));
+        json_object_array_add(arr, e);
+        taken++;
+    }
+    json_object *o = json_object_new_object(), *pg = json_object_new_object();
+    char next[32] = "";
+    if (i < json_object_array_length(m->secrets))
+        snprintf(next, sizeof(next), "%zu", i);
+    json_object_object_add(o, "secrets", arr);
+    json_object_object_add(pg, "next_page_token", json_object_new_string(next));
+    json_object_object_add(pg, "previous_page_token", json_object_new_string(""));
+    json_object_object_add(o, "pagination", pg);
+    m->counts[MH_COUNT_LIST]++;
+    mc_resp_json(resp, 200, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+}
+
+/* Whether path is {org}/projects/{p}/apps/{a}/secrets (a list) under MH_PREFIX. */
+static int is_list_path(const char *path)
+{
+    const char *s = path + strlen(MH_PREFIX);
+    int slashes = 0;
+    for (const char *c = s; *c; c++)
+        slashes += *c == '/';
+    size_t n = strlen(s);
+    return slashes == 5 && n > 8 && strcmp(s + n - 8, "/secrets") == 0 &&
+           strstr(s, "/projects/") != NULL && strstr(s, "/apps/") != NULL;
+}
+
 static void handler(void *ud, const mc_request *req, mc_response *resp)
 {
     mock_hcp *m = ud;
     pthread_mutex_lock(&m->mu);
     if (strcmp(req->path, "/oauth2/token") == 0)
         h_token(m, req, resp);
+    else if (strncmp(req->path, MH_PREFIX, strlen(MH_PREFIX)) == 0 &&
+             strcmp(req->method, "GET") == 0 && is_list_path(req->path))
+        h_list(m, req, resp);
     else if (strncmp(req->path, MH_PREFIX, strlen(MH_PREFIX)) == 0 &&
              strcmp(req->method, "GET") == 0)
         h_open(m, req, resp);

@@ -8,7 +8,9 @@
  * expire after the client's expires_in (mock clock: wall clock + mock_hcp_advance offset).
  * `.../secrets/{name}:open` answers {"secret":{...}}; `.../secrets/{name}/versions/{v}:open`
  * answers the unwrapped secret (as the SDK model says), or wrapped after
- * mock_hcp_set_wrap_versions(m, 1). Errors are grpc-gateway Status bodies
+ * mock_hcp_set_wrap_versions(m, 1). `.../apps/{a}/secrets` lists the app's secrets (names and
+ * types, no values), two a page, with pagination.next_page_token. Errors are grpc-gateway Status
+ * bodies
  * {"code":N,"message":"...","details":[]} (5→404, 7→403, 16→401, 8→429, 14→503).
  *
  * Seed document (mock_hcp_seed_json; arrays append):
@@ -62,6 +64,7 @@ typedef enum mock_hcp_counter {
     MH_COUNT_TOKEN_BASIC, /* ... of which with HTTP Basic client authentication */
     MH_COUNT_TOKEN_FAIL,  /* rejected token requests */
     MH_COUNT_OPEN,        /* :open requests answered 200 */
+    MH_COUNT_LIST,        /* secret list pages answered 200 (two secrets a page at most) */
     MH_COUNT__N
 } mock_hcp_counter;
 uint64_t mock_hcp_count(const mock_hcp *m, mock_hcp_counter c);

@@ -352,6 +352,52 @@ static json_object *find_secret(const mock_vault *m, const char *ns, const char 
     return NULL;
 }
 
+/* LIST (or GET ?list=true) of one folder: KV v2 under metadata/, KV v1 directly. The keys
+ * directly under it, sub-folders once with a trailing '/', sorted by path as seeded; 404 with
+ * an empty errors array when there are none (what Vault answers). */
+static void h_list(mock_vault *m, const char *ns, json_object *mt, const char *sub,
+                   mc_response *resp)
+{
+    const char *mount = jstr(mt, "path");
+    char folder[1024];
+    if (jint(mt, "version", 1) == 2) {
+        if (strncmp(sub, "metadata", 8) != 0 || (sub[8] != '/' && sub[8] != '\0')) {
+            errors(resp, 405, "unsupported operation");
+            return;
+        }
+        sub += sub[8] == '/' ? 9 : 8;
+    }
+    snprintf(folder, sizeof(folder), "%s%s", sub, sub[0] && sub[strlen(sub) - 1] != '/' ? "/" : "");
+    size_t fl = strlen(folder);
+    json_object *keys = json_object_new_array();
+    size_t n = json_object_array_length(m->secrets);
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_array_get_idx(m->secrets, i);
+        const char *sns = jstr(s, "namespace"), *sm = jstr(s, "mount"), *sp = jstr(s, "path");
+        if (strcmp(sns ? sns : "", ns) != 0 || sm == NULL || sp == NULL || strcmp(sm, mount) != 0 ||
+            strncmp(sp, folder, fl) != 0 || sp[fl] == '\0')
+            continue;
+        const char *r = sp + fl, *sl = strchr(r, '/');
+        char key[512];
+        snprintf(key, sizeof(key), "%.*s", (int)(sl ? (size_t)(sl - r) + 1 : strlen(r)), r);
+        size_t k, nk = json_object_array_length(keys);
+        for (k = 0; k < nk; k++)
+            if (strcmp(json_object_get_string(json_object_array_get_idx(keys, k)), key) == 0)
+                break;
+        if (k == nk)
+            json_object_array_add(keys, json_object_new_string(key));
+    }
+    m->counts[MV_COUNT_LIST]++;
+    if (json_object_array_length(keys) == 0) {
+        json_object_put(keys);
+        errors(resp, 404, NULL);
+        return;
+    }
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "keys", keys);
+    envelope(resp, 200, d, NULL, 0);
+}
+
 static void h_kv(mock_vault *m, const char *ns, const char *rest, json_object *tk,
                  const mc_request *req, mc_response *resp)
 {
@@ -373,6 +419,12 @@ static void h_kv(mock_vault *m, const char *ns, const char *rest, json_object *t
     }
     const char *mount = jstr(mt, "path");
     const char *sub = rest[ml] == '/' ? rest + ml + 1 : "";
+    const char *lq = mc_req_query(req, "list");
+    if (strcmp(req->method, "LIST") == 0 ||
+        (strcmp(req->method, "GET") == 0 && lq != NULL && strcmp(lq, "true") == 0)) {
+        h_list(m, ns, mt, sub, resp);
+        return;
+    }
     if (strcmp(req->method, "GET") != 0) {
         errors(resp, 405, "unsupported operation");
         return;

@@ -75,6 +75,7 @@ typedef enum mock_vault_counter {
     MV_COUNT_DENIED,     /* 403 answers */
     MV_COUNT_NS_HEADER,  /* requests that carried X-Vault-Namespace */
     MV_COUNT_NS_PATH,    /* requests whose path started with a namespace */
+    MV_COUNT_LIST,       /* LIST requests answered (200 or 404) */
     MV_COUNT__N
 } mock_vault_counter;
 uint64_t mock_vault_count(const mock_vault *m, mock_vault_counter c);

@@ -8,6 +8,7 @@
 #include "vaultplug/error.h"
 #include "vaultplug/context.h"
 #include "vaultplug/fetch.h"
+#include "vaultplug/list.h"
 #include "vaultplug/template.h"
 #include "vaultplug/vault.h"
 #include "vaultplug/credstore.h"

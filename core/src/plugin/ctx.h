@@ -113,6 +113,12 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
 int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, size_t n,
                         const vp_ref *const *views, int64_t deadline_ms,
                         struct vp_secret_out *const *outs, uint32_t *retry_after_ms, vp_error *err);
+/* fetch.c, for list.c: a referenced instance of (p, cred_name), configured on first use within
+ * call's deadline (VP_ENOTFOUND for an unknown credential); give it back with
+ * vp__inst_release. */
+int vp__inst_acquire(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
+                     vp__inst **out, vp_error *err);
+void vp__inst_release(vp_ctx *ctx, vp__inst *in);
 int vp__fetch_extract_key(vp_ctx *ctx, const char *uri, const char *json_key, const char *value,
                           size_t len, vp_buf *out, vp_error *err);
 

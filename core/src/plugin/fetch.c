@@ -442,6 +442,17 @@ static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, v
     return 0;
 }
 
+int vp__inst_acquire(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
+                     vp__inst **out, vp_error *err)
+{
+    return inst_get(ctx, p, cred_name, call, out, err);
+}
+
+void vp__inst_release(vp_ctx *ctx, vp__inst *in)
+{
+    inst_release(ctx, in);
+}
+
 /* ---- fetch and validate ------------------------------------------------------------------ */
 
 static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so, vp_buf *out,

@@ -534,7 +534,12 @@ typedef struct vp_provider {
     int (*fetch_batch)(void *inst, vp_call *call, size_t n, const vp_ref *const *refs,
                        vp_secret_out *const *outs);
 
-    /* List secret names under prefix (VP_CAP_LIST). Optional. */
+    /* List secret names under prefix (VP_CAP_LIST; `vaultplug ls`, vp_list). Optional.
+     * prefix is what follows scheme://[credential@] (percent-decoded, "" for everything).
+     * Add each name with host->list_add as it would follow scheme://[credential@] in a
+     * reference that fetches it; never a value. Follow the store's paging to the end within
+     * the call's deadline; the host sorts and de-duplicates. A hierarchical store lists one
+     * level, folders ending in '/'. */
     int (*list)(void *inst, const char *prefix, vp_call *call, vp_list_out *out);
 
     /* Interactive sign-in (VP_CAP_INTERACTIVE_LOGIN): run the flow with the given options
