@@ -896,6 +896,7 @@ static const vp_host host_table = {
     .sb_append_str = vp__sb_append_str,
     .sb_printf = vp__sb_printf,
     .sb_append_enc = vp__sb_append_enc,
+    .sb_append_param = vp__sb_append_param,
     .sb_data = vp__sb_data,
     .sb_status = vp__sb_status,
     .sb_reset = vp__sb_reset,

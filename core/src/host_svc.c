@@ -161,6 +161,20 @@ int vp__sb_append_enc(vp_sb *sb, const char *s, size_t n, uint32_t flags)
     return 0;
 }
 
+int vp__sb_append_param(vp_sb *sb, const char *key, const char *value)
+{
+    if (key == NULL || value == NULL) {
+        if (sb != NULL && sb->status == 0)
+            sb->status = VP_EINVAL;
+        return sb ? sb->status : VP_EINVAL;
+    }
+    if (sb != NULL && sb->buf.len > 0 && sb->buf.data[sb->buf.len - 1] != '?')
+        vp__sb_append(sb, "&", 1);
+    vp__sb_append_enc(sb, key, strlen(key), 0);
+    vp__sb_append(sb, "=", 1);
+    return vp__sb_append_enc(sb, value, strlen(value), 0);
+}
+
 const char *vp__sb_data(const vp_sb *sb, size_t *len)
 {
     if (len != NULL)

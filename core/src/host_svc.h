@@ -13,6 +13,7 @@ int vp__sb_append(vp_sb *sb, const void *data, size_t n);
 int vp__sb_append_str(vp_sb *sb, const char *s);
 int vp__sb_printf(vp_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int vp__sb_append_enc(vp_sb *sb, const char *s, size_t n, uint32_t flags);
+int vp__sb_append_param(vp_sb *sb, const char *key, const char *value);
 const char *vp__sb_data(const vp_sb *sb, size_t *len);
 int vp__sb_status(const vp_sb *sb);
 void vp__sb_reset(vp_sb *sb);

@@ -173,6 +173,17 @@ static void test_sb_enc_matches_curl(void **state)
     H->sb_reset(sb);
     assert_int_equal(H->sb_append_enc(sb, "a\0b", 3, 0), 0); /* length, not NUL, ends input */
     assert_string_equal(H->sb_data(sb, NULL), "a%00b");
+    /* Form pairs: '&' between pairs, none first or right after '?'. */
+    H->sb_reset(sb);
+    assert_int_equal(H->sb_append_param(sb, "grant_type", "refresh_token"), 0);
+    assert_int_equal(H->sb_append_param(sb, "scope", "a b/c&d=e"), 0);
+    assert_string_equal(H->sb_data(sb, NULL), "grant_type=refresh_token&scope=a%20b%2Fc%26d%3De");
+    H->sb_reset(sb);
+    H->sb_append_str(sb, "https://h/p?");
+    assert_int_equal(H->sb_append_param(sb, "k y", ""), 0);
+    assert_int_equal(H->sb_append_param(sb, "v", "1"), 0);
+    assert_string_equal(H->sb_data(sb, NULL), "https://h/p?k%20y=&v=1");
+    assert_int_equal(H->sb_append_param(sb, NULL, "x"), VP_EINVAL);
     H->sb_free(sb);
 }
 

@@ -530,6 +530,10 @@ typedef struct vp_host {
      * '/' with VP_ENC_KEEP_SLASH) becomes %XX with upper-case hex, byte for byte (UTF-8 is
      * encoded per byte); the same output as curl_easy_escape. */
     int (*sb_append_enc)(vp_sb *sb, const char *s, size_t n, uint32_t flags);
+    /* Append one application/x-www-form-urlencoded pair for a form body or a query string:
+     * '&' unless the builder is empty or ends with '?', then key and value percent-encoded as
+     * by sb_append_enc, joined by '='. */
+    int (*sb_append_param)(vp_sb *sb, const char *key, const char *value);
     /* The text so far, NUL-terminated, and its length in *len (when len != NULL). Borrowed:
      * valid until the next append or sb_free. Never NULL for a non-NULL builder. */
     const char *(*sb_data)(const vp_sb *sb, size_t *len);
