@@ -136,15 +136,6 @@ done:
     return out;
 }
 
-/* Append "&key=" (or "key=" first) and the form-encoded value to a secure builder. */
-static void form_param(const vp_host *h, vp_sb *b, const char *key, const char *value)
-{
-    size_t len = 0;
-    h->sb_data(b, &len);
-    h->sb_printf(b, "%s%s=", len > 0 ? "&" : "", key);
-    h->sb_append_enc(b, value, strlen(value), 0);
-}
-
 /* Build the grant's form body in a secure builder (release with sb_free). */
 static int grant_body(gcp_inst *in, vp_call *call, vp_sb **body)
 {
@@ -161,16 +152,16 @@ static int grant_body(gcp_inst *in, vp_call *call, vp_sb **body)
         }
         size_t jl = strlen(jwt);
         h->mask(in->hc, jwt, jl);
-        form_param(h, b, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
-        form_param(h, b, "assertion", jwt);
+        h->sb_append_param(b, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        h->sb_append_param(b, "assertion", jwt);
         h->unmask(in->hc, jwt, jl);
         h->secure_free(jwt);
     } else {
         /* authorized_user: the refresh grant; every value form-encoded. */
-        form_param(h, b, "grant_type", "refresh_token");
-        form_param(h, b, "client_id", in->client_id);
-        form_param(h, b, "client_secret", in->client_secret);
-        form_param(h, b, "refresh_token", in->refresh_token);
+        h->sb_append_param(b, "grant_type", "refresh_token");
+        h->sb_append_param(b, "client_id", in->client_id);
+        h->sb_append_param(b, "client_secret", in->client_secret);
+        h->sb_append_param(b, "refresh_token", in->refresh_token);
     }
     if ((rc = h->sb_status(b)) != VP_OK) {
         h->sb_free(b);
@@ -407,7 +398,7 @@ int gcp_token_check_static(gcp_inst *in, vp_call *call)
     memcpy(url, in->token_uri, base);
     memcpy(url + base, "/tokeninfo", 11);
     vp_sb *body = h->sb_new(0, VP_SB_SECURE);
-    form_param(h, body, "access_token", in->static_token);
+    h->sb_append_param(body, "access_token", in->static_token);
     if (h->sb_status(body) != VP_OK) {
         h->sb_free(body);
         return VP_ENOMEM;

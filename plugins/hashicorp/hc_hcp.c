@@ -46,12 +46,8 @@ static int request_token(hc_inst *in, vp_call *call, hc_err *e)
                               {"audience", HC_HCP_AUDIENCE},
                               {"client_id", in->client_id},
                               {"client_secret", in->client_secret}};
-    for (size_t i = 0; i < 4; i++) {
-        h->sb_append_str(body, i > 0 ? "&" : "");
-        h->sb_append_enc(body, parts[i][0], strlen(parts[i][0]), 0);
-        h->sb_append_str(body, "=");
-        h->sb_append_enc(body, parts[i][1], strlen(parts[i][1]), 0);
-    }
+    for (size_t i = 0; i < 4; i++)
+        h->sb_append_param(body, parts[i][0], parts[i][1]);
     h->sb_printf(url, "%s/oauth2/token", in->auth_url);
     if (h->sb_status(body) != 0 || h->sb_status(url) != 0) {
         h->sb_free(body);
