@@ -5,7 +5,9 @@
  * secret store (AWS Secrets Manager, a company's own HTTP service, ...). This header is the whole
  * contract between the two sides; it is header-only and a provider links against nothing but libc.
  * Everything a provider needs (HTTP, JSON, hashing, signing, base64, random bytes, clock,
- * environment, files, secure memory, logging) comes from the host through `vp_host`.
+ * environment, files, secure memory, logging; since 1.1 string building, percent-encoding, URL
+ * and date parsing and a loopback listener for browser sign-in) comes from the host through
+ * `vp_host`.
  *
  * MODEL
  *   The host dlopen()s `<name>.so` and calls the one exported symbol, `vaultplug_provider_entry`,
