@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,9 +76,16 @@ int vp__sb_append(vp_sb *sb, const void *data, size_t n)
 {
     if (sb != NULL && sb->status == 0 && data == NULL && n > 0)
         sb->status = VP_EINVAL;
+    /* Appending a part of the builder's own text (sb_data): it moves if the storage grows. */
+    size_t self_off = SIZE_MAX;
+    if (sb != NULL && sb->buf.data != NULL && (const char *)data >= sb->buf.data &&
+        (const char *)data < sb->buf.data + sb->buf.cap)
+        self_off = (size_t)((const char *)data - sb->buf.data);
     int rc = sb_room(sb, n);
     if (rc != 0)
         return rc;
+    if (self_off != SIZE_MAX)
+        data = sb->buf.data + self_off;
     if (n > 0)
         memmove(sb->buf.data + sb->buf.len, data, n);
     sb->buf.len += n;
@@ -142,9 +150,14 @@ int vp__sb_append_enc(vp_sb *sb, const char *s, size_t n, uint32_t flags)
         unsigned char c = (unsigned char)s[i];
         out += unreserved(c) || (c == '/' && (flags & VP_ENC_KEEP_SLASH)) ? 1 : 3;
     }
+    size_t self_off = SIZE_MAX; /* s inside the builder's own text moves if storage grows */
+    if (sb != NULL && sb->buf.data != NULL && s >= sb->buf.data && s < sb->buf.data + sb->buf.cap)
+        self_off = (size_t)(s - sb->buf.data);
     int rc = sb_room(sb, out);
     if (rc != 0)
         return rc;
+    if (self_off != SIZE_MAX)
+        s = sb->buf.data + self_off;
     char *p = sb->buf.data + sb->buf.len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];

@@ -103,6 +103,14 @@ static void test_sb_basic(void **state)
     }
     H->sb_data(sb, &len);
     assert_int_equal(len, 12u << 8);
+    /* The same for encoding a part of its own text. */
+    H->sb_reset(sb);
+    H->sb_append_str(sb, "a b");
+    for (int i = 0; i < 6; i++) {
+        const char *d = H->sb_data(sb, &len);
+        assert_int_equal(H->sb_append_enc(sb, d, len, 0), 0);
+    }
+    assert_int_equal(strncmp(H->sb_data(sb, NULL), "a ba%20ba%20ba%2520b", 20), 0);
     H->sb_reset(sb);
     assert_string_equal(H->sb_data(sb, NULL), "");
     assert_int_equal(H->sb_status(sb), 0);

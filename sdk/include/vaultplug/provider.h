@@ -526,7 +526,8 @@ typedef struct vp_host {
     /* Append a NUL-terminated string. */
     int (*sb_append_str)(vp_sb *sb, const char *s);
     /* Append printf-style. The formatted text goes straight into the builder's storage (secure
-     * when the builder is), never through an intermediate buffer. */
+     * when the builder is), never through an intermediate buffer; so, unlike sb_append and
+     * sb_append_enc, the arguments must not point into the builder's own text. */
     int (*sb_printf)(vp_sb *sb, const char *fmt, ...) VP_SDK_PRINTF(2, 3);
     /* Append s[0..n) percent-encoded (RFC 3986): every byte except A-Z a-z 0-9 - . _ ~ (and
      * '/' with VP_ENC_KEEP_SLASH) becomes %XX with upper-case hex, byte for byte (UTF-8 is
