@@ -1,5 +1,6 @@
 /*
- * test_abi_layout - locks the memory layout of plugin ABI 1.0 (sdk/include/vaultplug/provider.h).
+ * test_abi_layout - locks the memory layout of plugin ABI 1.0, and what 1.1 appended
+ * (sdk/include/vaultplug/provider.h).
  *
  * A provider compiled against one SDK is loaded by hosts built from later sources: every struct
  * that crosses the boundary must keep each field at the same offset forever (a minor release
@@ -326,7 +327,7 @@ int main(void)
     test_vp_has();
     test_status_table();
 #if defined(__x86_64__) || defined(__aarch64__)
-    puts("ABI 1.0 layout locked for LP64 (compile-time checks passed)");
+    puts("ABI 1.0 and 1.1 layout locked for LP64 (compile-time checks passed)");
 #else
     puts("ABI 1.0 layout: no literal offsets for this target; runtime checks only");
 #endif
