@@ -908,6 +908,7 @@ static const vp_host host_table = {
     .url_free = vp__url_free,
     .url_query_get = vp__url_query_get,
     .time_parse = vp__time_parse,
+    .http_retry_after_ms = vp__http_retry_after_ms,
     .json_new_double = vp__json_new_double,
     .loopback_listen = vp__loopback_listen,
     .loopback_wait = vp__loopback_wait,

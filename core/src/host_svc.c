@@ -529,3 +529,24 @@ int vp__time_parse(const char *s, size_t n, uint32_t formats, int64_t *unix_ms)
         return 0;
     return VP_EINVAL;
 }
+
+uint32_t vp__http_retry_after_ms(vp_call *call, const char *value)
+{
+    const int64_t cap_ms = 3600 * 1000;
+    if (value == NULL)
+        return 0;
+    size_t n = strlen(value), i = 0;
+    int64_t secs = 0, ms = 0;
+    for (; i < n && value[i] >= '0' && value[i] <= '9'; i++)
+        if (secs <= cap_ms / 1000) /* stop growing past the cap: no overflow */
+            secs = secs * 10 + (value[i] - '0');
+    if (i > 0 && i == n) { /* delta-seconds */
+        ms = secs > cap_ms / 1000 ? cap_ms : secs * 1000;
+    } else if (vp__time_parse(value, n, VP_TIME_HTTP, &ms) == 0) {
+        ms -= vp__host_now_unix_ms(call ? call->hc : NULL);
+        ms = ms < 0 ? 0 : (ms > cap_ms ? cap_ms : ms);
+    } else {
+        return 0;
+    }
+    return (uint32_t)ms;
+}

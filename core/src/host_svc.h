@@ -27,6 +27,7 @@ void vp__url_free(vp_url *u);
 int vp__url_query_get(const char *q, size_t qlen, const char *key, char **value, size_t *value_len);
 
 int vp__time_parse(const char *s, size_t n, uint32_t formats, int64_t *unix_ms);
+uint32_t vp__http_retry_after_ms(vp_call *call, const char *value);
 
 int vp__loopback_listen(vp_call *call, const char *path, vp_loopback **out, uint16_t *port);
 int vp__loopback_wait(vp_loopback *l, vp_call *call, const char *state, char **query,

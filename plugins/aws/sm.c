@@ -370,12 +370,9 @@ static int report_http_error(aws_inst *in, vp_call *call, const aws_sink *s, vp_
     aws_parse_error(h, resp, st, &e);
     int rc = aws_map_error(e.code, st);
     if (rc == VP_ERATELIMIT || rc == VP_EUNAVAIL) {
-        const char *ra = h->http_header(resp, "Retry-After");
-        if (ra != NULL) {
-            long sec = strtol(ra, NULL, 10);
-            if (sec > 0 && sec < 3600)
-                h->call_set_retry_after(call, (uint32_t)sec * 1000);
-        }
+        uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
+        if (ra > 0)
+            h->call_set_retry_after(call, ra);
     }
     if (rc == VP_EAUTH)
         aws_forget_creds(in); /* next attempt resolves the chain again */

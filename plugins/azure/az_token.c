@@ -16,15 +16,6 @@
 #define AZ_MI_API_VERSION  "2018-02-01"
 #define AZ_APP_API_VERSION "2019-08-01"
 
-static uint32_t retry_after_ms(const vp_host *h, const vp_http_response *r)
-{
-    int64_t s = 0;
-    const char *ra = h->http_header(r, "Retry-After");
-    if (ra == NULL || az_parse_i64(ra, &s) != 0)
-        return 0;
-    return s > 3600 ? 3600u * 1000 : (uint32_t)s * 1000;
-}
-
 /* Mask every token of a fresh response (before anything could print it). */
 static void resp_mask(const vp_host *h, vp_host_ctx *hc, const az_token_resp *t)
 {
@@ -52,7 +43,7 @@ static int token_response(const vp_host *h, vp_host_ctx *hc, vp_call *call, cons
     size_t len = 0;
     const char *body = h->http_body(resp, &len);
     if (st == 429 || st >= 500) {
-        uint32_t ra = retry_after_ms(h, resp);
+        uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         if (ra > 0)
             h->call_set_retry_after(call, ra);
         return h->fail(call, st == 429 ? VP_ERATELIMIT : VP_EUNAVAIL, "%s: HTTP %ld", what, st);

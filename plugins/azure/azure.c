@@ -433,11 +433,10 @@ static int map_error(az_inst *in, vp_call *call, const az_secret_id *id, vp_http
     az_parse_kv_error(h, body, len, &e);
     const char *code = e.inner[0] ? e.inner : (e.code[0] ? e.code : "no error code");
     char ra_s[16];
-    int64_t ra = 0;
-    const char *rah = h->http_header(resp, "Retry-After");
-    if (rah != NULL && az_parse_i64(rah, &ra) == 0 && (st == 429 || st >= 500))
-        h->call_set_retry_after(call, ra > 3600 ? 3600u * 1000 : (uint32_t)ra * 1000);
-    snprintf(ra_s, sizeof(ra_s), "%lld", (long long)ra);
+    uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
+    if (ra > 0 && (st == 429 || st >= 500))
+        h->call_set_retry_after(call, ra);
+    snprintf(ra_s, sizeof(ra_s), "%u", (unsigned)((ra + 999) / 1000));
     switch (st) {
     case 404:
         return h->fail(call, VP_ENOTFOUND, "secret %s%s%s not found in vault %s (%s)", id->name,

@@ -119,8 +119,6 @@ int hc_truthy(const char *v);
 int hc_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Copy a server-provided message into dst, printable ASCII only, capped. */
 void hc_clean_msg(char *dst, size_t cap, const char *src, size_t len);
-/* Retry-After header in milliseconds (delta seconds only), 0 if absent/invalid. */
-uint32_t hc_retry_after_ms(const vp_host *h, const vp_http_response *r);
 
 /* One HTTP exchange. Returns host->http's status (message in e) or 0 with *resp. */
 typedef struct hc_req {

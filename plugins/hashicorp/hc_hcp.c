@@ -72,7 +72,7 @@ static int request_token(hc_inst *in, vp_call *call, hc_err *e)
     int64_t exp = 0;
     rc = hc_parse_hcp_token(h, h->http_status(r), rb, len, &tok, &exp, e);
     if (rc != VP_OK)
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
     h->http_free(r);
     if (rc != VP_OK)
         return rc;
@@ -163,7 +163,7 @@ int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, 
         long st = h->http_status(resp);
         rc = hc_parse_hcp_secret(h, st, rb, len, what, r->key, &res, &e);
         if (rc != VP_OK)
-            e.retry_after_ms = hc_retry_after_ms(h, resp);
+            e.retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         h->http_free(resp);
         /* A token revoked or expired early: get a new one once. */
         if (rc != VP_EAUTH)

@@ -80,15 +80,6 @@ void hc_clean_msg(char *dst, size_t cap, const char *src, size_t len)
     dst[j < cap ? j : cap - 1] = '\0';
 }
 
-uint32_t hc_retry_after_ms(const vp_host *h, const vp_http_response *r)
-{
-    const char *v = h->http_header(r, "Retry-After");
-    uint64_t s;
-    if (v == NULL || hc_parse_uint(v, 86400, &s) != 0)
-        return 0;
-    return (uint32_t)(s * 1000);
-}
-
 int hc_http(const hc_inst *in, vp_call *call, const hc_req *rq, vp_http_response **resp)
 {
     const vp_host *h = in->host;

@@ -127,7 +127,7 @@ static int approle_login(hc_inst *in, vp_call *call, const char *ns, hc_err *e)
     int renewable = 0;
     rc = hc_parse_auth(h, 0, st, rb, len, 1, &tok, &ttl, &renewable, e);
     if (rc != VP_OK) {
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
         if (st == 400 || st == 401 || st == 403) {
             char m[HC_MSG_MAX];
             snprintf(m, sizeof(m), "%s", e->msg);
@@ -163,7 +163,7 @@ static int lookup_self(hc_inst *in, vp_call *call, const char *ns, hc_err *e)
     if (rc == VP_OK) {
         set_lifetime(in, ttl, renewable);
     } else {
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
         if (st == 401 || st == 403)
             rc = hc_errf(e, VP_EAUTH,
                          "credential '%s': Vault rejected the token (invalid, expired or revoked)",
@@ -347,7 +347,7 @@ static int detect(hc_inst *in, vp_call *call, const char *ns, const char *path, 
     } else {
         rc = hc_parse_mount(h, st, rb, len, path, mount, version, e);
         if (rc != VP_OK)
-            e->retry_after_ms = hc_retry_after_ms(h, r);
+            e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
     }
     h->http_free(r);
     if (rc == VP_OK) {
@@ -435,7 +435,7 @@ static int read_once(hc_inst *in, vp_call *call, const hc_vref *r, const char *n
         long st = h->http_status(resp);
         rc = hc_parse_kv(h, version, st, rb, len, h->sb_data(what, NULL), r->key, res, e);
         if (rc != VP_OK)
-            e->retry_after_ms = hc_retry_after_ms(h, resp);
+            e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         *was403 = st == 403 || st == 401;
         h->http_free(resp);
     }

@@ -175,11 +175,12 @@ VP_ABI_OFF(vp_host, url_port, 664);
 VP_ABI_OFF(vp_host, url_free, 672);
 VP_ABI_OFF(vp_host, url_query_get, 680);
 VP_ABI_OFF(vp_host, time_parse, 688);
-VP_ABI_OFF(vp_host, json_new_double, 696);
-VP_ABI_OFF(vp_host, loopback_listen, 704);
-VP_ABI_OFF(vp_host, loopback_wait, 712);
-VP_ABI_OFF(vp_host, loopback_close, 720);
-VP_ABI_SIZE(vp_host, 728);
+VP_ABI_OFF(vp_host, http_retry_after_ms, 696);
+VP_ABI_OFF(vp_host, json_new_double, 704);
+VP_ABI_OFF(vp_host, loopback_listen, 712);
+VP_ABI_OFF(vp_host, loopback_wait, 720);
+VP_ABI_OFF(vp_host, loopback_close, 728);
+VP_ABI_SIZE(vp_host, 736);
 
 /* vp_cred_field */
 VP_ABI_OFF(vp_cred_field, name, 0);

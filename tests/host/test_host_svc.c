@@ -401,6 +401,33 @@ static void test_time_http_date(void **state)
     assert_int_equal(tp("Sun, 06 Nov 1994 08:49:37 GMT", D | VP_TIME_RFC3339), 784111777000);
 }
 
+static int64_t fixed_now(void *ud)
+{
+    (void)ud;
+    return 784111777000; /* Sun, 06 Nov 1994 08:49:37 GMT */
+}
+
+static void test_http_retry_after(void **state)
+{
+    fixture *f = *state;
+    f->hc.wall_clock_ms = fixed_now;
+    vp_call call;
+    vp__call_init(&call, &f->hc, 0);
+    assert_int_equal(H->http_retry_after_ms(&call, NULL), 0);
+    assert_int_equal(H->http_retry_after_ms(&call, "0"), 0);
+    assert_int_equal(H->http_retry_after_ms(&call, "120"), 120000);
+    assert_int_equal(H->http_retry_after_ms(&call, "3600"), 3600000);
+    assert_int_equal(H->http_retry_after_ms(&call, "3601"), 3600000);                 /* capped */
+    assert_int_equal(H->http_retry_after_ms(&call, "99999999999999999999"), 3600000); /* no wrap */
+    assert_int_equal(H->http_retry_after_ms(&call, "Sun, 06 Nov 1994 08:51:37 GMT"), 120000);
+    assert_int_equal(H->http_retry_after_ms(&call, "Sun, 06 Nov 1994 08:49:00 GMT"), 0); /* past */
+    assert_int_equal(H->http_retry_after_ms(&call, "Mon, 07 Nov 1994 08:49:37 GMT"), 3600000);
+    const char *bad[] = {"", "-1", "1.5", "12s", " 12", "Sunday, 06-Nov-94 08:49:37 GMT"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(H->http_retry_after_ms(&call, bad[i]), 0);
+    f->hc.wall_clock_ms = NULL;
+}
+
 static void test_json_new_double(void **state)
 {
     (void)state;
@@ -616,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_url_parse_errors, setup, teardown),
         cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_time_http_date),
+        cmocka_unit_test_setup_teardown(test_http_retry_after, setup, teardown),
         cmocka_unit_test(test_json_new_double),
         cmocka_unit_test_setup_teardown(test_loopback_redirect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loopback_error_and_state, setup, teardown),

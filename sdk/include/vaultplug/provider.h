@@ -28,7 +28,8 @@
  *   source tree (tests/abi/).
  *   1.0  the original ABI.
  *   1.1  host services appended to vp_host: string builder (sb_*), percent-encoding and URL
- *        parsing (url_*), RFC 3339 / HTTP-date parsing (time_parse), json_new_double, and the
+ *        parsing (url_*), RFC 3339 / HTTP-date parsing (time_parse, http_retry_after_ms),
+ *        json_new_double, and the
  * loopback redirect listener for browser sign-in (loopback_*). A provider that uses them checks
  * VP_HAS(vp_host, host, loopback_close) in init.
  *
@@ -578,6 +579,11 @@ typedef struct vp_host {
      * second 0, like POSIX time. Every field is range-checked (February 30 is refused).
      * VP_EINVAL if s matches none of the formats. */
     int (*time_parse)(const char *s, size_t n, uint32_t formats, int64_t *unix_ms);
+    /* A Retry-After header value (host->http_header(resp, "Retry-After"); NULL gives 0) in
+     * milliseconds: delta-seconds ("120") or an HTTP-date (IMF-fixdate, measured against the
+     * call's wall clock; a date in the past gives 0), capped at one hour (3600000). 0 when
+     * malformed. Pass a non-zero result to call_set_retry_after. */
+    uint32_t (*http_retry_after_ms)(vp_call *call, const char *value);
 
     /* --- JSON builder missing from 1.0 (1.1) ----------------------------------------------- */
     /* A number with a fraction; NULL for NaN and infinities (not JSON) or on allocation failure.
