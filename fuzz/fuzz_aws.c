@@ -79,10 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: { /* timestamps, ARNs, URLs */
         int64_t ms;
-        (void)aws_parse_time(text, &ms);
+        (void)aws_parse_time(h, text, &ms);
         char out[256];
         (void)aws_arn_region(text, out, sizeof(out));
-        (void)aws_url_host(text, out, sizeof(out));
+        (void)aws_url_host(h, text, out, sizeof(out));
         break;
     }
     }

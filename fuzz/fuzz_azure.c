@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (sel) {
     case 0: {
         az_challenge c;
-        if (az_parse_challenge(s, &c) == 0) {
+        if (az_parse_challenge(H, s, &c) == 0) {
             if (c.tenant[0] == '\0' || c.scope[0] == '\0' || c.resource_host[0] == '\0')
                 __builtin_trap();
             check_str(c.scope, sizeof(c.scope));
@@ -99,10 +99,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        char out[128];
-        if (az_query_get(s, strlen(s), "code", out, sizeof(out)) == 0)
-            check_str(out, sizeof(out));
-        (void)az_query_get(s, strlen(s), "state", out, sizeof(out));
+        char *out = NULL;
+        size_t ol = 0;
+        if (H->url_query_get(s, strlen(s), "code", &out, &ol) == 0 && strlen(out) > ol)
+            __builtin_trap();
+        H->secure_free(out);
+        out = NULL;
+        (void)H->url_query_get(s, strlen(s), "state", &out, NULL);
+        H->secure_free(out);
         break;
     }
     }

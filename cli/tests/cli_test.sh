@@ -31,7 +31,7 @@ providers_lists_echo)
     run providers
     [ $rc -eq 0 ] || fail "exit $rc"
     grep -Eq '^NAME +STATE +VERSION +ABI +SCHEMES +CAPS' "$out" || fail "no header line"
-    grep -Eq '^echo +loaded +1\.0\.0 +1\.0 +echo +threadsafe,batch$' "$out" || fail "echo not loaded"
+    grep -Eq '^echo +loaded +1\.0\.0 +1\.1 +echo +threadsafe,batch$' "$out" || fail "echo not loaded"
     ;;
 providers_json)
     run providers --json
@@ -50,7 +50,7 @@ foreach(i RANGE ${last})
         string(JSON s0 GET "${j}" providers ${i} schemes 0)
         string(JSON c0 GET "${j}" providers ${i} caps 0)
         string(JSON status GET "${j}" providers ${i} status)
-        if(NOT state STREQUAL "loaded" OR NOT abi STREQUAL "1.0" OR NOT s0 STREQUAL "echo"
+        if(NOT state STREQUAL "loaded" OR NOT abi STREQUAL "1.1" OR NOT s0 STREQUAL "echo"
            OR NOT c0 STREQUAL "threadsafe" OR NOT status STREQUAL "VP_OK")
             message(FATAL_ERROR "echo entry wrong: ${state} ${abi} ${s0} ${c0} ${status}")
         endif()

@@ -65,8 +65,12 @@ typedef struct aws_mod {
 
 static int aws_init(const vp_host *host, vp_host_ctx *hc, void **mod)
 {
-    if (host == NULL || mod == NULL || !VP_HAS(vp_host, host, notify))
+    if (host == NULL || mod == NULL)
         return VP_EABI;
+    if (!VP_HAS(vp_host, host, loopback_close)) { /* builder, URL and time services: SDK 1.1 */
+        host->log(hc, VP_LOG_ERROR, "aws: needs a vaultplug host of plugin ABI 1.1 or later");
+        return VP_EABI;
+    }
     aws_mod *m = host->calloc(1, sizeof(*m));
     if (m == NULL)
         return VP_ENOMEM;
@@ -343,7 +347,7 @@ int aws_api_call(aws_inst *in, vp_call *call, const aws_creds *c, const aws_api_
     const vp_host *h = in->h;
     *resp = NULL;
     char host[256];
-    if (aws_url_host(r->url, host, sizeof(host)) != 0)
+    if (aws_url_host(h, r->url, host, sizeof(host)) != 0)
         return h->fail(call, VP_EINVAL, "aws: endpoint '%.200s' is not an http(s) URL", r->url);
     const char *path = strchr(strstr(r->url, "://") + 3, '/');
     char amzdate[17];

@@ -4,7 +4,7 @@
  * Files: aws.c (provider table, configure, fetch, validate), sm.c (Secrets Manager requests and
  * response parsing), creds.c (credential types and the default chain), creds_remote.c (STS,
  * SSO, container and instance-metadata credential sources), sigv4.c (Signature Version 4),
- * util.c (string builder, INI files, timestamps, XML elements). Everything goes through the host
+ * util.c (INI files, timestamps, XML elements). Everything goes through the host
  * table: the module links nothing but libc.
  */
 #ifndef VP_AWS_INT_H
@@ -32,35 +32,14 @@
 #define AWS_DEFAULT_CREDS  "~/.aws/credentials"
 #define AWS_DEFAULT_CONFIG "~/.aws/config"
 
-/* ---- growable string (plain or secure memory) --------------------------------------------- */
-typedef struct awsb {
-    const vp_host *h;
-    char *p;
-    size_t len, cap;
-    int secure; /* secure memory: every reallocation wipes the old block */
-    int err;    /* VP_ENOMEM / VP_ELIMIT once anything failed; later appends are no-ops */
-} awsb;
-
-void awsb_init(awsb *b, const vp_host *h, int secure);
-void awsb_add(awsb *b, const void *s, size_t n);
-void awsb_str(awsb *b, const char *s);
-void awsb_ch(awsb *b, char c);
-void awsb_fmt(awsb *b, const char *fmt, ...) VP_SDK_PRINTF(2, 3);
-/* Append s[0..n) percent-encoded: every byte but A-Za-z0-9-._~ (and '/' when keep_slash). */
-void awsb_uri(awsb *b, const char *s, size_t n, int keep_slash);
-/* Append s as a JSON string literal. */
-void awsb_json(awsb *b, const char *s);
-/* Release (wiping secure buffers). */
-void awsb_free(awsb *b);
-
 /* ---- small helpers ----------------------------------------------------------------------- */
 char *aws_strndup(const vp_host *h, const char *s, size_t n);
 char *aws_sstrndup(const vp_host *h, const char *s, size_t n); /* secure copy */
 /* Wipe and release a secure string (NULL-safe). */
 void aws_sfree(const vp_host *h, char *s);
-/* Parse an ISO-8601 UTC time ("2024-01-15T13:00:00Z", "...+00:00", "...UTC", fractions) into
- * Unix ms. 0 or -1. */
-int aws_parse_time(const char *s, int64_t *ms);
+/* Parse an RFC 3339 time ("2024-01-15T13:00:00Z", "...+00:00", fractions; also "...UTC" and no
+ * zone, as AWS tools write) into Unix ms with host->time_parse. 0 or -1. */
+int aws_parse_time(const vp_host *h, const char *s, int64_t *ms);
 /* "YYYYMMDDTHHMMSSZ" of a Unix ms time. */
 void aws_amzdate(int64_t unix_ms, char out[17]);
 /* Value of `key` in section `section` of INI text, trimmed, as a secure copy; NULL if absent.
@@ -74,8 +53,9 @@ char *aws_ini_get_nested(const vp_host *h, const char *text, const char *section
 int aws_ini_has_section(const char *text, const char *section);
 /* Text of the first <tag>...</tag> in xml, entity-decoded, as a secure copy; NULL if absent. */
 char *aws_xml_get(const vp_host *h, const char *xml, size_t len, const char *tag);
-/* Host part ("host[:port]", default ports dropped) of an http(s) URL into out; -1 if malformed. */
-int aws_url_host(const char *url, char *out, size_t cap);
+/* The Host header of an http(s) URL ("host[:port]", default ports dropped), parsed with
+ * host->url_parse, into out; -1 if malformed, with userinfo, or too long. */
+int aws_url_host(const vp_host *h, const char *url, char *out, size_t cap);
 /* Region from an ARN "arn:PART:secretsmanager:REGION:..." into out; 0 or -1. */
 int aws_arn_region(const char *arn, char *out, size_t cap);
 /* Non-zero if s looks like an AWS region name. */

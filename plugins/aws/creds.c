@@ -336,7 +336,7 @@ static int creds_env(aws_inst *in, vp_call *call, aws_creds *out)
     int rc = creds_set(in, out, ak, sk, tk, "environment");
     if (rc == VP_OK) {
         char *exp = aws_env(in, "AWS_CREDENTIAL_EXPIRATION");
-        if (exp != NULL && aws_parse_time(exp, &out->expiry) != 0)
+        if (exp != NULL && aws_parse_time(h, exp, &out->expiry) != 0)
             out->expiry = 0;
         h->secure_free(exp);
     }

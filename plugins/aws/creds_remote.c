@@ -32,7 +32,7 @@ int aws_parse_json_creds(const vp_host *h, const char *body, size_t len, aws_cre
     int rc = VP_OK;
     if (out->akid == NULL || out->secret == NULL)
         rc = VP_EPROTO;
-    else if (exp != NULL && aws_parse_time(exp, &out->expiry) != 0)
+    else if (exp != NULL && aws_parse_time(h, exp, &out->expiry) != 0)
         rc = VP_EPROTO;
     h->secure_free(exp);
     if (rc != VP_OK) {
@@ -53,7 +53,7 @@ int aws_parse_sts_creds(const vp_host *h, const char *body, size_t len, aws_cred
     char *exp = aws_xml_get(h, body, len, "Expiration");
     int rc = VP_OK;
     if (out->akid == NULL || out->secret == NULL || out->token == NULL || exp == NULL ||
-        aws_parse_time(exp, &out->expiry) != 0)
+        aws_parse_time(h, exp, &out->expiry) != 0)
         rc = VP_EPROTO;
     h->secure_free(exp);
     if (rc != VP_OK) {
@@ -96,21 +96,21 @@ int aws_creds_assume_role(aws_inst *in, vp_call *call, const aws_creds *src, con
         snprintf(sess, sizeof(sess), "%s", session_name);
     else
         snprintf(sess, sizeof(sess), "vaultplug-%lld", (long long)(h->now_unix_ms(in->hc) / 1000));
-    awsb body;
-    awsb_init(&body, h, 0);
-    awsb_str(&body, "Action=AssumeRole&Version=2011-06-15&RoleArn=");
-    awsb_uri(&body, role_arn, strlen(role_arn), 0);
-    awsb_str(&body, "&RoleSessionName=");
-    awsb_uri(&body, sess, strlen(sess), 0);
-    if (body.err) {
-        awsb_free(&body);
+    vp_sb *body = h->sb_new(AWS_TEXT_MAX, 0);
+    h->sb_append_str(body, "Action=AssumeRole&Version=2011-06-15&RoleArn=");
+    h->sb_append_enc(body, role_arn, strlen(role_arn), 0);
+    h->sb_append_str(body, "&RoleSessionName=");
+    if (h->sb_append_enc(body, sess, strlen(sess), 0) != VP_OK) {
+        h->sb_free(body);
         return VP_ENOMEM;
     }
-    aws_api_req r = {url,    "sts",   reg, NULL, "application/x-www-form-urlencoded; charset=utf-8",
-                     body.p, body.len};
+    size_t blen = 0;
+    const char *btext = h->sb_data(body, &blen);
+    aws_api_req r = {url,   "sts", reg, NULL, "application/x-www-form-urlencoded; charset=utf-8",
+                     btext, blen};
     vp_http_response *resp = NULL;
     int rc = aws_api_call(in, call, src, &r, &resp);
-    awsb_free(&body);
+    h->sb_free(body);
     if (rc != VP_OK)
         return rc;
     long st = h->http_status(resp);
@@ -274,7 +274,7 @@ static int sso_token(aws_inst *in, vp_call *call, const char *profile, const sso
     char *exp = jstr(h, j, "expiresAt");
     h->json_free(j);
     int64_t exp_ms = 0;
-    if (tok == NULL || exp == NULL || aws_parse_time(exp, &exp_ms) != 0)
+    if (tok == NULL || exp == NULL || aws_parse_time(h, exp, &exp_ms) != 0)
         rc = h->fail(call, VP_EAUTH,
                      "aws: profile '%s': SSO token cache lacks accessToken/expiresAt (%s)", profile,
                      login);
@@ -306,37 +306,36 @@ int aws_creds_sso(aws_inst *in, vp_call *call, const char *cfg, const char *prof
         return rc;
     }
     char *ep = aws_endpoint(in, call, "SSO");
-    awsb url;
-    awsb_init(&url, h, 0);
-    if (ep != NULL)
-        awsb_str(&url, ep);
-    else
-        awsb_fmt(&url, "https://portal.sso.%s.amazonaws.com", s.region);
+    vp_sb *url = h->sb_new(AWS_TEXT_MAX, 0);
+    if (ep != NULL) {
+        size_t el = strlen(ep);
+        h->sb_append(url, ep, el > 0 && ep[el - 1] == '/' ? el - 1 : el);
+    } else {
+        h->sb_printf(url, "https://portal.sso.%s.amazonaws.com", s.region);
+    }
     h->free(ep);
-    if (url.len > 0 && url.p[url.len - 1] == '/')
-        url.p[--url.len] = '\0';
-    awsb_str(&url, "/federation/credentials?role_name=");
-    awsb_uri(&url, s.role, strlen(s.role), 0);
-    awsb_str(&url, "&account_id=");
-    awsb_uri(&url, s.account, strlen(s.account), 0);
+    h->sb_append_str(url, "/federation/credentials?role_name=");
+    h->sb_append_enc(url, s.role, strlen(s.role), 0);
+    h->sb_append_str(url, "&account_id=");
+    h->sb_append_enc(url, s.account, strlen(s.account), 0);
     vp_http_header hdrs[] = {{"x-amz-sso_bearer_token", tok, VP_HTTP_HDR_SECRET},
                              {"Accept", "application/json", 0}};
     vp_http_request rq;
     memset(&rq, 0, sizeof(rq));
     rq.hdr = (vp_abi_hdr)VP_ABI_HDR(vp_http_request);
     rq.method = "GET";
-    rq.url = url.p;
+    rq.url = h->sb_data(url, NULL);
     rq.headers = hdrs;
     rq.n_headers = 2;
     char *ca = aws_env(in, "AWS_CA_BUNDLE");
     rq.ca_file = ca;
     vp_http_response *resp = NULL;
-    if (url.err)
+    if (h->sb_status(url) != VP_OK)
         rc = VP_ENOMEM;
     else
         rc = h->http(call, &rq, &resp);
     h->secure_free(ca);
-    awsb_free(&url);
+    h->sb_free(url);
     h->unmask(in->hc, tok, strlen(tok));
     h->secure_free(tok);
     if (rc != VP_OK) {
@@ -391,22 +390,20 @@ int aws_creds_sso(aws_inst *in, vp_call *call, const char *cfg, const char *prof
 
 /* ---- container endpoint ---------------------------------------------------------------- */
 
-static int container_host_ok(const char *url)
+static int container_host_ok(const vp_host *h, const char *url)
 {
-    if (strncmp(url, "https://", 8) == 0)
-        return 1;
-    char host[256];
-    if (strncmp(url, "http://", 7) != 0 || aws_url_host(url, host, sizeof(host)) != 0)
+    vp_url *u = NULL;
+    if (h->url_parse(NULL, url, VP_URL_HTTP_ONLY, &u) != VP_OK)
         return 0;
-    char *colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
-    if (colon != NULL)
-        colon[host[0] == '[' ? 1 : 0] = '\0';
-    static const char *const ok[] = {"localhost", "169.254.170.2", "169.254.170.23",
-                                     "[fd00:ec2::23]", "[::1]"};
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (strcmp(host, ok[i]) == 0)
-            return 1;
-    return strncmp(host, "127.", 4) == 0;
+    const char *host = h->url_get(u, VP_URL_HOST); /* IPv6 in brackets */
+    int ok = strcmp(h->url_get(u, VP_URL_SCHEME), "https") == 0 ||
+             (h->url_get(u, VP_URL_USER) == NULL && strncmp(host, "127.", 4) == 0);
+    static const char *const local[] = {"localhost", "169.254.170.2", "169.254.170.23",
+                                        "[fd00:ec2::23]", "[::1]"};
+    for (size_t i = 0; !ok && h->url_get(u, VP_URL_USER) == NULL && i < 5; i++)
+        ok = strcmp(host, local[i]) == 0;
+    h->url_free(u);
+    return ok;
 }
 
 int aws_creds_container(aws_inst *in, vp_call *call, aws_creds *out)
@@ -417,23 +414,17 @@ int aws_creds_container(aws_inst *in, vp_call *call, aws_creds *out)
     char *full = rel ? NULL : aws_env(in, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
     if (rel == NULL && full == NULL)
         return VP_ENOTFOUND;
-    awsb url;
-    awsb_init(&url, h, 0);
-    if (rel != NULL) {
-        awsb_str(&url, AWS_ECS_DEFAULT);
-        awsb_str(&url, rel);
-    } else {
-        awsb_str(&url, full);
-    }
+    vp_sb *url = h->sb_new(AWS_TEXT_MAX, 0);
+    h->sb_printf(url, "%s%s", rel ? AWS_ECS_DEFAULT : "", rel ? rel : full);
     h->secure_free(rel);
     h->secure_free(full);
     int rc = VP_OK;
-    if (url.err) {
-        awsb_free(&url);
+    if (h->sb_status(url) != VP_OK) {
+        h->sb_free(url);
         return VP_ENOMEM;
     }
-    if (!container_host_ok(url.p)) {
-        awsb_free(&url);
+    if (!container_host_ok(h, h->sb_data(url, NULL))) {
+        h->sb_free(url);
         return h->fail(call, VP_EINVAL,
                        "aws: AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or name a loopback "
                        "or container-agent host");
@@ -456,7 +447,7 @@ int aws_creds_container(aws_inst *in, vp_call *call, aws_creds *out)
         rc = h->fail(call, VP_EINVAL, "aws: the container authorization token contains CR/LF");
     if (rc != VP_OK) {
         h->secure_free(tok);
-        awsb_free(&url);
+        h->sb_free(url);
         return rc;
     }
     vp_http_header hdrs[2] = {{"Accept", "application/json", 0}};
@@ -469,7 +460,7 @@ int aws_creds_container(aws_inst *in, vp_call *call, aws_creds *out)
     memset(&rq, 0, sizeof(rq));
     rq.hdr = (vp_abi_hdr)VP_ABI_HDR(vp_http_request);
     rq.method = "GET";
-    rq.url = url.p;
+    rq.url = h->sb_data(url, NULL);
     rq.headers = hdrs;
     rq.n_headers = nh;
     rq.timeout_ms = 2000;
@@ -482,7 +473,7 @@ int aws_creds_container(aws_inst *in, vp_call *call, aws_creds *out)
         h->unmask(in->hc, tok, strlen(tok));
         h->secure_free(tok);
     }
-    awsb_free(&url);
+    h->sb_free(url);
     if (rc != VP_OK)
         return rc;
     long st = h->http_status(resp);

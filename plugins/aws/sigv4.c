@@ -10,20 +10,17 @@
 
 /* Canonical URI: dot segments removed, repeated '/' collapsed, every byte but unreserved and
  * '/' percent-encoded (the path as sent is encoded once more: non-S3 "double encoding"). */
-static void canonical_path(awsb *b, const char *path)
+static int canonical_path(const vp_host *h, vp_sb *b, const char *path)
 {
-    if (path == NULL || path[0] == '\0') {
-        awsb_ch(b, '/');
-        return;
-    }
+    if (path == NULL || path[0] == '\0')
+        return h->sb_append(b, "/", 1);
     size_t n = strlen(path);
-    const char **seg = b->h->calloc(n + 1, sizeof(*seg));
-    size_t *sl = b->h->calloc(n + 1, sizeof(*sl));
+    const char **seg = h->calloc(n + 1, sizeof(*seg));
+    size_t *sl = h->calloc(n + 1, sizeof(*sl));
     if (seg == NULL || sl == NULL) {
-        b->h->free(seg);
-        b->h->free(sl);
-        b->err = VP_ENOMEM;
-        return;
+        h->free(seg);
+        h->free(sl);
+        return VP_ENOMEM;
     }
     size_t ns = 0;
     for (const char *p = path; *p;) {
@@ -45,39 +42,32 @@ static void canonical_path(awsb *b, const char *path)
         p += len;
     }
     for (size_t i = 0; i < ns; i++) {
-        awsb_ch(b, '/');
-        awsb_uri(b, seg[i], sl[i], 0);
+        h->sb_append(b, "/", 1);
+        h->sb_append_enc(b, seg[i], sl[i], 0);
     }
     if (ns == 0 || path[n - 1] == '/')
-        awsb_ch(b, '/');
-    b->h->free(seg);
-    b->h->free(sl);
-}
-
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+        h->sb_append(b, "/", 1);
+    h->free(seg);
+    h->free(sl);
+    return h->sb_status(b);
 }
 
 /* Percent-decode s[0..n) and re-encode it with the SigV4 rules (so raw and already encoded
- * query strings give the same canonical form). */
-static void requery(awsb *b, const char *s, size_t n)
+ * query strings give the same canonical form); text that is not validly encoded is encoded
+ * as it is. Returns a new plain string or NULL. */
+static char *requery(const vp_host *h, const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n + 0 && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            c = (unsigned char)(hexv(s[i + 1]) * 16 + hexv(s[i + 2]));
-            i += 2;
-        }
-        char ch = (char)c;
-        awsb_uri(b, &ch, 1, 0);
-    }
+    char *dec = NULL;
+    size_t dl = 0;
+    vp_sb *b = h->sb_new(AWS_TEXT_MAX, 0);
+    if (h->url_decode(s, n, 0, &dec, &dl) == VP_OK)
+        h->sb_append_enc(b, dec, dl, 0);
+    else
+        h->sb_append_enc(b, s, n, 0);
+    h->secure_free(dec);
+    char *out = h->sb_status(b) == VP_OK ? h->strdup(h->sb_data(b, NULL)) : NULL;
+    h->sb_free(b);
+    return out;
 }
 
 typedef struct qparam {
@@ -91,60 +81,48 @@ static int qcmp(const void *a, const void *b)
     return c ? c : strcmp(x->v, y->v);
 }
 
-static void canonical_query(awsb *b, const char *q)
+static int canonical_query(const vp_host *h, vp_sb *b, const char *q)
 {
     if (q == NULL || q[0] == '\0')
-        return;
-    const vp_host *h = b->h;
+        return VP_OK;
     size_t cnt = 1;
     for (const char *p = q; *p; p++)
         cnt += *p == '&';
     qparam *ps = h->calloc(cnt, sizeof(*ps));
-    if (ps == NULL) {
-        b->err = VP_ENOMEM;
-        return;
-    }
+    if (ps == NULL)
+        return VP_ENOMEM;
     size_t np = 0;
+    int rc = VP_OK;
     for (const char *p = q; *p;) {
         const char *e = strchr(p, '&');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len > 0) {
             const char *eq = memchr(p, '=', len);
             size_t kl = eq ? (size_t)(eq - p) : len;
-            awsb kb, vb;
-            awsb_init(&kb, h, 0);
-            awsb_init(&vb, h, 0);
-            requery(&kb, p, kl);
-            if (eq)
-                requery(&vb, eq + 1, len - kl - 1);
-            awsb_str(&kb, "");
-            awsb_str(&vb, "");
-            if (kb.err || vb.err) {
-                b->err = kb.err ? kb.err : vb.err;
-                awsb_free(&kb);
-                awsb_free(&vb);
+            char *k = requery(h, p, kl);
+            char *v = requery(h, eq ? eq + 1 : "", eq ? len - kl - 1 : 0);
+            if (k == NULL || v == NULL) {
+                h->free(k);
+                h->free(v);
+                rc = VP_ENOMEM;
                 break;
             }
-            ps[np].k = kb.p;
-            ps[np++].v = vb.p;
+            ps[np].k = k;
+            ps[np++].v = v;
         }
         p += len + (e ? 1 : 0);
         if (!e)
             break;
     }
     qsort(ps, np, sizeof(*ps), qcmp);
-    for (size_t i = 0; i < np; i++) {
-        if (i)
-            awsb_ch(b, '&');
-        awsb_str(b, ps[i].k);
-        awsb_ch(b, '=');
-        awsb_str(b, ps[i].v);
-    }
+    for (size_t i = 0; i < np && rc == VP_OK; i++)
+        h->sb_printf(b, "%s%s=%s", i ? "&" : "", ps[i].k, ps[i].v);
     for (size_t i = 0; i < np; i++) {
         h->free(ps[i].k);
         h->free(ps[i].v);
     }
     h->free(ps);
+    return rc != VP_OK ? rc : h->sb_status(b);
 }
 
 typedef struct chdr {
@@ -163,7 +141,7 @@ static int hcmp(const void *a, const void *b)
 }
 
 /* Header value trimmed, inner whitespace runs collapsed to one space. */
-static void norm_value(awsb *b, const char *v)
+static void norm_value(const vp_host *h, vp_sb *b, const char *v)
 {
     while (*v == ' ' || *v == '\t')
         v++;
@@ -174,27 +152,25 @@ static void norm_value(awsb *b, const char *v)
             continue;
         }
         if (space)
-            awsb_ch(b, ' ');
+            h->sb_append(b, " ", 1);
         space = 0;
-        awsb_ch(b, *v);
+        h->sb_append(b, v, 1);
     }
 }
 
 /* Appends the canonical header block to b and the signed header list to sh. */
-static void canonical_headers(awsb *b, awsb *sh, const aws_hdr *hs, size_t n)
+static int canonical_headers(const vp_host *h, vp_sb *b, vp_sb *sh, const aws_hdr *hs, size_t n)
 {
-    const vp_host *h = b->h;
     chdr *c = h->calloc(n ? n : 1, sizeof(*c));
-    if (c == NULL) {
-        b->err = VP_ENOMEM;
-        return;
-    }
+    if (c == NULL)
+        return VP_ENOMEM;
     size_t k = 0;
+    int rc = VP_OK;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(hs[i].name);
         c[k].name = aws_strndup(h, hs[i].name, len);
         if (c[k].name == NULL) {
-            b->err = VP_ENOMEM;
+            rc = VP_ENOMEM;
             break;
         }
         for (size_t j = 0; j < len; j++)
@@ -207,23 +183,21 @@ static void canonical_headers(awsb *b, awsb *sh, const aws_hdr *hs, size_t n)
     qsort(c, k, sizeof(*c), hcmp);
     for (size_t i = 0; i < k; i++) {
         if (i > 0 && strcmp(c[i].name, c[i - 1].name) == 0) {
-            awsb_ch(b, ',');
+            h->sb_append(b, ",", 1);
         } else {
-            if (i > 0) {
-                awsb_ch(b, '\n');
-                awsb_ch(sh, ';');
-            }
-            awsb_str(b, c[i].name);
-            awsb_ch(b, ':');
-            awsb_str(sh, c[i].name);
+            h->sb_printf(b, "%s%s:", i > 0 ? "\n" : "", c[i].name);
+            h->sb_printf(sh, "%s%s", i > 0 ? ";" : "", c[i].name);
         }
-        norm_value(b, c[i].value);
+        norm_value(h, b, c[i].value);
     }
     if (k > 0)
-        awsb_ch(b, '\n');
+        h->sb_append(b, "\n", 1);
     for (size_t i = 0; i < k; i++)
         h->free(c[i].name);
     h->free(c);
+    if (rc == VP_OK)
+        rc = h->sb_status(sh);
+    return rc != VP_OK ? rc : h->sb_status(b);
 }
 
 int aws_sigv4_sign(const vp_host *h, const aws_sigv4_req *r, aws_sigv4_res *out)
@@ -236,48 +210,59 @@ int aws_sigv4_sign(const vp_host *h, const aws_sigv4_req *r, aws_sigv4_res *out)
     memcpy(datestamp, r->amzdate, 8);
     datestamp[8] = '\0';
 
-    awsb creq, sh;
     /* Secure: the canonical request holds the session token header. */
-    awsb_init(&creq, h, 1);
-    awsb_init(&sh, h, 0);
-    awsb_str(&creq, r->method);
-    awsb_ch(&creq, '\n');
-    canonical_path(&creq, r->path);
-    awsb_ch(&creq, '\n');
-    canonical_query(&creq, r->query);
-    awsb_ch(&creq, '\n');
-    canonical_headers(&creq, &sh, r->headers, r->n_headers);
-    awsb_ch(&creq, '\n');
-    awsb_str(&sh, "");
-    awsb_str(&creq, sh.p ? sh.p : "");
-    awsb_ch(&creq, '\n');
+    vp_sb *creq = h->sb_new(AWS_TEXT_MAX, VP_SB_SECURE), *sh = h->sb_new(AWS_TEXT_MAX, 0);
+    if (creq == NULL || sh == NULL) {
+        h->sb_free(creq);
+        h->sb_free(sh);
+        return VP_ENOMEM;
+    }
+    h->sb_printf(creq, "%s\n", r->method);
+    int rc = canonical_path(h, creq, r->path);
+    h->sb_append(creq, "\n", 1);
+    if (rc == VP_OK)
+        rc = canonical_query(h, creq, r->query);
+    h->sb_append(creq, "\n", 1);
+    if (rc == VP_OK)
+        rc = canonical_headers(h, creq, sh, r->headers, r->n_headers);
     unsigned char dig[32];
     char hex[65];
     h->sha256(r->body ? r->body : "", r->body_len, dig);
     h->hex_encode(dig, 32, hex);
-    awsb_str(&creq, hex);
-    if (creq.err || sh.err) {
-        int rc = creq.err ? creq.err : sh.err;
-        awsb_free(&creq);
-        awsb_free(&sh);
+    h->sb_printf(creq, "\n%s\n%s", h->sb_data(sh, NULL), hex);
+    if (rc == VP_OK)
+        rc = h->sb_status(creq);
+    if (rc != VP_OK) {
+        h->sb_free(creq);
+        h->sb_free(sh);
         return rc;
     }
 
-    awsb sts;
-    awsb_init(&sts, h, 0);
-    h->sha256(creq.p, creq.len, dig);
+    vp_sb *sts = h->sb_new(AWS_TEXT_MAX, 0), *az = h->sb_new(AWS_TEXT_MAX, 0);
+    if (sts == NULL || az == NULL) {
+        h->sb_free(creq);
+        h->sb_free(sh);
+        h->sb_free(sts);
+        h->sb_free(az);
+        return VP_ENOMEM;
+    }
+    size_t cl = 0;
+    const char *ctext = h->sb_data(creq, &cl);
+    h->sha256(ctext, cl, dig);
     h->hex_encode(dig, 32, hex);
-    awsb_fmt(&sts, AWS_SIGV4_ALG "\n%s\n%s/%s/%s/aws4_request\n%s", r->amzdate, datestamp,
-             r->region, r->service, hex);
+    h->sb_printf(sts, AWS_SIGV4_ALG "\n%s\n%s/%s/%s/aws4_request\n%s", r->amzdate, datestamp,
+                 r->region, r->service, hex);
 
-    /* Signing key: the secret only ever lives in this stack buffer, wiped below. */
+    /* Signing key: the secret only ever lives in this secure buffer, wiped below. */
     size_t sl = strlen(r->secret);
     unsigned char *ksecret = h->secure_malloc(sl + 4);
     unsigned char k1[32], k2[32];
-    if (ksecret == NULL) {
-        awsb_free(&creq);
-        awsb_free(&sh);
-        awsb_free(&sts);
+    if (ksecret == NULL || h->sb_status(sts) != VP_OK) {
+        h->secure_free(ksecret);
+        h->sb_free(creq);
+        h->sb_free(sh);
+        h->sb_free(sts);
+        h->sb_free(az);
         return VP_ENOMEM;
     }
     memcpy(ksecret, "AWS4", 4);
@@ -287,31 +272,32 @@ int aws_sigv4_sign(const vp_host *h, const aws_sigv4_req *r, aws_sigv4_res *out)
     h->hmac_sha256(k1, 32, r->region, strlen(r->region), k2);
     h->hmac_sha256(k2, 32, r->service, strlen(r->service), k1);
     h->hmac_sha256(k1, 32, "aws4_request", 12, k2);
-    if (sts.p != NULL)
-        h->hmac_sha256(k2, 32, sts.p, sts.len, dig);
+    size_t stl = 0;
+    const char *stext = h->sb_data(sts, &stl);
+    h->hmac_sha256(k2, 32, stext, stl, dig);
     h->memzero(k1, sizeof(k1));
     h->memzero(k2, sizeof(k2));
     h->hex_encode(dig, 32, hex);
-
-    awsb az;
-    awsb_init(&az, h, 0);
-    awsb_fmt(&az,
-             AWS_SIGV4_ALG " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-                           "Signature=%s",
-             r->akid, datestamp, r->region, r->service, sh.p ? sh.p : "", hex);
+    h->sb_printf(az,
+                 AWS_SIGV4_ALG " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+                               "Signature=%s",
+                 r->akid, datestamp, r->region, r->service, h->sb_data(sh, NULL), hex);
     h->memzero(dig, sizeof(dig));
-    awsb_free(&sh);
-    if (sts.err || az.err) {
-        int rc = sts.err ? sts.err : az.err;
-        awsb_free(&creq);
-        awsb_free(&sts);
-        awsb_free(&az);
-        return rc;
+    h->sb_free(sh);
+    rc = h->sb_status(az);
+    if (rc == VP_OK) {
+        out->creq = h->secure_strdup(ctext);
+        out->sts = h->strdup(stext);
+        out->authz = h->strdup(h->sb_data(az, NULL));
+        if (out->creq == NULL || out->sts == NULL || out->authz == NULL) {
+            aws_sigv4_res_free(h, out);
+            rc = VP_ENOMEM;
+        }
     }
-    out->creq = creq.p;
-    out->sts = sts.p;
-    out->authz = az.p;
-    return VP_OK;
+    h->sb_free(creq);
+    h->sb_free(sts);
+    h->sb_free(az);
+    return rc;
 }
 
 void aws_sigv4_res_free(const vp_host *h, aws_sigv4_res *res)

@@ -303,6 +303,28 @@ static int parse_ref(const vp_ref *ref, const aws_sink *s, sm_ref *r)
 }
 
 /* Region and endpoint for a secret: explicit region=, then the ARN's, then the instance's. */
+/* Add a string member to a JSON object being built (NULL value: nothing added). */
+static int json_put(const vp_host *h, vp_json *obj, const char *key, const char *value)
+{
+    if (value == NULL)
+        return VP_OK;
+    vp_json *v = h->json_new_string(value, strlen(value));
+    return v != NULL ? h->json_set(obj, key, v) : VP_ENOMEM;
+}
+
+/* The GetSecretValue request body (json_dump: secure memory, release with secure_free). */
+static char *get_body(const vp_host *h, const sm_ref *r, size_t *len)
+{
+    vp_json *o = h->json_new_object();
+    char *out = NULL;
+    if (o != NULL && json_put(h, o, "SecretId", r->id) == VP_OK &&
+        json_put(h, o, "VersionId", r->version_id) == VP_OK &&
+        json_put(h, o, "VersionStage", r->stage) == VP_OK)
+        out = h->json_dump(o, len);
+    h->json_free(o);
+    return out;
+}
+
 static int sm_target(aws_inst *in, vp_call *call, const aws_sink *s, const sm_ref *r,
                      const aws_creds *c, char *region, size_t rcap, char **url)
 {
@@ -348,12 +370,9 @@ static int report_http_error(aws_inst *in, vp_call *call, const aws_sink *s, vp_
     aws_parse_error(h, resp, st, &e);
     int rc = aws_map_error(e.code, st);
     if (rc == VP_ERATELIMIT || rc == VP_EUNAVAIL) {
-        const char *ra = h->http_header(resp, "Retry-After");
-        if (ra != NULL) {
-            long sec = strtol(ra, NULL, 10);
-            if (sec > 0 && sec < 3600)
-                h->call_set_retry_after(call, (uint32_t)sec * 1000);
-        }
+        uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
+        if (ra > 0)
+            h->call_set_retry_after(call, ra);
     }
     if (rc == VP_EAUTH)
         aws_forget_creds(in); /* next attempt resolves the chain again */
@@ -379,21 +398,10 @@ int aws_sm_fetch(aws_inst *in, const vp_ref *ref, vp_call *call, const aws_sink 
     char *url = NULL;
     snprintf(what, sizeof(what), "secret '%.200s'", r.id);
     rc = sm_target(in, call, s, &r, &c, region, sizeof(region), &url);
-    awsb body;
-    awsb_init(&body, h, 0);
-    awsb_str(&body, "{\"SecretId\":");
-    awsb_json(&body, r.id);
-    if (r.version_id) {
-        awsb_str(&body, ",\"VersionId\":");
-        awsb_json(&body, r.version_id);
-    }
-    if (r.stage) {
-        awsb_str(&body, ",\"VersionStage\":");
-        awsb_json(&body, r.stage);
-    }
-    awsb_ch(&body, '}');
+    size_t blen = 0;
+    char *body = rc == VP_OK ? get_body(h, &r, &blen) : NULL;
     vp_http_response *resp = NULL;
-    if (rc == VP_OK && body.err)
+    if (rc == VP_OK && body == NULL)
         rc = VP_ENOMEM;
     if (rc == VP_OK) {
         aws_api_req q = {url,
@@ -401,14 +409,14 @@ int aws_sm_fetch(aws_inst *in, const vp_ref *ref, vp_call *call, const aws_sink 
                          region,
                          "secretsmanager.GetSecretValue",
                          "application/x-amz-json-1.1",
-                         body.p,
-                         body.len};
+                         body,
+                         blen};
         h->log(in->hc, VP_LOG_DEBUG, "GetSecretValue %s (region %s)", ref->uri, region);
         rc = aws_api_call(in, call, &c, &q, &resp);
         if (rc != VP_OK && s->out != NULL)
             h->secret_fail(s->out, rc, "aws: secret '%.200s': request failed", r.id);
     }
-    awsb_free(&body);
+    h->secure_free(body);
     h->free(url);
     aws_creds_clear(h, in->hc, &c);
     if (rc != VP_OK)
@@ -529,36 +537,37 @@ static int batch_round(aws_inst *in, vp_call *call, const aws_creds *c, const ch
     char *next = NULL;
     int rc = VP_OK;
     for (int page = 0; page < AWS_BATCH_PAGES; page++) {
-        awsb body;
-        awsb_init(&body, h, 0);
-        awsb_str(&body, "{\"SecretIdList\":[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                awsb_ch(&body, ',');
-            awsb_json(&body, items[i].r.id);
+        vp_json *o = h->json_new_object(), *ids = h->json_new_array();
+        int brc = o != NULL && ids != NULL ? VP_OK : VP_ENOMEM;
+        for (size_t i = 0; i < n && brc == VP_OK; i++) {
+            vp_json *id = h->json_new_string(items[i].r.id, strlen(items[i].r.id));
+            brc = id != NULL ? h->json_append(ids, id) : VP_ENOMEM;
         }
-        awsb_ch(&body, ']');
-        if (next != NULL) {
-            awsb_str(&body, ",\"NextToken\":");
-            awsb_json(&body, next);
+        if (brc == VP_OK) {
+            brc = h->json_set(o, "SecretIdList", ids);
+        } else {
+            h->json_free(ids);
         }
-        awsb_ch(&body, '}');
+        ids = NULL;
+        if (brc == VP_OK)
+            brc = json_put(h, o, "NextToken", next);
+        size_t blen = 0;
+        char *body = brc == VP_OK ? h->json_dump(o, &blen) : NULL;
+        h->json_free(o);
         h->free(next);
         next = NULL;
-        if (body.err) {
-            awsb_free(&body);
+        if (body == NULL)
             return VP_ENOMEM;
-        }
         aws_api_req q = {url,
                          "secretsmanager",
                          region,
                          "secretsmanager.BatchGetSecretValue",
                          "application/x-amz-json-1.1",
-                         body.p,
-                         body.len};
+                         body,
+                         blen};
         vp_http_response *resp = NULL;
         rc = aws_api_call(in, call, c, &q, &resp);
-        awsb_free(&body);
+        h->secure_free(body);
         if (rc != VP_OK)
             return rc;
         long st = h->http_status(resp);

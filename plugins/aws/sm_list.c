@@ -99,23 +99,43 @@ int aws_sm_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
     char *next = NULL;
     int page;
     for (page = 0; page < AWS_LIST_PAGES; page++) {
-        awsb body;
-        awsb_init(&body, h, 0);
-        awsb_str(&body, "{\"MaxResults\":100");
-        if (filter) {
-            awsb_str(&body, ",\"Filters\":[{\"Key\":\"name\",\"Values\":[");
-            awsb_json(&body, prefix);
-            awsb_str(&body, "]}]");
+        /* {"MaxResults":100, "Filters":[{"Key":"name","Values":[PREFIX]}], "NextToken":...} */
+        vp_json *o = h->json_new_object();
+        int brc = o != NULL ? VP_OK : VP_ENOMEM;
+        if (brc == VP_OK)
+            brc = h->json_set(o, "MaxResults", h->json_new_int(100));
+        if (brc == VP_OK && filter) {
+            vp_json *fs = h->json_new_array(), *f = h->json_new_object(),
+                    *vals = h->json_new_array();
+            brc = fs != NULL && f != NULL && vals != NULL ? VP_OK : VP_ENOMEM;
+            if (brc == VP_OK)
+                brc = h->json_set(f, "Key", h->json_new_string("name", 4));
+            if (brc == VP_OK)
+                brc = h->json_append(vals, h->json_new_string(prefix, strlen(prefix)));
+            if (brc == VP_OK) {
+                brc = h->json_set(f, "Values", vals);
+                vals = NULL;
+            }
+            if (brc == VP_OK) {
+                brc = h->json_append(fs, f);
+                f = NULL;
+            }
+            if (brc == VP_OK) {
+                brc = h->json_set(o, "Filters", fs);
+                fs = NULL;
+            }
+            h->json_free(vals);
+            h->json_free(f);
+            h->json_free(fs);
         }
-        if (next != NULL) {
-            awsb_str(&body, ",\"NextToken\":");
-            awsb_json(&body, next);
-        }
-        awsb_ch(&body, '}');
+        if (brc == VP_OK && next != NULL)
+            brc = h->json_set(o, "NextToken", h->json_new_string(next, strlen(next)));
+        size_t blen = 0;
+        char *body = brc == VP_OK ? h->json_dump(o, &blen) : NULL;
+        h->json_free(o);
         h->free(next);
         next = NULL;
-        if (body.err) {
-            awsb_free(&body);
+        if (body == NULL) {
             rc = h->fail(call, VP_ENOMEM, "aws: out of memory");
             break;
         }
@@ -124,11 +144,11 @@ int aws_sm_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
                          region,
                          "secretsmanager.ListSecrets",
                          "application/x-amz-json-1.1",
-                         body.p,
-                         body.len};
+                         body,
+                         blen};
         vp_http_response *resp = NULL;
         rc = aws_api_call(in, call, &c, &q, &resp);
-        awsb_free(&body);
+        h->secure_free(body);
         if (rc != VP_OK)
             break;
         if (h->http_status(resp) != 200) {

@@ -1,6 +1,6 @@
 /*
- * util.c - string builder, INI files, timestamps, XML elements and URL pieces for the AWS
- * provider. Nothing here does I/O.
+ * util.c - INI files, timestamps, XML elements and URL pieces for the AWS provider (string
+ * building, encoding, URL and time parsing come from the host, SDK 1.1). Nothing here does I/O.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,129 +8,6 @@
 #include <time.h>
 
 #include "aws_int.h"
-
-void awsb_init(awsb *b, const vp_host *h, int secure)
-{
-    memset(b, 0, sizeof(*b));
-    b->h = h;
-    b->secure = secure;
-}
-
-static int awsb_grow(awsb *b, size_t need)
-{
-    if (b->err)
-        return -1;
-    if (need > AWS_TEXT_MAX) {
-        b->err = VP_ELIMIT;
-        return -1;
-    }
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap < need)
-        cap *= 2;
-    char *p = b->secure ? b->h->secure_malloc(cap) : b->h->malloc(cap);
-    if (p == NULL) {
-        b->err = VP_ENOMEM;
-        return -1;
-    }
-    if (b->p != NULL) {
-        memcpy(p, b->p, b->len + 1);
-        if (b->secure)
-            b->h->secure_free(b->p);
-        else
-            b->h->free(b->p);
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void awsb_add(awsb *b, const void *s, size_t n)
-{
-    if (awsb_grow(b, b->len + n + 1) != 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void awsb_str(awsb *b, const char *s)
-{
-    awsb_add(b, s, strlen(s));
-}
-
-void awsb_ch(awsb *b, char c)
-{
-    awsb_add(b, &c, 1);
-}
-
-void awsb_fmt(awsb *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        if (!b->err)
-            b->err = VP_ELIMIT;
-    } else {
-        awsb_add(b, tmp, (size_t)n);
-    }
-    b->h->memzero(tmp, sizeof(tmp));
-}
-
-static int unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-void awsb_uri(awsb *b, const char *s, size_t n, int keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c) || (keep_slash && c == '/')) {
-            awsb_ch(b, (char)c);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            awsb_add(b, e, 3);
-        }
-    }
-}
-
-void awsb_json(awsb *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    awsb_ch(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            awsb_ch(b, '\\');
-            awsb_ch(b, (char)c);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            awsb_add(b, e, 6);
-        } else {
-            awsb_ch(b, (char)c);
-        }
-    }
-    awsb_ch(b, '"');
-}
-
-void awsb_free(awsb *b)
-{
-    if (b->p != NULL) {
-        if (b->secure)
-            b->h->secure_free(b->p);
-        else
-            b->h->free(b->p);
-    }
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
 
 char *aws_strndup(const vp_host *h, const char *s, size_t n)
 {
@@ -159,69 +36,11 @@ void aws_sfree(const vp_host *h, char *s)
 
 /* ---- time -------------------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int aws_parse_time(const vp_host *h, const char *s, int64_t *ms)
 {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int aws_parse_time(const char *s, int64_t *ms)
-{
-    int Y, M, D, h, m, sec;
-    if (s == NULL || strlen(s) < 19 || digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) ||
-        s[7] != '-' || digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
+    /* RFC 3339, plus what AWS tools also write: no zone or a "UTC" suffix (SSO cache). */
+    if (s == NULL || h->time_parse(s, strlen(s), VP_TIME_RFC3339 | VP_TIME_LENIENT, ms) != VP_OK)
         return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return -1;
-    const char *p = s + 19;
-    int frac_ms = 0;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (nd < 3)
-                frac_ms = frac_ms * 10 + (*p - '0');
-            nd++;
-            p++;
-        }
-        if (nd == 0)
-            return -1;
-        for (; nd < 3; nd++)
-            frac_ms *= 10;
-    }
-    int64_t off_s = 0;
-    if (strcmp(p, "Z") == 0 || strcmp(p, "UTC") == 0 || strcmp(p, "") == 0) {
-        off_s = 0;
-    } else if ((p[0] == '+' || p[0] == '-') && strlen(p) == 6 && p[3] == ':') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || digits(p + 4, 2, &om))
-            return -1;
-        off_s = (int64_t)(oh * 3600 + om * 60) * (p[0] == '+' ? 1 : -1);
-    } else {
-        return -1;
-    }
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
-    int64_t t = days * 86400 + h * 3600 + m * 60 + sec - off_s;
-    *ms = t * 1000 + frac_ms;
     return 0;
 }
 
@@ -469,29 +288,19 @@ char *aws_xml_get(const vp_host *h, const char *xml, size_t len, const char *tag
 
 /* ---- URLs, ARNs, regions ----------------------------------------------------------------- */
 
-int aws_url_host(const char *url, char *out, size_t cap)
+int aws_url_host(const vp_host *h, const char *url, char *out, size_t cap)
 {
-    int https;
-    const char *p;
-    if (strncmp(url, "https://", 8) == 0) {
-        https = 1;
-        p = url + 8;
-    } else if (strncmp(url, "http://", 7) == 0) {
-        https = 0;
-        p = url + 7;
-    } else {
+    vp_url *u = NULL;
+    if (url == NULL || h->url_parse(NULL, url, VP_URL_HTTP_ONLY, &u) != VP_OK)
         return -1;
-    }
-    size_t n = strcspn(p, "/?#");
-    if (n == 0 || n >= cap || memchr(p, '@', n) != NULL)
-        return -1;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    const char *dflt = https ? ":443" : ":80";
-    size_t dl = strlen(dflt);
-    if (n > dl && strcmp(out + n - dl, dflt) == 0) /* curl sends Host without a default port */
-        out[n - dl] = '\0';
-    return 0;
+    const char *host = h->url_get(u, VP_URL_HOST), *port = h->url_get(u, VP_URL_PORT);
+    int https = strcmp(h->url_get(u, VP_URL_SCHEME), "https") == 0;
+    /* curl sends Host without a default port; SigV4 signs exactly what is sent. */
+    int dflt = port == NULL || h->url_port(u) == (https ? 443 : 80);
+    int n = snprintf(out, cap, "%s%s%s", host, dflt ? "" : ":", dflt ? "" : port);
+    int rc = h->url_get(u, VP_URL_USER) != NULL || n < 0 || (size_t)n >= cap ? -1 : 0;
+    h->url_free(u);
+    return rc;
 }
 
 int aws_arn_region(const char *arn, char *out, size_t cap)

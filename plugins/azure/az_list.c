@@ -92,35 +92,31 @@ int az_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
                            "azure: Key Vault secret names hold only letters, digits and '-'; "
                            "'%.128s' cannot prefix one",
                            np);
-    az_sb base;
-    az_sb_init(&base, h, 0);
-    if (in->env.vault_url != NULL) {
-        az_sb_adds(&base, in->env.vault_url);
-    } else {
-        az_sb_adds(&base, "https://");
-        az_sb_adds(&base, id.host);
-    }
-    az_sb_adds(&base, "/");
-    az_sb url;
-    az_sb_init(&url, h, 0);
-    az_sb_adds(&url, base.s ? base.s : "");
-    az_sb_adds(&url, "secrets?api-version=" AZ_DEFAULT_API_VERSION "&maxresults=25");
-    if (base.oom || url.oom) {
-        az_sb_free(&base);
-        az_sb_free(&url);
+    vp_sb *base = h->sb_new(0, 0);
+    if (in->env.vault_url != NULL)
+        h->sb_append_str(base, in->env.vault_url);
+    else
+        h->sb_printf(base, "https://%s", id.host);
+    h->sb_append_str(base, "/");
+    size_t base_len = 0;
+    const char *base_s = h->sb_data(base, &base_len);
+    if (h->sb_status(base) != VP_OK) {
+        h->sb_free(base);
         return h->fail(call, VP_ENOMEM, "azure: out of memory");
     }
-    if (strncmp(url.s, "https://", 8) != 0 && !in->env.allow_http) {
+    if (strncmp(base_s, "https://", 8) != 0 && !in->env.allow_http) {
         int rc = h->fail(call, VP_EINVAL,
                          "azure: refusing to send a token over plain http (%.128s); "
                          "VAULTPLUG_AZURE_ALLOW_HTTP=1 is for tests only",
-                         url.s);
-        az_sb_free(&base);
-        az_sb_free(&url);
+                         base_s);
+        h->sb_free(base);
         return rc;
     }
-    char *cur = h->strdup(url.s), *next = NULL;
-    az_sb_free(&url);
+    vp_sb *first = h->sb_new(0, 0);
+    h->sb_printf(first, "%ssecrets?api-version=" AZ_DEFAULT_API_VERSION "&maxresults=25", base_s);
+    char *cur = h->sb_status(first) == VP_OK ? h->strdup(h->sb_data(first, NULL)) : NULL,
+         *next = NULL;
+    h->sb_free(first);
     int rc = cur ? VP_OK : VP_ENOMEM, page;
     for (page = 0; rc == VP_OK && page < AZ_LIST_PAGES; page++) {
         vp_http_response *resp = NULL;
@@ -137,7 +133,7 @@ int az_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
         next = NULL;
         if (rc != VP_OK || cur == NULL)
             break;
-        if (strncmp(cur, base.s, base.len) != 0) {
+        if (strncmp(cur, base_s, base_len) != 0) {
             rc = h->fail(call, VP_EPROTO,
                          "vault %s: the next page of the list is on another server; refusing "
                          "to send it a token",
@@ -149,6 +145,6 @@ int az_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
         rc = h->fail(call, VP_ELIMIT, "vault %s: more than %d pages of secrets", id.host,
                      AZ_LIST_PAGES);
     h->free(cur);
-    az_sb_free(&base);
+    h->sb_free(base);
     return rc;
 }

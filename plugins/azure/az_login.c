@@ -1,6 +1,6 @@
 /*
  * az_login - interactive sign-in for `vaultplug login azure`: authorization code + PKCE (S256)
- * with a loopback redirect listener (plain libc sockets on 127.0.0.1, random port), or the
+ * with the host's loopback redirect listener (host->loopback_*, 127.0.0.1, random port), or the
  * device code flow for machines without a browser. The result is a "user" credential with the
  * refresh token, which the host seals in the credential store.
  */
@@ -9,20 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "azure_int.h"
 
-#define AZ_REQ_MAX        8192
-#define AZ_CODE_MAX       4096
-#define AZ_DEVICE_SCOPE   "https://vault.azure.net/user_impersonation offline_access openid profile"
-#define AZ_DEVICE_GRANT   "urn:ietf:params:oauth:grant-type:device_code"
-#define AZ_SLICE_MS       250
-#define AZ_CLIENT_READ_MS 3000
+#define AZ_DEVICE_SCOPE "https://vault.azure.net/user_impersonation offline_access openid profile"
+#define AZ_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+#define AZ_SLICE_MS     250
 
 typedef struct az_login_opts {
     const char *tenant, *client_id, *authority;
@@ -53,200 +46,35 @@ static void b64url(const vp_host *h, const void *in, size_t n, char *out, size_t
         out[0] = '\0';
 }
 
-static void send_all(int fd, const char *s, size_t n)
+/* The redirect's query: the error the authority reported (consent declined, ...) as a failed
+ * call, else the code (masked by the host) as a secure string in *code. */
+static int redirect_result(const vp_host *h, vp_call *call, const char *q, char **code)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            if (w < 0 && errno == EINTR)
-                continue;
-            return;
-        }
-        s += w;
-        n -= (size_t)w;
+    size_t ql = strlen(q);
+    char *err = NULL, *desc = NULL;
+    if (h->url_query_get(q, ql, "error", &err, NULL) == 0) {
+        char e1[64], d1[AZ_MSG_MAX];
+        (void)h->url_query_get(q, ql, "error_description", &desc, NULL);
+        az_clean_line(e1, sizeof(e1), err);
+        az_clean_line(d1, sizeof(d1), desc ? desc : "");
+        h->secure_free(err);
+        h->secure_free(desc);
+        return h->fail(call, VP_EAUTH, "sign-in failed: %s: %s", e1, d1);
     }
-}
-
-static void html_escape(char *out, size_t cap, const char *s)
-{
-    size_t n = 0;
-    for (; *s && n + 7 < cap; s++) {
-        const char *r = NULL;
-        switch (*s) {
-        case '<':
-            r = "&lt;";
-            break;
-        case '>':
-            r = "&gt;";
-            break;
-        case '&':
-            r = "&amp;";
-            break;
-        case '"':
-            r = "&quot;";
-            break;
-        default:
-            break;
-        }
-        if (r != NULL) {
-            memcpy(out + n, r, strlen(r));
-            n += strlen(r);
-        } else {
-            out[n++] = *s;
-        }
-    }
-    out[n] = '\0';
-}
-
-static void reply(int fd, int status, const char *title, const char *text)
-{
-    char body[1200], esc[600], head[256];
-    html_escape(esc, sizeof(esc), text);
-    int bl = snprintf(body, sizeof(body),
-                      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>vaultplug</title>"
-                      "</head><body><h1>%s</h1><p>%s</p></body></html>",
-                      title, esc);
-    if (bl < 0 || (size_t)bl >= sizeof(body))
-        bl = (int)strlen(body);
-    int hl =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                 "Content-Length: %d\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                 status, status == 200 ? "OK" : (status == 404 ? "Not Found" : "Bad Request"), bl);
-    send_all(fd, head, (size_t)hl);
-    send_all(fd, body, (size_t)bl);
-}
-
-/* Read one request head (up to AZ_REQ_MAX) from a browser connection. */
-static int read_request(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    while (n + 1 < cap) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, AZ_CLIENT_READ_MS) <= 0)
-            return -1;
-        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
-        if (r <= 0)
-            return -1;
-        n += (size_t)r;
-        buf[n] = '\0';
-        if (strstr(buf, "\r\n\r\n") != NULL || strstr(buf, "\n\n") != NULL)
-            return 0;
-    }
-    return -1;
-}
-
-typedef struct az_redirect {
-    char code[AZ_CODE_MAX];
-    char state[128];
-    char error[64];
-    char error_desc[AZ_MSG_MAX];
-} az_redirect;
-
-/* Serve the loopback listener until the browser brings back the redirect. */
-static int await_redirect(const vp_host *h, vp_call *call, int lfd, const char *state,
-                          az_redirect *rd)
-{
-    char *req = h->secure_malloc(AZ_REQ_MAX);
-    if (req == NULL)
-        return VP_ENOMEM;
-    int rc = VP_ETIMEDOUT;
-    for (;;) {
-        if (h->call_canceled(call) || h->call_remaining_ms(call) == 0) {
-            rc = h->call_remaining_ms(call) == 0 ? VP_ETIMEDOUT : VP_ECANCELED;
-            break;
-        }
-        struct pollfd p = {lfd, POLLIN, 0};
-        if (poll(&p, 1, AZ_SLICE_MS) <= 0)
-            continue;
-        int cfd = accept(lfd, NULL, NULL);
-        if (cfd < 0)
-            continue;
-        memset(rd, 0, sizeof(*rd));
-        if (read_request(cfd, req, AZ_REQ_MAX) != 0) {
-            close(cfd);
-            continue;
-        }
-        if (strncmp(req, "GET /", 5) != 0) {
-            reply(cfd, 400, "Bad request", "vaultplug only expects the sign-in redirect here.");
-            close(cfd);
-            continue;
-        }
-        char *target = req + 4;
-        size_t tl = strcspn(target, " \r\n");
-        target[tl] = '\0';
-        char *q = strchr(target, '?');
-        size_t pl = q ? (size_t)(q - target) : tl;
-        if (pl != 1) { /* favicon.ico and the like */
-            reply(cfd, 404, "Not found", "");
-            close(cfd);
-            continue;
-        }
-        const char *qs = q ? q + 1 : "";
-        size_t ql = strlen(qs);
-        int has_code = az_query_get(qs, ql, "code", rd->code, sizeof(rd->code)) == 0;
-        int has_err = az_query_get(qs, ql, "error", rd->error, sizeof(rd->error)) == 0;
-        int has_state = az_query_get(qs, ql, "state", rd->state, sizeof(rd->state)) == 0;
-        if (!has_code && !has_err) {
-            reply(cfd, 400, "Bad request", "The redirect carries neither a code nor an error.");
-            close(cfd);
-            continue;
-        }
-        if (has_code)
-            h->mask(h->call_host_ctx(call), rd->code, strlen(rd->code));
-        if (!has_state || strlen(rd->state) != strlen(state) ||
-            h->memcmp_ct(rd->state, state, strlen(state)) != 0) {
-            reply(cfd, 400, "Sign-in failed",
-                  "The answer did not match this sign-in (state mismatch). Run vaultplug login "
-                  "azure again.");
-            close(cfd);
-            rc = h->fail(call, VP_EAUTH,
-                         "sign-in failed: the redirect's state did not match (a stale or forged "
-                         "answer); run vaultplug login azure again");
-            break;
-        }
-        if (has_err) {
-            char d[AZ_MSG_MAX];
-            (void)az_query_get(qs, ql, "error_description", d, sizeof(d));
-            az_clean_line(rd->error_desc, sizeof(rd->error_desc), d);
-            char e2[64];
-            az_clean_line(e2, sizeof(e2), rd->error);
-            char msg[AZ_MSG_MAX + 80];
-            snprintf(msg, sizeof(msg), "%s: %s", e2, rd->error_desc);
-            reply(cfd, 200, "Sign-in failed", msg);
-            close(cfd);
-            rc = h->fail(call, VP_EAUTH, "sign-in failed: %s", msg);
-            break;
-        }
-        reply(cfd, 200, "Signed in",
-              "You are signed in to vaultplug. You can close this window and return to the "
-              "terminal.");
-        close(cfd);
-        rc = 0;
-        break;
-    }
-    h->memzero(req, AZ_REQ_MAX);
-    h->secure_free(req);
+    int rc = h->url_query_get(q, ql, "code", code, NULL);
+    if (rc == VP_ENOTFOUND || (rc == 0 && (*code)[0] == '\0'))
+        rc = h->fail(call, VP_EAUTH, "sign-in failed: the redirect carries no code");
     return rc;
 }
 
 static int browser_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, const az_login_opts *o,
                         vp_call *call, az_token_resp *r)
 {
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    if (lfd < 0)
-        return h->fail(call, VP_EIO, "sign-in: cannot create the loopback listener");
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 8) != 0 ||
-        getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0) {
-        close(lfd);
-        return h->fail(call, VP_EIO, "sign-in: cannot listen on 127.0.0.1");
-    }
-    unsigned port = ntohs(sa.sin_port);
+    vp_loopback *lb = NULL;
+    uint16_t port = 0;
+    int rc = h->loopback_listen(call, "/", &lb, &port);
+    if (rc != 0)
+        return rc;
 
     unsigned char rnd[32], dig[32];
     char verifier[64], challenge[64], state[32], redirect[64];
@@ -258,69 +86,60 @@ static int browser_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, cons
     b64url(h, rnd, 16, state, sizeof(state));
     h->memzero(rnd, sizeof(rnd));
     h->mask(hc, verifier, strlen(verifier));
-    snprintf(redirect, sizeof(redirect), "http://localhost:%u", port);
+    snprintf(redirect, sizeof(redirect), "http://localhost:%u", (unsigned)port);
 
-    az_sb url;
-    az_sb_init(&url, h, 0);
-    az_sb_adds(&url, e->authority);
-    az_sb_adds(&url, "/");
-    az_sb_addenc(&url, o->tenant);
-    az_sb_adds(&url, "/oauth2/v2.0/authorize?client_id=");
-    az_sb_addenc(&url, o->client_id);
-    az_sb_adds(&url, "&response_type=code&redirect_uri=");
-    az_sb_addenc(&url, redirect);
-    az_sb_adds(&url, "&response_mode=query&scope=");
-    az_sb_addenc(&url, AZ_LOGIN_SCOPE);
-    az_sb_adds(&url, "&state=");
-    az_sb_adds(&url, state);
-    az_sb_adds(&url, "&code_challenge=");
-    az_sb_adds(&url, challenge);
-    az_sb_adds(&url, "&code_challenge_method=S256&prompt=select_account");
-    int rc = url.oom ? VP_ENOMEM : 0;
-    az_redirect *rd = NULL;
-    if (rc == 0 && strncmp(url.s, "https://", 8) != 0 && !e->allow_http)
+    vp_sb *url = h->sb_new(0, 0);
+    h->sb_printf(url, "%s/", e->authority);
+    h->sb_append_enc(url, o->tenant, strlen(o->tenant), 0);
+    h->sb_append_str(url, "/oauth2/v2.0/authorize?");
+    h->sb_append_param(url, "client_id", o->client_id);
+    h->sb_append_param(url, "response_type", "code");
+    h->sb_append_param(url, "redirect_uri", redirect);
+    h->sb_append_param(url, "response_mode", "query");
+    h->sb_append_param(url, "scope", AZ_LOGIN_SCOPE);
+    h->sb_append_param(url, "state", state);
+    h->sb_append_param(url, "code_challenge", challenge);
+    h->sb_append_param(url, "code_challenge_method", "S256");
+    h->sb_append_param(url, "prompt", "select_account");
+    rc = h->sb_status(url) != 0 ? VP_ENOMEM : 0;
+    char *query = NULL, *code = NULL;
+    if (rc == 0 && strncmp(h->sb_data(url, NULL), "https://", 8) != 0 && !e->allow_http)
         rc = h->fail(call, VP_EINVAL, "sign-in: the authority %.128s is not https", e->authority);
     if (rc == 0) {
-        if (h->open_url(call, url.s) != 0) {
-            size_t ml = url.len + 80;
-            char *msg = h->malloc(ml);
-            if (msg != NULL) {
-                snprintf(msg, ml, "To sign in to Azure, open this URL in a browser:\n%s", url.s);
-                h->notify(call, msg);
-                h->free(msg);
-            }
+        if (h->open_url(call, h->sb_data(url, NULL)) != 0) {
+            vp_sb *msg = h->sb_new(0, 0);
+            h->sb_printf(msg, "To sign in to Azure, open this URL in a browser:\n%s",
+                         h->sb_data(url, NULL));
+            if (h->sb_status(msg) == 0)
+                h->notify(call, h->sb_data(msg, NULL));
+            h->sb_free(msg);
         }
         h->notify(call, "Waiting for the sign-in to finish in the browser...");
-        rd = h->secure_malloc(sizeof(*rd));
-        rc = rd ? await_redirect(h, call, lfd, state, rd) : VP_ENOMEM;
-        if (rc == VP_ETIMEDOUT)
-            rc = h->fail(call, VP_ETIMEDOUT, "sign-in: the browser did not come back in time");
-        else if (rc == VP_ECANCELED)
-            rc = h->fail(call, VP_ECANCELED, "sign-in canceled");
+        rc = h->loopback_wait(lb, call, state, &query, NULL);
+        if (rc == 0)
+            rc = redirect_result(h, call, query, &code);
     }
-    close(lfd);
-    az_sb_free(&url);
+    h->loopback_close(lb);
+    h->sb_free(url);
     if (rc == 0) {
-        az_sb form;
-        az_sb_init(&form, h, 1);
-        az_sb_param(&form, "client_id", o->client_id);
-        az_sb_param(&form, "scope", AZ_LOGIN_SCOPE);
-        az_sb_param(&form, "code", rd->code);
-        az_sb_param(&form, "redirect_uri", redirect);
-        az_sb_param(&form, "grant_type", "authorization_code");
-        az_sb_param(&form, "code_verifier", verifier);
-        rc = az_token_request(h, hc, e, call, o->tenant, &form, r);
-        az_sb_free(&form);
+        vp_sb *form = h->sb_new(0, VP_SB_SECURE);
+        h->sb_append_param(form, "client_id", o->client_id);
+        h->sb_append_param(form, "scope", AZ_LOGIN_SCOPE);
+        h->sb_append_param(form, "code", code);
+        h->sb_append_param(form, "redirect_uri", redirect);
+        h->sb_append_param(form, "grant_type", "authorization_code");
+        h->sb_append_param(form, "code_verifier", verifier);
+        rc = az_token_request(h, hc, e, call, o->tenant, form, r);
+        h->sb_free(form);
         if (rc == 0 && r->has_error)
             rc = h->fail(call, VP_EAUTH, "sign-in: the code was not accepted: %s: %s", r->error,
                          r->error_desc);
     }
-    if (rd != NULL) {
-        if (rd->code[0])
-            h->unmask(hc, rd->code, strlen(rd->code));
-        h->memzero(rd, sizeof(*rd));
-        h->secure_free(rd);
+    if (code != NULL) {
+        h->unmask(hc, code, strlen(code)); /* masked by loopback_wait */
+        h->secure_free(code);
     }
+    h->secure_free(query);
     h->unmask(hc, verifier, strlen(verifier));
     h->memzero(verifier, sizeof(verifier));
     return rc;
@@ -329,18 +148,15 @@ static int browser_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, cons
 static int device_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, const az_login_opts *o,
                        vp_call *call, az_token_resp *r)
 {
-    az_sb url, form;
-    az_sb_init(&url, h, 0);
-    az_sb_adds(&url, e->authority);
-    az_sb_adds(&url, "/");
-    az_sb_addenc(&url, o->tenant);
-    az_sb_adds(&url, "/oauth2/v2.0/devicecode");
-    az_sb_init(&form, h, 0);
-    az_sb_param(&form, "client_id", o->client_id);
-    az_sb_param(&form, "scope", AZ_DEVICE_SCOPE);
-    if (url.oom || form.oom) {
-        az_sb_free(&url);
-        az_sb_free(&form);
+    vp_sb *url = h->sb_new(0, 0), *form = h->sb_new(0, 0);
+    h->sb_printf(url, "%s/", e->authority);
+    h->sb_append_enc(url, o->tenant, strlen(o->tenant), 0);
+    h->sb_append_str(url, "/oauth2/v2.0/devicecode");
+    h->sb_append_param(form, "client_id", o->client_id);
+    h->sb_append_param(form, "scope", AZ_DEVICE_SCOPE);
+    if (h->sb_status(url) != 0 || h->sb_status(form) != 0) {
+        h->sb_free(url);
+        h->sb_free(form);
         return VP_ENOMEM;
     }
     const vp_http_header hdrs[] = {
@@ -348,9 +164,12 @@ static int device_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, const
         {"Accept", "application/json", 0},
     };
     vp_http_response *resp = NULL;
-    int rc = az_http(h, e, call, "POST", url.s, hdrs, 2, form.s, form.len, 1, 0, 0, &resp);
-    az_sb_free(&url);
-    az_sb_free(&form);
+    size_t flen = 0;
+    const char *ftext = h->sb_data(form, &flen);
+    int rc =
+        az_http(h, e, call, "POST", h->sb_data(url, NULL), hdrs, 2, ftext, flen, 1, 0, 0, &resp);
+    h->sb_free(url);
+    h->sb_free(form);
     if (rc != 0)
         return rc;
     long st = h->http_status(resp);
@@ -422,12 +241,12 @@ static int device_flow(const vp_host *h, vp_host_ctx *hc, const az_env *e, const
                          "azure --device-code again");
             break;
         }
-        az_sb_init(&form, h, 1);
-        az_sb_param(&form, "grant_type", AZ_DEVICE_GRANT);
-        az_sb_param(&form, "client_id", o->client_id);
-        az_sb_param(&form, "device_code", device_code);
-        rc = az_token_request(h, hc, e, call, o->tenant, &form, r);
-        az_sb_free(&form);
+        vp_sb *pf = h->sb_new(0, VP_SB_SECURE);
+        h->sb_append_param(pf, "grant_type", AZ_DEVICE_GRANT);
+        h->sb_append_param(pf, "client_id", o->client_id);
+        h->sb_append_param(pf, "device_code", device_code);
+        rc = az_token_request(h, hc, e, call, o->tenant, pf, r);
+        h->sb_free(pf);
         if (rc != 0 || !r->has_error)
             break;
         if (strcmp(r->error, "authorization_pending") == 0) {

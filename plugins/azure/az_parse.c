@@ -29,19 +29,18 @@ static int copy_n(char *out, size_t cap, const char *s, size_t n)
     return 0;
 }
 
-/* Host part of an absolute URL, lower-cased, without port. -1 if not an http(s) URL. */
-static int url_host(const char *url, char *out, size_t cap)
+/* Host part of an absolute http(s) URL (host->url_parse), lower-cased, without port. */
+static int url_host(const vp_host *h, const char *url, char *out, size_t cap)
 {
-    const char *p = strstr(url, "://");
-    if (p == NULL)
+    vp_url *u = NULL;
+    if (h->url_parse(NULL, url, VP_URL_HTTP_ONLY, &u) != 0)
         return -1;
-    p += 3;
-    size_t n = strcspn(p, "/:?#");
-    if (n == 0 || copy_n(out, cap, p, n) != 0)
-        return -1;
-    for (char *c = out; *c; c++)
+    const char *host = h->url_get(u, VP_URL_HOST);
+    int rc = copy_n(out, cap, host, strlen(host));
+    h->url_free(u);
+    for (char *c = out; rc == 0 && *c; c++)
         *c = lower(*c);
-    return 0;
+    return rc;
 }
 
 static int tenant_ok(const char *t)
@@ -55,7 +54,7 @@ static int tenant_ok(const char *t)
     return 1;
 }
 
-int az_parse_challenge(const char *header, az_challenge *out)
+int az_parse_challenge(const vp_host *h, const char *header, az_challenge *out)
 {
     char auth[512] = "", resource[AZ_SCOPE_MAX] = "", scope[AZ_SCOPE_MAX] = "";
     memset(out, 0, sizeof(*out));
@@ -141,7 +140,7 @@ int az_parse_challenge(const char *header, az_challenge *out)
     for (const char *c = out->scope; *c; c++)
         if ((unsigned char)*c <= 0x20 || *c == 0x7f)
             return VP_EPROTO;
-    if (url_host(out->scope, out->resource_host, sizeof(out->resource_host)) != 0)
+    if (url_host(h, out->scope, out->resource_host, sizeof(out->resource_host)) != 0)
         return VP_EPROTO;
     return 0;
 }

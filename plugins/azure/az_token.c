@@ -16,15 +16,6 @@
 #define AZ_MI_API_VERSION  "2018-02-01"
 #define AZ_APP_API_VERSION "2019-08-01"
 
-static uint32_t retry_after_ms(const vp_host *h, const vp_http_response *r)
-{
-    int64_t s = 0;
-    const char *ra = h->http_header(r, "Retry-After");
-    if (ra == NULL || az_parse_i64(ra, &s) != 0)
-        return 0;
-    return s > 3600 ? 3600u * 1000 : (uint32_t)s * 1000;
-}
-
 /* Mask every token of a fresh response (before anything could print it). */
 static void resp_mask(const vp_host *h, vp_host_ctx *hc, const az_token_resp *t)
 {
@@ -52,7 +43,7 @@ static int token_response(const vp_host *h, vp_host_ctx *hc, vp_call *call, cons
     size_t len = 0;
     const char *body = h->http_body(resp, &len);
     if (st == 429 || st >= 500) {
-        uint32_t ra = retry_after_ms(h, resp);
+        uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         if (ra > 0)
             h->call_set_retry_after(call, ra);
         return h->fail(call, st == 429 ? VP_ERATELIMIT : VP_EUNAVAIL, "%s: HTTP %ld", what, st);
@@ -73,28 +64,28 @@ static int token_response(const vp_host *h, vp_host_ctx *hc, vp_call *call, cons
 }
 
 int az_token_request(const vp_host *h, vp_host_ctx *hc, const az_env *e, vp_call *call,
-                     const char *tenant, az_sb *form, az_token_resp *out)
+                     const char *tenant, vp_sb *form, az_token_resp *out)
 {
     memset(out, 0, sizeof(*out));
-    if (form->oom)
+    if (h->sb_status(form) != 0)
         return VP_ENOMEM;
-    az_sb url;
-    az_sb_init(&url, h, 0);
-    az_sb_adds(&url, e->authority);
-    az_sb_adds(&url, "/");
-    az_sb_addenc(&url, tenant);
-    az_sb_adds(&url, "/oauth2/v2.0/token");
-    if (url.oom) {
-        az_sb_free(&url);
+    vp_sb *url = h->sb_new(0, 0);
+    h->sb_printf(url, "%s/", e->authority);
+    h->sb_append_enc(url, tenant, strlen(tenant), 0);
+    if (h->sb_append_str(url, "/oauth2/v2.0/token") != 0) {
+        h->sb_free(url);
         return VP_ENOMEM;
     }
+    size_t flen = 0;
+    const char *ftext = h->sb_data(form, &flen);
     const vp_http_header hdrs[] = {
         {"Content-Type", "application/x-www-form-urlencoded", 0},
         {"Accept", "application/json", 0},
     };
     vp_http_response *resp = NULL;
-    int rc = az_http(h, e, call, "POST", url.s, hdrs, 2, form->s, form->len, 1, 0, 0, &resp);
-    az_sb_free(&url);
+    int rc =
+        az_http(h, e, call, "POST", h->sb_data(url, NULL), hdrs, 2, ftext, flen, 1, 0, 0, &resp);
+    h->sb_free(url);
     if (rc != 0)
         return rc;
     rc = token_response(h, hc, call, "Microsoft Entra ID token endpoint", resp, out);
@@ -201,16 +192,15 @@ static int acquire_user(az_inst *in, vp_call *call, const char *tenant, const ch
     if (in->secret == NULL)
         return h->fail(call, VP_EAUTH, "credential '%s' has no refresh token; " AZ_SIGN_IN_AGAIN,
                        in->cred_name);
-    az_sb form;
-    az_sb_init(&form, h, 1);
+    vp_sb *form = h->sb_new(0, VP_SB_SECURE);
     char sc[AZ_SCOPE_MAX + 40];
     snprintf(sc, sizeof(sc), "%s%s", scope, AZ_OIDC_SCOPES);
-    az_sb_param(&form, "client_id", in->client_id);
-    az_sb_param(&form, "grant_type", "refresh_token");
-    az_sb_param(&form, "refresh_token", in->secret);
-    az_sb_param(&form, "scope", sc);
-    int rc = az_token_request(h, in->hc, &in->env, call, tenant, &form, r);
-    az_sb_free(&form);
+    h->sb_append_param(form, "client_id", in->client_id);
+    h->sb_append_param(form, "grant_type", "refresh_token");
+    h->sb_append_param(form, "refresh_token", in->secret);
+    h->sb_append_param(form, "scope", sc);
+    int rc = az_token_request(h, in->hc, &in->env, call, tenant, form, r);
+    h->sb_free(form);
     if (rc != 0)
         return rc;
     if (r->has_error)
@@ -233,20 +223,19 @@ static int acquire_user(az_inst *in, vp_call *call, const char *tenant, const ch
 static int acquire_client(az_inst *in, vp_call *call, const char *scope, az_token_resp *r)
 {
     const vp_host *h = in->host;
-    az_sb form;
-    az_sb_init(&form, h, 1);
-    az_sb_param(&form, "client_id", in->client_id);
-    az_sb_param(&form, "grant_type", "client_credentials");
-    az_sb_param(&form, "scope", scope);
+    vp_sb *form = h->sb_new(0, VP_SB_SECURE);
+    h->sb_append_param(form, "client_id", in->client_id);
+    h->sb_append_param(form, "grant_type", "client_credentials");
+    h->sb_append_param(form, "scope", scope);
     if (in->kind == AZ_KIND_SECRET) {
-        az_sb_param(&form, "client_secret", in->secret);
+        h->sb_append_param(form, "client_secret", in->secret);
     } else {
         /* Re-read every time: the kubelet rotates the projected token file. */
         char *assertion = NULL;
         size_t alen = 0;
         int rc = h->read_file(in->hc, call, in->token_file, AZ_FED_TOKEN_MAX, &assertion, &alen);
         if (rc != 0) {
-            az_sb_free(&form);
+            h->sb_free(form);
             return h->fail(call, rc == VP_ENOMEM ? rc : VP_EAUTH,
                            "credential '%s': cannot read the federated token file %.200s (%s)",
                            in->cred_name, in->token_file, az_status_str(rc));
@@ -255,13 +244,13 @@ static int acquire_client(az_inst *in, vp_call *call, const char *scope, az_toke
                             assertion[alen - 1] == ' '))
             assertion[--alen] = '\0';
         h->mask(in->hc, assertion, alen);
-        az_sb_param(&form, "client_assertion_type", AZ_ASSERTION_TYPE);
-        az_sb_param(&form, "client_assertion", assertion);
+        h->sb_append_param(form, "client_assertion_type", AZ_ASSERTION_TYPE);
+        h->sb_append_param(form, "client_assertion", assertion);
         h->unmask(in->hc, assertion, alen);
         h->secure_free(assertion);
     }
-    int rc = az_token_request(h, in->hc, &in->env, call, in->tenant, &form, r);
-    az_sb_free(&form);
+    int rc = az_token_request(h, in->hc, &in->env, call, in->tenant, form, r);
+    h->sb_free(form);
     if (rc != 0)
         return rc;
     if (r->has_error)
@@ -278,37 +267,33 @@ static int acquire_mi(az_inst *in, vp_call *call, const char *scope, az_token_re
     size_t rl = strlen(resource);
     if (rl > 9 && strcmp(resource + rl - 9, "/.default") == 0)
         resource[rl - 9] = '\0';
-    az_sb url;
-    az_sb_init(&url, h, 0);
+    vp_sb *url = h->sb_new(0, 0);
     vp_http_header hdrs[2];
     size_t nh = 0;
     const char *what;
     if (in->kind == AZ_KIND_APPSERVICE) {
         what = "App Service managed identity endpoint";
-        az_sb_adds(&url, in->identity_endpoint);
-        az_sb_adds(&url, strchr(in->identity_endpoint, '?') ? "&" : "?");
-        az_sb_adds(&url, "api-version=" AZ_APP_API_VERSION "&resource=");
+        h->sb_printf(url, "%s%sapi-version=" AZ_APP_API_VERSION, in->identity_endpoint,
+                     strchr(in->identity_endpoint, '?') ? "&" : "?");
         hdrs[nh++] = (vp_http_header){"X-IDENTITY-HEADER", in->secret, VP_HTTP_HDR_SECRET};
     } else {
         what = "managed identity (IMDS)";
-        az_sb_adds(&url, in->env.imds_host);
-        az_sb_adds(&url,
-                   "/metadata/identity/oauth2/token?api-version=" AZ_MI_API_VERSION "&resource=");
+        h->sb_printf(url, "%s/metadata/identity/oauth2/token?api-version=" AZ_MI_API_VERSION,
+                     in->env.imds_host);
         hdrs[nh++] = (vp_http_header){"Metadata", "true", 0};
     }
-    az_sb_addenc(&url, resource);
-    if (in->client_id != NULL) {
-        az_sb_adds(&url, "&client_id=");
-        az_sb_addenc(&url, in->client_id);
-    }
-    if (url.oom) {
-        az_sb_free(&url);
+    h->sb_append_param(url, "resource", resource);
+    if (in->client_id != NULL)
+        h->sb_append_param(url, "client_id", in->client_id);
+    if (h->sb_status(url) != 0) {
+        h->sb_free(url);
         return VP_ENOMEM;
     }
     vp_http_response *resp = NULL;
     uint32_t to = in->from_chain && in->kind == AZ_KIND_IMDS ? AZ_CHAIN_IMDS_MS : 0;
-    int rc = az_http(h, &in->env, call, "GET", url.s, hdrs, nh, NULL, 0, 1, 1, to, &resp);
-    az_sb_free(&url);
+    int rc = az_http(h, &in->env, call, "GET", h->sb_data(url, NULL), hdrs, nh, NULL, 0, 1, 1, to,
+                     &resp);
+    h->sb_free(url);
     if (rc != 0) {
         if (in->from_chain && (rc == VP_ENETWORK || rc == VP_ETIMEDOUT))
             return h->fail(call, VP_EAUTH,

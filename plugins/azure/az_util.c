@@ -1,103 +1,10 @@
-/* az_util - string building, percent-encoding, query parsing and the HTTP wrapper of the Azure
- * provider. */
+/* az_util - small string helpers, the environment and the HTTP wrapper of the Azure provider
+ * (string building, encoding and query parsing come from the host, SDK 1.1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "azure_int.h"
-
-#define AZ_SB_MAX (1u << 20) /* nothing we build comes close: a hard cap, not a limit in use */
-
-void az_sb_init(az_sb *b, const vp_host *host, int secure)
-{
-    memset(b, 0, sizeof(*b));
-    b->host = host;
-    b->secure = secure;
-}
-
-static int sb_grow(az_sb *b, size_t need)
-{
-    if (b->oom)
-        return -1;
-    if (b->len + need + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap < b->len + need + 1)
-        cap *= 2;
-    if (cap > AZ_SB_MAX) {
-        b->oom = 1;
-        return -1;
-    }
-    char *n = b->secure ? b->host->secure_malloc(cap) : b->host->malloc(cap);
-    if (n == NULL) {
-        b->oom = 1;
-        return -1;
-    }
-    if (b->s != NULL) {
-        memcpy(n, b->s, b->len + 1);
-        if (b->secure) {
-            b->host->secure_free(b->s);
-        } else {
-            b->host->free(b->s);
-        }
-    } else {
-        n[0] = '\0';
-    }
-    b->s = n;
-    b->cap = cap;
-    return 0;
-}
-
-void az_sb_add(az_sb *b, const char *s, size_t n)
-{
-    if (sb_grow(b, n) != 0)
-        return;
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void az_sb_adds(az_sb *b, const char *s)
-{
-    az_sb_add(b, s, strlen(s));
-}
-
-void az_sb_addenc(az_sb *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            az_sb_add(b, (const char *)&c, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            az_sb_add(b, e, 3);
-        }
-    }
-}
-
-void az_sb_param(az_sb *b, const char *key, const char *value)
-{
-    if (b->len > 0)
-        az_sb_adds(b, "&");
-    az_sb_adds(b, key);
-    az_sb_adds(b, "=");
-    az_sb_addenc(b, value);
-}
-
-void az_sb_free(az_sb *b)
-{
-    if (b->s != NULL) {
-        if (b->secure) {
-            b->host->secure_free(b->s);
-        } else {
-            b->host->free(b->s);
-        }
-    }
-    b->s = NULL;
-    b->len = b->cap = 0;
-}
 
 char *az_strndup(const vp_host *h, const char *s, size_t n)
 {
@@ -130,52 +37,6 @@ void az_clean_line(char *out, size_t cap, const char *s)
             out[n++] = (char)c;
     }
     out[n] = '\0';
-}
-
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int az_query_get(const char *q, size_t qlen, const char *key, char *out, size_t cap)
-{
-    size_t klen = strlen(key), i = 0;
-    while (i < qlen) {
-        size_t end = i;
-        while (end < qlen && q[end] != '&')
-            end++;
-        if (end - i > klen && memcmp(q + i, key, klen) == 0 && q[i + klen] == '=') {
-            size_t n = 0;
-            for (size_t j = i + klen + 1; j < end; j++) {
-                char c = q[j];
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%' && j + 2 < end && hexv(q[j + 1]) >= 0 && hexv(q[j + 2]) >= 0) {
-                    c = (char)(hexv(q[j + 1]) * 16 + hexv(q[j + 2]));
-                    j += 2;
-                }
-                if (n + 1 >= cap)
-                    return -1;
-                out[n++] = c;
-            }
-            out[n] = '\0';
-            return 0;
-        }
-        if (end - i == klen && memcmp(q + i, key, klen) == 0) {
-            if (cap == 0)
-                return -1;
-            out[0] = '\0';
-            return 0;
-        }
-        i = end + 1;
-    }
-    return -1;
 }
 
 int az_parse_i64(const char *s, int64_t *out)

@@ -55,8 +55,12 @@ static const vp_cred_type az_cred_types[] = {
 
 static int az_init(const vp_host *host, vp_host_ctx *hc, void **mod)
 {
-    if (host == NULL || mod == NULL || !VP_HAS(vp_host, host, notify))
+    if (host == NULL || mod == NULL)
         return VP_EABI;
+    if (!VP_HAS(vp_host, host, loopback_close)) { /* builder, URL and time services: SDK 1.1 */
+        host->log(hc, VP_LOG_ERROR, "azure: needs a vaultplug host of plugin ABI 1.1 or later");
+        return VP_EABI;
+    }
     az_mod *m = host->calloc(1, sizeof(*m));
     if (m == NULL)
         return VP_ENOMEM;
@@ -407,7 +411,7 @@ static int take_challenge(az_inst *in, vp_call *call, const az_secret_id *id,
 {
     const vp_host *h = in->host;
     const char *hdr = h->http_header(resp, "WWW-Authenticate");
-    if (hdr == NULL || az_parse_challenge(hdr, c) != 0)
+    if (hdr == NULL || az_parse_challenge(h, hdr, c) != 0)
         return h->fail(call, VP_EAUTH, "vault %s answered 401 without a usable Bearer challenge",
                        id->host);
     if (!az_challenge_domain_ok(c, id->host))
@@ -429,11 +433,10 @@ int az_map_kv_error(az_inst *in, vp_call *call, const az_secret_id *id, vp_http_
     az_parse_kv_error(h, body, len, &e);
     const char *code = e.inner[0] ? e.inner : (e.code[0] ? e.code : "no error code");
     char ra_s[16];
-    int64_t ra = 0;
-    const char *rah = h->http_header(resp, "Retry-After");
-    if (rah != NULL && az_parse_i64(rah, &ra) == 0 && (st == 429 || st >= 500))
-        h->call_set_retry_after(call, ra > 3600 ? 3600u * 1000 : (uint32_t)ra * 1000);
-    snprintf(ra_s, sizeof(ra_s), "%lld", (long long)ra);
+    uint32_t ra = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
+    if (ra > 0 && (st == 429 || st >= 500))
+        h->call_set_retry_after(call, ra);
+    snprintf(ra_s, sizeof(ra_s), "%u", (unsigned)((ra + 999) / 1000));
     switch (st) {
     case 404:
         return h->fail(call, VP_ENOTFOUND, "secret %s%s%s not found in vault %s (%s)", id->name,
@@ -542,7 +545,7 @@ int az_vault_get(az_inst *in, vp_call *call, const az_secret_id *id, const char 
                 /* Token expired or revoked, or the vault wants another tenant: once more. */
                 const char *hdr = h->http_header(resp, "WWW-Authenticate");
                 az_challenge c2;
-                if (hdr != NULL && az_parse_challenge(hdr, &c2) == 0 &&
+                if (hdr != NULL && az_parse_challenge(h, hdr, &c2) == 0 &&
                     az_challenge_domain_ok(&c2, id->host)) {
                     c = c2;
                     chal_put(in, id->host, &c);
@@ -569,41 +572,34 @@ static int az_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_out 
     int rc = parse_ref(in, ref, call, &id, api);
     if (rc != 0)
         return rc;
-    az_sb url;
-    az_sb_init(&url, h, 0);
-    if (in->env.vault_url != NULL) {
-        az_sb_adds(&url, in->env.vault_url);
-    } else {
-        az_sb_adds(&url, "https://");
-        az_sb_adds(&url, id.host);
-    }
-    az_sb_adds(&url, "/secrets/");
-    az_sb_adds(&url, id.name);
-    az_sb_adds(&url, "/");
-    az_sb_adds(&url, id.version);
-    az_sb_adds(&url, "?api-version=");
-    az_sb_adds(&url, api);
-    if (url.oom) {
-        az_sb_free(&url);
+    vp_sb *sb = h->sb_new(0, 0);
+    if (in->env.vault_url != NULL)
+        h->sb_append_str(sb, in->env.vault_url);
+    else
+        h->sb_printf(sb, "https://%s", id.host);
+    h->sb_printf(sb, "/secrets/%s/%s?api-version=%s", id.name, id.version, api);
+    if (h->sb_status(sb) != 0) {
+        h->sb_free(sb);
         return VP_ENOMEM;
     }
-    if (strncmp(url.s, "https://", 8) != 0 && !in->env.allow_http) {
+    const char *url = h->sb_data(sb, NULL);
+    if (strncmp(url, "https://", 8) != 0 && !in->env.allow_http) {
         rc = h->fail(call, VP_EINVAL,
                      "azure: refusing to send a token over plain http (%.128s); "
                      "VAULTPLUG_AZURE_ALLOW_HTTP=1 is for tests only",
-                     url.s);
-        az_sb_free(&url);
+                     url);
+        h->sb_free(sb);
         return rc;
     }
 
     vp_http_response *resp = NULL;
-    rc = az_vault_get(in, call, &id, url.s, &resp);
+    rc = az_vault_get(in, call, &id, url, &resp);
     if (rc == 0) {
         long st = h->http_status(resp);
         rc = st == 200 ? deliver(in, call, &id, resp, out) : az_map_kv_error(in, call, &id, resp);
         h->http_free(resp);
     }
-    az_sb_free(&url);
+    h->sb_free(sb);
     return rc;
 }
 

@@ -34,26 +34,7 @@
 /* Refresh an access token this long before it expires. */
 #define AZ_EXPIRY_SKEW_MS (300 * 1000)
 
-/* ---- string builder (az_util.c) -------------------------------------------------------- */
-
-/* A growable NUL-terminated string; `secure` ones live in host secure memory (request bodies
- * with secrets) and are wiped on release. */
-typedef struct az_sb {
-    const vp_host *host;
-    char *s;
-    size_t len, cap;
-    int secure;
-    int oom;
-} az_sb;
-
-void az_sb_init(az_sb *b, const vp_host *host, int secure);
-void az_sb_add(az_sb *b, const char *s, size_t n);
-void az_sb_adds(az_sb *b, const char *s);
-/* Append s percent-encoded for a query string or form body (RFC 3986 unreserved kept). */
-void az_sb_addenc(az_sb *b, const char *s);
-/* Append "&key=<enc(value)>" (no '&' when the builder is empty). */
-void az_sb_param(az_sb *b, const char *key, const char *value);
-void az_sb_free(az_sb *b);
+/* ---- small helpers (az_util.c) -------------------------------------------------------- */
 
 /* Copy of [s, s+n) in plain memory (host->malloc), NUL-terminated; NULL on OOM. */
 char *az_strndup(const vp_host *h, const char *s, size_t n);
@@ -61,9 +42,6 @@ char *az_strndup(const vp_host *h, const char *s, size_t n);
 char *az_secure_strndup(const vp_host *h, const char *s, size_t n);
 /* First line of s, control characters dropped, at most cap-1 bytes (for error descriptions). */
 void az_clean_line(char *out, size_t cap, const char *s);
-/* Decoded value of `key` in a query string or form body (a=b&c=d), into out; -1 if absent or
- * too long. */
-int az_query_get(const char *q, size_t qlen, const char *key, char *out, size_t cap);
 /* Parse a non-negative decimal (at most 18 digits); -1 if malformed. */
 int az_parse_i64(const char *s, int64_t *out);
 /* Short text for a status (messages). */
@@ -79,7 +57,7 @@ typedef struct az_challenge {
     int has_claims;
 } az_challenge;
 /* 0, or VP_EPROTO when the header is not a usable Bearer challenge. */
-int az_parse_challenge(const char *header, az_challenge *out);
+int az_parse_challenge(const vp_host *h, const char *header, az_challenge *out);
 /* Non-zero if the challenge's resource host is the vault host's domain (or a parent of it). */
 int az_challenge_domain_ok(const az_challenge *c, const char *vault_host);
 
@@ -212,7 +190,7 @@ void az_token_put(az_inst *in, const char *tenant, const char *scope, const char
 
 /* Token endpoint POST (form body, secure); maps Entra errors. */
 int az_token_request(const vp_host *h, vp_host_ctx *hc, const az_env *e, vp_call *call,
-                     const char *tenant, az_sb *form, az_token_resp *out);
+                     const char *tenant, vp_sb *form, az_token_resp *out);
 
 /* az_login.c: the provider's login() entry point. */
 int az_login(void *mod, const vp_kv *options, size_t n_options, vp_call *call, vp_cred_out *out);

@@ -70,8 +70,12 @@ static const vp_cred_type gcp_cred_types[] = {
  * ------------------------------------------------------------------------------------------- */
 static int gcp_init(const vp_host *host, vp_host_ctx *hc, void **mod)
 {
-    if (host == NULL || mod == NULL || !VP_HAS(vp_host, host, notify))
+    if (host == NULL || mod == NULL)
         return VP_EABI;
+    if (!VP_HAS(vp_host, host, loopback_close)) { /* builder, URL and time services: SDK 1.1 */
+        host->log(hc, VP_LOG_ERROR, "gcp: needs a vaultplug host of plugin ABI 1.1 or later");
+        return VP_EABI;
+    }
     gcp_mod *m = host->calloc(1, sizeof(*m));
     if (m == NULL)
         return VP_ENOMEM;

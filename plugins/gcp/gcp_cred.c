@@ -129,9 +129,14 @@ static int set_origin(gcp_inst *in, const char *fmt, ...)
     return in->origin ? VP_OK : VP_ENOMEM;
 }
 
-static int url_ok(const char *u)
+/* An absolute http:// or https:// URL with a host (the host's CURLU parser decides). */
+static int url_ok(const vp_host *h, const char *u)
 {
-    return strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0;
+    vp_url *p = NULL;
+    if (h->url_parse(NULL, u, VP_URL_HTTP_ONLY, &p) != VP_OK)
+        return 0;
+    h->url_free(p);
+    return 1;
 }
 
 /* ---- credential files (service_account / authorized_user JSON) ------------------------------ */
@@ -589,7 +594,7 @@ int gcp_cred_configure(gcp_inst *in, const vp_cred *cred, vp_call *call)
         rc = set_plain(h, &in->token_uri, GCP_DEFAULT_TOKEN_URI, strlen(GCP_DEFAULT_TOKEN_URI));
     if (rc != VP_OK)
         return rc;
-    if (!url_ok(in->token_uri) || (in->endpoint != NULL && !url_ok(in->endpoint)))
+    if (!url_ok(h, in->token_uri) || (in->endpoint != NULL && !url_ok(h, in->endpoint)))
         return h->fail(call, VP_EINVAL,
                        "credential '%s': endpoint and token_uri must be http:// or https:// URLs",
                        in->cred_name);

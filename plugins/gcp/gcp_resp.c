@@ -28,18 +28,9 @@ static void quote(const char *s, size_t n, char *out, size_t cap)
 
 void gcp_retry_after(const vp_host *h, vp_call *call, const char *value)
 {
-    if (value == NULL)
-        return;
-    uint64_t s = 0;
-    size_t i = 0;
-    for (; value[i] >= '0' && value[i] <= '9' && i < 9; i++)
-        s = s * 10 + (uint64_t)(value[i] - '0');
-    /* HTTP dates are possible too; the resolver's own backoff covers those. */
-    if (i == 0 || value[i] != '\0')
-        return;
-    if (s > 3600)
-        s = 3600;
-    h->call_set_retry_after(call, (uint32_t)(s * 1000));
+    uint32_t ms = h->http_retry_after_ms(call, value); /* seconds or an HTTP-date */
+    if (ms > 0)
+        h->call_set_retry_after(call, ms);
 }
 
 /* Decimal uint32 from a JSON string (proto3 int64) or number. 0, or -1 if malformed. */

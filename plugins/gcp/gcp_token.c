@@ -47,28 +47,6 @@ static int post_form(gcp_inst *in, vp_call *call, const char *url, const char *b
     return in->host->http(call, &rq, resp);
 }
 
-/* Append s to the secure buffer b (capacity cap) at *n; form-encode it when enc. -1 if full. */
-static int put(char *b, size_t cap, size_t *n, const char *s, int enc)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int plain = !enc || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-        if (*n + (plain ? 1 : 3) >= cap)
-            return -1;
-        if (plain) {
-            b[(*n)++] = (char)c;
-        } else {
-            b[(*n)++] = '%';
-            b[(*n)++] = hex[c >> 4];
-            b[(*n)++] = hex[c & 15];
-        }
-    }
-    b[*n] = '\0';
-    return 0;
-}
-
 /* base64url (no padding) of data into a new secure string. */
 static char *b64url(const vp_host *h, const void *data, size_t n)
 {
@@ -158,49 +136,38 @@ done:
     return out;
 }
 
-/* Build the grant's form body (secure memory). */
-static int grant_body(gcp_inst *in, vp_call *call, char **body, size_t *len)
+/* Build the grant's form body in a secure builder (release with sb_free). */
+static int grant_body(gcp_inst *in, vp_call *call, vp_sb **body)
 {
     const vp_host *h = in->host;
-    *body = NULL;
-    *len = 0;
     int rc = VP_OK;
+    vp_sb *b = h->sb_new(0, VP_SB_SECURE);
+    if (b == NULL)
+        return VP_ENOMEM;
     if (in->kind == GCP_KIND_SERVICE_ACCOUNT) {
         char *jwt = make_assertion(in, call, &rc);
-        if (jwt == NULL)
+        if (jwt == NULL) {
+            h->sb_free(b);
             return rc;
-        size_t jl = strlen(jwt), cap = jl + 128;
-        h->mask(in->hc, jwt, jl);
-        char *b = h->secure_malloc(cap);
-        size_t n = 0;
-        if (b == NULL ||
-            put(b, cap, &n, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
-                0) ||
-            put(b, cap, &n, "&assertion=", 0) || put(b, cap, &n, jwt, 1)) {
-            h->secure_free(b);
-            b = NULL;
-            rc = VP_ENOMEM;
         }
+        size_t jl = strlen(jwt);
+        h->mask(in->hc, jwt, jl);
+        h->sb_append_param(b, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        h->sb_append_param(b, "assertion", jwt);
         h->unmask(in->hc, jwt, jl);
         h->secure_free(jwt);
-        *body = b;
-        *len = n;
+    } else {
+        /* authorized_user: the refresh grant; every value form-encoded. */
+        h->sb_append_param(b, "grant_type", "refresh_token");
+        h->sb_append_param(b, "client_id", in->client_id);
+        h->sb_append_param(b, "client_secret", in->client_secret);
+        h->sb_append_param(b, "refresh_token", in->refresh_token);
+    }
+    if ((rc = h->sb_status(b)) != VP_OK) {
+        h->sb_free(b);
         return rc;
     }
-    /* authorized_user: the refresh grant; every value form-encoded. */
-    size_t cap =
-        3 * (strlen(in->client_id) + strlen(in->client_secret) + strlen(in->refresh_token)) + 128;
-    char *b = h->secure_malloc(cap);
-    size_t n = 0;
-    if (b == NULL || put(b, cap, &n, "grant_type=refresh_token&client_id=", 0) ||
-        put(b, cap, &n, in->client_id, 1) || put(b, cap, &n, "&client_secret=", 0) ||
-        put(b, cap, &n, in->client_secret, 1) || put(b, cap, &n, "&refresh_token=", 0) ||
-        put(b, cap, &n, in->refresh_token, 1)) {
-        h->secure_free(b);
-        return VP_ENOMEM;
-    }
     *body = b;
-    *len = n;
     return VP_OK;
 }
 
@@ -297,14 +264,15 @@ static int fetch_token(gcp_inst *in, vp_call *call, char **tok, size_t *tok_len,
         rc = metadata_get(in, call, in->md_host,
                           "/computeMetadata/v1/instance/service-accounts/default/token", 0, &r);
     } else {
-        char *body = NULL;
+        vp_sb *body = NULL;
         size_t len = 0;
-        if ((rc = grant_body(in, call, &body, &len)) != VP_OK)
+        if ((rc = grant_body(in, call, &body)) != VP_OK)
             return rc;
         h->log(in->hc, VP_LOG_DEBUG, "%s: requesting an access token (%s) from %s", src,
                kind_name(in->kind), in->token_uri);
-        rc = post_form(in, call, in->token_uri, body, len, &r);
-        h->secure_free(body);
+        const char *b = h->sb_data(body, &len);
+        rc = post_form(in, call, in->token_uri, b, len, &r);
+        h->sb_free(body);
     }
     if (rc != VP_OK)
         return rc;
@@ -429,16 +397,17 @@ int gcp_token_check_static(gcp_inst *in, vp_call *call)
         return h->fail(call, VP_EINVAL, "token_uri too long");
     memcpy(url, in->token_uri, base);
     memcpy(url + base, "/tokeninfo", 11);
-    size_t cap = 3 * in->static_token_len + 32, n = 0;
-    char *body = h->secure_malloc(cap);
-    if (body == NULL || put(body, cap, &n, "access_token=", 0) ||
-        put(body, cap, &n, in->static_token, 1)) {
-        h->secure_free(body);
+    vp_sb *body = h->sb_new(0, VP_SB_SECURE);
+    h->sb_append_param(body, "access_token", in->static_token);
+    if (h->sb_status(body) != VP_OK) {
+        h->sb_free(body);
         return VP_ENOMEM;
     }
     vp_http_response *r = NULL;
-    int rc = post_form(in, call, url, body, n, &r);
-    h->secure_free(body);
+    size_t n = 0;
+    const char *bd = h->sb_data(body, &n);
+    int rc = post_form(in, call, url, bd, n, &r);
+    h->sb_free(body);
     if (rc != VP_OK)
         return rc;
     long st = h->http_status(r);

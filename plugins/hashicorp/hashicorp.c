@@ -66,8 +66,12 @@ typedef struct hc_mod {
 
 static int hc_init(const vp_host *host, vp_host_ctx *hc, void **mod)
 {
-    if (host == NULL || mod == NULL || !VP_HAS(vp_host, host, notify))
+    if (host == NULL || mod == NULL)
         return VP_EABI;
+    if (!VP_HAS(vp_host, host, loopback_close)) { /* string builder, URL encoding: SDK 1.1 */
+        host->log(hc, VP_LOG_ERROR, "hashicorp: needs a vaultplug host of plugin ABI 1.1 or later");
+        return VP_EABI;
+    }
     hc_mod *m = host->calloc(1, sizeof(*m));
     if (m == NULL)
         return VP_ENOMEM;

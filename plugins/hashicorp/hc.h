@@ -114,26 +114,11 @@ void hc_inso_warn_untyped(hc_inst *in);
 
 /* ---- hc_util.c ----------------------------------------------------------------------------- */
 
-/* A growable string in plain memory (URLs, never secrets). */
-typedef struct hc_str {
-    char *p;
-    size_t n, cap;
-    int oom;
-} hc_str;
-
-void hc_str_add(const vp_host *h, hc_str *s, const char *t, size_t n);
-void hc_str_cat(const vp_host *h, hc_str *s, const char *t);
-/* Append t percent-encoded; '/' kept when keep_slash. */
-void hc_str_enc(const vp_host *h, hc_str *s, const char *t, int keep_slash);
-void hc_str_free(const vp_host *h, hc_str *s);
-
 char *hc_strdup_trim_slash(const vp_host *h, const char *s);
 int hc_truthy(const char *v);
 int hc_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Copy a server-provided message into dst, printable ASCII only, capped. */
 void hc_clean_msg(char *dst, size_t cap, const char *src, size_t len);
-/* Retry-After header in milliseconds (delta seconds only), 0 if absent/invalid. */
-uint32_t hc_retry_after_ms(const vp_host *h, const vp_http_response *r);
 
 /* One HTTP exchange. Returns host->http's status (message in e) or 0 with *resp. */
 typedef struct hc_req {

@@ -30,27 +30,6 @@ void hc_hcp_forget_token(hc_inst *in)
     pthread_mutex_unlock(&in->mu);
 }
 
-/* Append application/x-www-form-urlencoded s to the secure buffer b (capacity cap). */
-static int form_add(char *b, size_t cap, size_t *n, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (*n + 4 >= cap)
-            return -1;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            b[(*n)++] = (char)c;
-        } else {
-            b[(*n)++] = '%';
-            b[(*n)++] = hex[c >> 4];
-            b[(*n)++] = hex[c & 15];
-        }
-    }
-    b[*n] = '\0';
-    return 0;
-}
-
 /* Obtain a token (mu held). */
 static int request_token(hc_inst *in, vp_call *call, hc_err *e)
 {
@@ -61,45 +40,30 @@ static int request_token(hc_inst *in, vp_call *call, hc_err *e)
         return hc_errf(e, VP_EAUTH,
                        "hcp: no client credentials (credential type 'cloud' with client_id and "
                        "client_secret, or HCP_CLIENT_ID and HCP_CLIENT_SECRET)");
-    size_t cap = 3 * (strlen(in->client_id) + strlen(in->client_secret)) + 256;
-    char *body = h->secure_malloc(cap);
-    if (body == NULL)
-        return VP_ENOMEM;
-    size_t n = 0;
-    body[0] = '\0';
-    int bad = 0;
-    /* '=' and '&' stay literal; names and values are encoded. */
+    /* application/x-www-form-urlencoded: '=' and '&' literal, names and values encoded. */
+    vp_sb *body = h->sb_new(0, VP_SB_SECURE), *url = h->sb_new(HC_URL_MAX - 1, 0);
     const char *parts[][2] = {{"grant_type", "client_credentials"},
                               {"audience", HC_HCP_AUDIENCE},
                               {"client_id", in->client_id},
                               {"client_secret", in->client_secret}};
-    for (size_t i = 0; i < 4 && !bad; i++) {
-        if (i > 0)
-            body[n++] = '&';
-        bad |= form_add(body, cap, &n, parts[i][0]);
-        body[n++] = '=';
-        bad |= form_add(body, cap, &n, parts[i][1]);
-    }
-    body[n] = '\0';
-    hc_str url = {0};
-    hc_str_cat(h, &url, in->auth_url);
-    hc_str_cat(h, &url, "/oauth2/token");
-    if (bad || url.oom) {
-        h->secure_free(body);
-        hc_str_free(h, &url);
+    for (size_t i = 0; i < 4; i++)
+        h->sb_append_param(body, parts[i][0], parts[i][1]);
+    h->sb_printf(url, "%s/oauth2/token", in->auth_url);
+    if (h->sb_status(body) != 0 || h->sb_status(url) != 0) {
+        h->sb_free(body);
+        h->sb_free(url);
         return VP_ENOMEM;
     }
     hc_req rq = {0};
     rq.method = "POST";
-    rq.url = url.p;
+    rq.url = h->sb_data(url, NULL);
     rq.ctype = "application/x-www-form-urlencoded";
-    rq.body = body;
-    rq.body_len = n;
+    rq.body = h->sb_data(body, &rq.body_len);
     rq.body_secret = 1;
     vp_http_response *r = NULL;
     int rc = hc_http(in, call, &rq, &r);
-    h->secure_free(body);
-    hc_str_free(h, &url);
+    h->sb_free(body);
+    h->sb_free(url);
     if (rc != VP_OK)
         return rc;
     size_t len;
@@ -108,7 +72,7 @@ static int request_token(hc_inst *in, vp_call *call, hc_err *e)
     int64_t exp = 0;
     rc = hc_parse_hcp_token(h, h->http_status(r), rb, len, &tok, &exp, e);
     if (rc != VP_OK)
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
     h->http_free(r);
     if (rc != VP_OK)
         return rc;
@@ -143,36 +107,32 @@ static int get_token(hc_inst *in, vp_call *call, int force, char **tok, hc_err *
     return rc;
 }
 
-static char *open_url(const hc_inst *in, const hc_href *r)
+static vp_sb *open_url(const hc_inst *in, const hc_href *r)
 {
     const vp_host *h = in->host;
-    hc_str s = {0};
-    hc_str_cat(h, &s, in->api_url);
-    hc_str_cat(h, &s, "/secrets/" HC_HVS_API_VER "/organizations/");
-    hc_str_enc(h, &s, r->org, 0);
-    hc_str_cat(h, &s, "/projects/");
-    hc_str_enc(h, &s, r->project, 0);
-    hc_str_cat(h, &s, "/apps/");
-    hc_str_enc(h, &s, r->app, 0);
-    hc_str_cat(h, &s, "/secrets/");
-    hc_str_enc(h, &s, r->name, 0);
-    if (r->version > 0) {
-        char v[40];
-        snprintf(v, sizeof(v), "/versions/%llu", (unsigned long long)r->version);
-        hc_str_cat(h, &s, v);
-    }
-    hc_str_cat(h, &s, ":open");
-    if (s.oom || s.n >= HC_URL_MAX) {
-        hc_str_free(h, &s);
+    vp_sb *s = h->sb_new(HC_URL_MAX - 1, 0);
+    h->sb_append_str(s, in->api_url);
+    h->sb_append_str(s, "/secrets/" HC_HVS_API_VER "/organizations/");
+    h->sb_append_enc(s, r->org, strlen(r->org), 0);
+    h->sb_append_str(s, "/projects/");
+    h->sb_append_enc(s, r->project, strlen(r->project), 0);
+    h->sb_append_str(s, "/apps/");
+    h->sb_append_enc(s, r->app, strlen(r->app), 0);
+    h->sb_append_str(s, "/secrets/");
+    h->sb_append_enc(s, r->name, strlen(r->name), 0);
+    if (r->version > 0)
+        h->sb_printf(s, "/versions/%llu", (unsigned long long)r->version);
+    if (h->sb_append_str(s, ":open") != 0) {
+        h->sb_free(s);
         return NULL;
     }
-    return s.p;
+    return s;
 }
 
 int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, vp_secret_out *out)
 {
     const vp_host *h = in->host;
-    char *url = open_url(in, r);
+    vp_sb *url = open_url(in, r);
     if (url == NULL)
         return h->fail(call, VP_ELIMIT, "hcp: URL for %s is too long", uri);
     char what[512];
@@ -190,7 +150,7 @@ int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, 
         }
         hc_req rq = {0};
         rq.method = "GET";
-        rq.url = url;
+        rq.url = h->sb_data(url, NULL);
         rq.token = tok;
         rq.bearer = 1;
         vp_http_response *resp = NULL;
@@ -203,13 +163,13 @@ int hc_hcp_fetch(hc_inst *in, vp_call *call, const hc_href *r, const char *uri, 
         long st = h->http_status(resp);
         rc = hc_parse_hcp_secret(h, st, rb, len, what, r->key, &res, &e);
         if (rc != VP_OK)
-            e.retry_after_ms = hc_retry_after_ms(h, resp);
+            e.retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         h->http_free(resp);
         /* A token revoked or expired early: get a new one once. */
         if (rc != VP_EAUTH)
             break;
     }
-    h->free(url);
+    h->sb_free(url);
     if (rc != VP_OK) {
         if (e.msg[0] == '\0')
             return rc == VP_ENOMEM ? h->fail(call, rc, "hcp: out of memory") : rc;

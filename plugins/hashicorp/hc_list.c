@@ -28,20 +28,20 @@ static int add_keys(hc_inst *in, vp_call *call, const char *base, const char *bo
         return hc_errf(e, VP_EPROTO, "vault: list of '%s' has no data.keys array", base);
     }
     int rc = VP_OK;
-    hc_str name = {0};
+    vp_sb *name = h->sb_new(0, 0);
     for (size_t i = 0; i < h->json_len(keys) && rc == VP_OK; i++) {
         const char *k = h->json_string(h->json_at(keys, i), NULL);
         if (k == NULL || k[0] == '\0')
             continue;
-        name.n = 0;
-        hc_str_cat(h, &name, base);
-        hc_str_cat(h, &name, k);
-        if (name.oom)
+        h->sb_reset(name);
+        h->sb_append_str(name, base);
+        h->sb_append_str(name, k);
+        if ((h->sb_status(name) != VP_OK))
             rc = VP_ENOMEM;
         else
-            rc = h->list_add(out, name.p);
+            rc = h->list_add(out, h->sb_data(name, NULL));
     }
-    hc_str_free(h, &name);
+    h->sb_free(name);
     h->json_free(j);
     if (rc != VP_OK)
         return hc_errf(e, rc, "vault: list of '%s': %s", base,
@@ -67,19 +67,19 @@ static int list_once(hc_inst *in, vp_call *call, const char *ns, const char *fol
     }
     size_t ml = strlen(mount);
     const char *sub = strlen(folder) >= ml ? folder + ml : "";
-    hc_str rest = {0};
-    hc_str_cat(h, &rest, mount);
+    vp_sb *rest = h->sb_new(0, 0);
+    h->sb_append_str(rest, mount);
     if (version == 2)
-        hc_str_cat(h, &rest, "metadata/");
-    hc_str_cat(h, &rest, sub);
+        h->sb_append_str(rest, "metadata/");
+    h->sb_append_str(rest, sub);
     h->free(mount);
-    if (rest.oom) {
-        hc_str_free(h, &rest);
+    if ((h->sb_status(rest) != VP_OK)) {
+        h->sb_free(rest);
         return VP_ENOMEM;
     }
     vp_http_response *resp = NULL;
-    rc = hc_vault_req(in, call, "GET", ns, rest.p, "?list=true", tok, &resp);
-    hc_str_free(h, &rest);
+    rc = hc_vault_req(in, call, "GET", ns, h->sb_data(rest, NULL), "?list=true", tok, &resp);
+    h->sb_free(rest);
     if (rc != VP_OK)
         return rc;
     size_t len;
@@ -91,7 +91,7 @@ static int list_once(hc_inst *in, vp_call *call, const char *ns, const char *fol
         rc = VP_OK; /* Vault's answer for a folder with no keys: nothing under it */
     } else {
         rc = hc_vault_error(h, st, body, len, folder, e);
-        e->retry_after_ms = hc_retry_after_ms(h, resp);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         *was403 = st == 403 || st == 401;
     }
     h->http_free(resp);
@@ -114,21 +114,23 @@ static int hcp_page(hc_inst *in, vp_call *call, const hcp_list *l, const char *t
 {
     const vp_host *h = in->host;
     *next = NULL;
-    hc_str url = {0};
-    hc_str_cat(h, &url, in->api_url);
-    hc_str_cat(h, &url, "/secrets/" HC_HVS_API_VER "/organizations/");
-    hc_str_enc(h, &url, l->org, 0);
-    hc_str_cat(h, &url, "/projects/");
-    hc_str_enc(h, &url, l->project, 0);
-    hc_str_cat(h, &url, "/apps/");
-    hc_str_enc(h, &url, l->app, 0);
-    hc_str_cat(h, &url, "/secrets?pagination.page_size=100");
+    vp_sb *url = h->sb_new(0, 0);
+    h->sb_append_str(url, in->api_url);
+    h->sb_append_str(url, "/secrets/" HC_HVS_API_VER "/organizations/");
+    h->sb_append_enc(url, l->org, strlen(l->org), 0);
+    h->sb_append_str(url, "/projects/");
+    h->sb_append_enc(url, l->project, strlen(l->project), 0);
+    h->sb_append_str(url, "/apps/");
+    h->sb_append_enc(url, l->app, strlen(l->app), 0);
+    h->sb_append_str(url, "/secrets?pagination.page_size=100");
     if (token != NULL) {
-        hc_str_cat(h, &url, "&pagination.next_page_token=");
-        hc_str_enc(h, &url, token, 0);
+        h->sb_append_str(url, "&pagination.next_page_token=");
+        h->sb_append_enc(url, token, strlen(token), 0);
     }
-    if (url.oom || url.n >= HC_URL_MAX) {
-        hc_str_free(h, &url);
+    size_t url_len = 0;
+    h->sb_data(url, &url_len);
+    if (h->sb_status(url) != VP_OK || url_len >= HC_URL_MAX) {
+        h->sb_free(url);
         return hc_errf(e, VP_ELIMIT, "hcp: the list URL for %s is too long", l->what);
     }
     int rc = VP_OK;
@@ -141,7 +143,7 @@ static int hcp_page(hc_inst *in, vp_call *call, const hcp_list *l, const char *t
         }
         hc_req rq = {0};
         rq.method = "GET";
-        rq.url = url.p;
+        rq.url = h->sb_data(url, NULL);
         rq.token = tok;
         rq.bearer = 1;
         vp_http_response *resp = NULL;
@@ -154,7 +156,7 @@ static int hcp_page(hc_inst *in, vp_call *call, const hcp_list *l, const char *t
         long st = h->http_status(resp);
         if (st != 200) {
             rc = hc_hcp_error(h, st, body, len, l->what, e);
-            e->retry_after_ms = hc_retry_after_ms(h, resp);
+            e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
             h->http_free(resp);
             if (rc == VP_EAUTH)
                 continue; /* a token revoked or expired early: a new one, once */
@@ -169,24 +171,25 @@ static int hcp_page(hc_inst *in, vp_call *call, const hcp_list *l, const char *t
         }
         const vp_json *arr = h->json_get(j, "secrets");
         size_t plen = strlen(l->name_prefix);
-        hc_str name = {0};
+        vp_sb *name = h->sb_new(0, 0);
         for (size_t i = 0; rc == VP_OK && i < h->json_len(arr); i++) {
             const char *nm = h->json_string(h->json_get(h->json_at(arr, i), "name"), NULL);
             if (nm == NULL || nm[0] == '\0' || strncmp(nm, l->name_prefix, plen) != 0)
                 continue;
-            name.n = 0;
+            h->sb_reset(name);
             if (l->qualified) {
-                hc_str_cat(h, &name, l->org);
-                hc_str_cat(h, &name, "/");
-                hc_str_cat(h, &name, l->project);
-                hc_str_cat(h, &name, "/");
+                h->sb_append_str(name, l->org);
+                h->sb_append_str(name, "/");
+                h->sb_append_str(name, l->project);
+                h->sb_append_str(name, "/");
             }
-            hc_str_cat(h, &name, l->app);
-            hc_str_cat(h, &name, "/");
-            hc_str_cat(h, &name, nm);
-            rc = name.oom ? VP_ENOMEM : h->list_add(out, name.p);
+            h->sb_append_str(name, l->app);
+            h->sb_append_str(name, "/");
+            h->sb_append_str(name, nm);
+            rc = (h->sb_status(name) != VP_OK) ? VP_ENOMEM
+                                               : h->list_add(out, h->sb_data(name, NULL));
         }
-        hc_str_free(h, &name);
+        h->sb_free(name);
         const char *nt = h->json_string(h->json_path(j, "pagination.next_page_token"), NULL);
         if (rc == VP_OK && nt != NULL && nt[0] != '\0' && (*next = h->strdup(nt)) == NULL)
             rc = VP_ENOMEM;
@@ -197,7 +200,7 @@ static int hcp_page(hc_inst *in, vp_call *call, const hcp_list *l, const char *t
                     rc == VP_ELIMIT ? "too many names" : "out of memory");
         break;
     }
-    hc_str_free(h, &url);
+    h->sb_free(url);
     return rc;
 }
 
@@ -283,12 +286,14 @@ int hc_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
                        "lists one level under a mount)");
     /* A folder always ends in '/': "secret/orders" lists what "vault kv list secret/orders"
      * does. */
-    hc_str folder = {0};
-    hc_str_cat(h, &folder, prefix);
-    if (folder.n > 0 && folder.p[folder.n - 1] != '/')
-        hc_str_cat(h, &folder, "/");
-    if (folder.oom) {
-        hc_str_free(h, &folder);
+    vp_sb *folder = h->sb_new(0, 0);
+    h->sb_append_str(folder, prefix);
+    size_t fl = 0;
+    const char *fd = h->sb_data(folder, &fl);
+    if (fl > 0 && fd[fl - 1] != '/')
+        h->sb_append_str(folder, "/");
+    if ((h->sb_status(folder) != VP_OK)) {
+        h->sb_free(folder);
         return h->fail(call, VP_ENOMEM, "hashicorp: out of memory");
     }
     const char *ns = in->ns ? in->ns : "";
@@ -303,7 +308,7 @@ int hc_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
             break;
         }
         int was403 = 0;
-        rc = list_once(in, call, ns, folder.p, tok, out, &was403, &e);
+        rc = list_once(in, call, ns, h->sb_data(folder, NULL), tok, out, &was403, &e);
         h->secure_free(tok);
         if (rc == VP_OK || !was403)
             break;
@@ -316,7 +321,7 @@ int hc_list(void *inst, const char *prefix, vp_call *call, vp_list_out *out)
         if (!in->have_approle)
             break;
     }
-    hc_str_free(h, &folder);
+    h->sb_free(folder);
     if (rc != VP_OK) {
         if (e.msg[0] == '\0')
             return rc == VP_ENOMEM ? h->fail(call, rc, "vault: out of memory") : rc;

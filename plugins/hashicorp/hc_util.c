@@ -17,53 +17,6 @@ int hc_errf(hc_err *e, int status, const char *fmt, ...)
     return status;
 }
 
-void hc_str_add(const vp_host *h, hc_str *s, const char *t, size_t n)
-{
-    if (s->oom)
-        return;
-    if (s->n + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 128;
-        while (cap < s->n + n + 1)
-            cap *= 2;
-        char *p = h->realloc(s->p, cap);
-        if (p == NULL) {
-            s->oom = 1;
-            return;
-        }
-        s->p = p;
-        s->cap = cap;
-    }
-    memcpy(s->p + s->n, t, n);
-    s->n += n;
-    s->p[s->n] = '\0';
-}
-
-void hc_str_cat(const vp_host *h, hc_str *s, const char *t)
-{
-    hc_str_add(h, s, t, strlen(t));
-}
-
-void hc_str_enc(const vp_host *h, hc_str *s, const char *t, int keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *t; t++) {
-        unsigned char c = (unsigned char)*t;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-            hc_str_add(h, s, (const char *)&c, 1);
-        } else {
-            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            hc_str_add(h, s, esc, 3);
-        }
-    }
-}
-
-void hc_str_free(const vp_host *h, hc_str *s)
-{
-    h->free(s->p);
-    memset(s, 0, sizeof(*s));
-}
-
 char *hc_strdup_trim_slash(const vp_host *h, const char *s)
 {
     char *d = h->strdup(s);
@@ -125,15 +78,6 @@ void hc_clean_msg(char *dst, size_t cap, const char *src, size_t len)
         j += 3;
     }
     dst[j < cap ? j : cap - 1] = '\0';
-}
-
-uint32_t hc_retry_after_ms(const vp_host *h, const vp_http_response *r)
-{
-    const char *v = h->http_header(r, "Retry-After");
-    uint64_t s;
-    if (v == NULL || hc_parse_uint(v, 86400, &s) != 0)
-        return 0;
-    return (uint32_t)(s * 1000);
 }
 
 int hc_http(const hc_inst *in, vp_call *call, const hc_req *rq, vp_http_response **resp)

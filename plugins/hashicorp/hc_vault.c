@@ -42,25 +42,26 @@ void hc_vault_forget_token(hc_inst *in)
     pthread_mutex_unlock(&in->mu);
 }
 
-/* addr + "/v1/" + [ns "/"] + rest, rest percent-encoded with slashes kept. */
-static char *vault_url(const hc_inst *in, const char *ns, const char *rest, const char *query)
+/* addr + "/v1/" + [ns "/"] + rest, rest percent-encoded with slashes kept; NULL if it does not
+ * fit in HC_URL_MAX (or on allocation failure). */
+static vp_sb *vault_url(const hc_inst *in, const char *ns, const char *rest, const char *query)
 {
     const vp_host *h = in->host;
-    hc_str s = {0};
-    hc_str_cat(h, &s, in->addr);
-    hc_str_cat(h, &s, "/v1/");
+    vp_sb *s = h->sb_new(HC_URL_MAX - 1, 0);
+    h->sb_append_str(s, in->addr);
+    h->sb_append_str(s, "/v1/");
     if (ns != NULL && ns[0] != '\0' && !in->ns_header) {
-        hc_str_enc(h, &s, ns, 1);
-        hc_str_cat(h, &s, "/");
+        h->sb_append_enc(s, ns, strlen(ns), VP_ENC_KEEP_SLASH);
+        h->sb_append_str(s, "/");
     }
-    hc_str_enc(h, &s, rest, 1);
+    h->sb_append_enc(s, rest, strlen(rest), VP_ENC_KEEP_SLASH);
     if (query != NULL)
-        hc_str_cat(h, &s, query);
-    if (s.oom || s.n >= HC_URL_MAX) {
-        hc_str_free(h, &s);
+        h->sb_append_str(s, query);
+    if (h->sb_status(s) != 0) {
+        h->sb_free(s);
         return NULL;
     }
-    return s.p;
+    return s;
 }
 
 /* One Vault request; the response is the caller's to http_free(). */
@@ -68,12 +69,12 @@ static int vault_req(const hc_inst *in, vp_call *call, const char *method, const
                      const char *rest, const char *query, const char *token, const void *body,
                      size_t body_len, vp_http_response **resp)
 {
-    char *url = vault_url(in, ns, rest, query);
+    vp_sb *url = vault_url(in, ns, rest, query);
     if (url == NULL)
         return in->host->fail(call, VP_ELIMIT, "vault: URL for '%.128s' is too long", rest);
     hc_req rq = {0};
     rq.method = method;
-    rq.url = url;
+    rq.url = in->host->sb_data(url, NULL);
     rq.token = token;
     rq.namespace_ = in->ns_header ? ns : NULL;
     rq.vault = 1;
@@ -82,7 +83,7 @@ static int vault_req(const hc_inst *in, vp_call *call, const char *method, const
     rq.body_secret = body != NULL;
     rq.ctype = body != NULL ? "application/json" : NULL;
     int rc = hc_http(in, call, &rq, resp);
-    in->host->free(url);
+    in->host->sb_free(url);
     return rc;
 }
 
@@ -126,7 +127,7 @@ static int approle_login(hc_inst *in, vp_call *call, const char *ns, hc_err *e)
     int renewable = 0;
     rc = hc_parse_auth(h, 0, st, rb, len, 1, &tok, &ttl, &renewable, e);
     if (rc != VP_OK) {
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
         if (st == 400 || st == 401 || st == 403) {
             char m[HC_MSG_MAX];
             snprintf(m, sizeof(m), "%s", e->msg);
@@ -162,7 +163,7 @@ static int lookup_self(hc_inst *in, vp_call *call, const char *ns, hc_err *e)
     if (rc == VP_OK) {
         set_lifetime(in, ttl, renewable);
     } else {
-        e->retry_after_ms = hc_retry_after_ms(h, r);
+        e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
         if (st == 401 || st == 403)
             rc = hc_errf(e, VP_EAUTH,
                          "credential '%s': Vault rejected the token (invalid, expired or revoked)",
@@ -316,14 +317,15 @@ static int detect(hc_inst *in, vp_call *call, const char *ns, const char *path, 
     *version = mount_cached(in, ns, path, mount);
     if (*version != 0)
         return VP_OK;
-    hc_str rest = {0};
-    hc_str_cat(h, &rest, "sys/internal/ui/mounts/");
-    hc_str_cat(h, &rest, path);
-    if (rest.oom)
+    vp_sb *rest = h->sb_new(0, 0);
+    h->sb_append_str(rest, "sys/internal/ui/mounts/");
+    if (h->sb_append_str(rest, path) != 0) {
+        h->sb_free(rest);
         return VP_ENOMEM;
+    }
     vp_http_response *r = NULL;
-    int rc = vault_req(in, call, "GET", ns, rest.p, NULL, tok, NULL, 0, &r);
-    hc_str_free(h, &rest);
+    int rc = vault_req(in, call, "GET", ns, h->sb_data(rest, NULL), NULL, tok, NULL, 0, &r);
+    h->sb_free(rest);
     if (rc != VP_OK)
         return rc;
     size_t len;
@@ -345,7 +347,7 @@ static int detect(hc_inst *in, vp_call *call, const char *ns, const char *path, 
     } else {
         rc = hc_parse_mount(h, st, rb, len, path, mount, version, e);
         if (rc != VP_OK)
-            e->retry_after_ms = hc_retry_after_ms(h, r);
+            e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(r, "Retry-After"));
     }
     h->http_free(r);
     if (rc == VP_OK) {
@@ -367,22 +369,23 @@ static int read_once(hc_inst *in, vp_call *call, const hc_vref *r, const char *n
     const char *sub = r->path;
     int rc = VP_OK;
     *was403 = 0;
-    hc_str full = {0};
     if (r->mount != NULL) {
         mount = h->malloc(strlen(r->mount) + 2);
         if (mount == NULL)
             return VP_ENOMEM;
         sprintf(mount, "%s/", r->mount);
         if (version == 0) {
-            hc_str_cat(h, &full, mount);
-            hc_str_cat(h, &full, r->path);
-            if (full.oom) {
+            vp_sb *full = h->sb_new(0, 0);
+            h->sb_append_str(full, mount);
+            if (h->sb_append_str(full, r->path) != 0) {
+                h->sb_free(full);
                 h->free(mount);
                 return VP_ENOMEM;
             }
             char *dm = NULL;
-            rc = detect(in, call, ns, full.p, tok, &dm, &version, e);
+            rc = detect(in, call, ns, h->sb_data(full, NULL), tok, &dm, &version, e);
             h->free(dm);
+            h->sb_free(full);
         }
     } else {
         rc = detect(in, call, ns, r->path, tok, &mount, &version, e);
@@ -393,7 +396,6 @@ static int read_once(hc_inst *in, vp_call *call, const hc_vref *r, const char *n
             sub = strlen(r->path) >= ml ? r->path + ml : "";
         }
     }
-    hc_str_free(h, &full);
     if (rc != VP_OK) {
         h->free(mount);
         *was403 = rc == VP_EPERM;
@@ -411,36 +413,33 @@ static int read_once(hc_inst *in, vp_call *call, const hc_vref *r, const char *n
         h->free(mount);
         return rc;
     }
-    hc_str rest = {0}, what = {0};
-    hc_str_cat(h, &rest, mount);
-    if (version == 2)
-        hc_str_cat(h, &rest, "data/");
-    hc_str_cat(h, &rest, sub);
-    hc_str_cat(h, &what, mount);
-    hc_str_cat(h, &what, sub);
+    vp_sb *rest = h->sb_new(0, 0), *what = h->sb_new(0, 0);
+    h->sb_printf(rest, "%s%s%s", mount, version == 2 ? "data/" : "", sub);
+    h->sb_printf(what, "%s%s", mount, sub);
     char query[40] = "";
     if (version == 2 && r->version > 0)
         snprintf(query, sizeof(query), "?version=%llu", (unsigned long long)r->version);
     h->free(mount);
-    if (rest.oom || what.oom) {
-        hc_str_free(h, &rest);
-        hc_str_free(h, &what);
+    if (h->sb_status(rest) != 0 || h->sb_status(what) != 0) {
+        h->sb_free(rest);
+        h->sb_free(what);
         return VP_ENOMEM;
     }
     vp_http_response *resp = NULL;
-    rc = vault_req(in, call, "GET", ns, rest.p, query[0] ? query : NULL, tok, NULL, 0, &resp);
-    hc_str_free(h, &rest);
+    rc = vault_req(in, call, "GET", ns, h->sb_data(rest, NULL), query[0] ? query : NULL, tok, NULL,
+                   0, &resp);
+    h->sb_free(rest);
     if (rc == VP_OK) {
         size_t len;
         const char *rb = h->http_body(resp, &len);
         long st = h->http_status(resp);
-        rc = hc_parse_kv(h, version, st, rb, len, what.p, r->key, res, e);
+        rc = hc_parse_kv(h, version, st, rb, len, h->sb_data(what, NULL), r->key, res, e);
         if (rc != VP_OK)
-            e->retry_after_ms = hc_retry_after_ms(h, resp);
+            e->retry_after_ms = h->http_retry_after_ms(call, h->http_header(resp, "Retry-After"));
         *was403 = st == 403 || st == 401;
         h->http_free(resp);
     }
-    hc_str_free(h, &what);
+    h->sb_free(what);
     return rc;
 }
 

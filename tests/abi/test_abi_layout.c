@@ -1,5 +1,6 @@
 /*
- * test_abi_layout - locks the memory layout of plugin ABI 1.0 and 1.1 (sdk/include/vaultplug/provider.h).
+ * test_abi_layout - locks the memory layout of plugin ABI 1.0, and what 1.1 appended
+ * (sdk/include/vaultplug/provider.h).
  *
  * A provider compiled against one SDK is loaded by hosts built from later sources: every struct
  * that crosses the boundary must keep each field at the same offset forever (a minor release
@@ -27,7 +28,7 @@
 
 /* The version this file locks; a new minor adds its own block rather than editing this one. */
 _Static_assert(VP_ABI_MAJOR == 1, "this file locks ABI major 1");
-_Static_assert(VP_ABI_MINOR >= 0, "minor");
+_Static_assert(VP_ABI_MINOR >= 1, "this file locks minor 1 too (vp_host 1.1 fields)");
 
 #if defined(__x86_64__) || defined(__aarch64__)
 _Static_assert(sizeof(void *) == 8 && sizeof(size_t) == 8, "LP64 expected");
@@ -156,7 +157,30 @@ VP_ABI_OFF(vp_host, cred_out_field, 528);
 VP_ABI_OFF(vp_host, cred_update, 536);
 VP_ABI_OFF(vp_host, open_url, 544);
 VP_ABI_OFF(vp_host, notify, 552);
-VP_ABI_SIZE(vp_host, 560);
+/* ABI 1.1: appended to vp_host (1.0 ended at 560, the size a 1.0 host table reports). */
+VP_ABI_OFF(vp_host, sb_new, 560);
+VP_ABI_OFF(vp_host, sb_append, 568);
+VP_ABI_OFF(vp_host, sb_append_str, 576);
+VP_ABI_OFF(vp_host, sb_printf, 584);
+VP_ABI_OFF(vp_host, sb_append_enc, 592);
+VP_ABI_OFF(vp_host, sb_append_param, 600);
+VP_ABI_OFF(vp_host, sb_data, 608);
+VP_ABI_OFF(vp_host, sb_status, 616);
+VP_ABI_OFF(vp_host, sb_reset, 624);
+VP_ABI_OFF(vp_host, sb_free, 632);
+VP_ABI_OFF(vp_host, url_decode, 640);
+VP_ABI_OFF(vp_host, url_parse, 648);
+VP_ABI_OFF(vp_host, url_get, 656);
+VP_ABI_OFF(vp_host, url_port, 664);
+VP_ABI_OFF(vp_host, url_free, 672);
+VP_ABI_OFF(vp_host, url_query_get, 680);
+VP_ABI_OFF(vp_host, time_parse, 688);
+VP_ABI_OFF(vp_host, http_retry_after_ms, 696);
+VP_ABI_OFF(vp_host, json_new_double, 704);
+VP_ABI_OFF(vp_host, loopback_listen, 712);
+VP_ABI_OFF(vp_host, loopback_wait, 720);
+VP_ABI_OFF(vp_host, loopback_close, 728);
+VP_ABI_SIZE(vp_host, 736);
 
 /* vp_cred_field */
 VP_ABI_OFF(vp_cred_field, name, 0);
@@ -224,6 +248,16 @@ _Static_assert(VP_HTTP_FOLLOW_REDIRECTS == 0x2u, "VP_HTTP_FOLLOW_REDIRECTS");
 _Static_assert(VP_HTTP_INSECURE_SKIP_VERIFY == 0x4u, "VP_HTTP_INSECURE_SKIP_VERIFY");
 _Static_assert(VP_FIELD_SECRET == 0x1u, "VP_FIELD_SECRET");
 _Static_assert(VP_FIELD_REQUIRED == 0x2u, "VP_FIELD_REQUIRED");
+/* ABI 1.1 flags and enums. */
+_Static_assert(VP_SB_SECURE == 0x1u, "VP_SB_SECURE");
+_Static_assert(VP_ENC_KEEP_SLASH == 0x1u && VP_ENC_FORM == 0x2u, "VP_ENC_*");
+_Static_assert(VP_URL_HTTP_ONLY == 0x1u, "VP_URL_HTTP_ONLY");
+_Static_assert(VP_TIME_RFC3339 == 0x1u && VP_TIME_HTTP == 0x2u && VP_TIME_LENIENT == 0x4u,
+               "VP_TIME_*");
+_Static_assert(VP_URL_SCHEME == 0 && VP_URL_USER == 1 && VP_URL_PASSWORD == 2 && VP_URL_HOST == 3 &&
+                   VP_URL_PORT == 4 && VP_URL_PATH == 5 && VP_URL_QUERY == 6 &&
+                   VP_URL_FRAGMENT == 7,
+               "vp_url_part");
 
 /* Enums passed across the boundary. */
 _Static_assert(VP_JSON_NULL == 0 && VP_JSON_BOOL == 1 && VP_JSON_INT == 2 && VP_JSON_DOUBLE == 3 &&

@@ -106,7 +106,7 @@ static long do_signed(const signed_req *s, resp *r)
 {
     const vp_host *h = vp__host_table();
     char host[128], date[17], authz[600];
-    assert_int_equal(aws_url_host(mock_aws_url(g_m), host, sizeof(host)), 0);
+    assert_int_equal(aws_url_host(h, mock_aws_url(g_m), host, sizeof(host)), 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     aws_amzdate((int64_t)ts.tv_sec * 1000 + s->skew_ms, date);

@@ -366,6 +366,13 @@ vp_json *vp__json_new_int(int64_t n)
     return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_int64(n);
 }
 
+vp_json *vp__json_new_double(double d)
+{
+    if (isnan(d) || isinf(d))
+        return NULL;
+    return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_double(d);
+}
+
 vp_json *vp__json_new_bool(int b)
 {
     return vp__fault_alloc_should_fail() ? NULL : (vp_json *)json_object_new_boolean(b ? 1 : 0);

@@ -30,6 +30,7 @@ vp_json *vp__json_new_array(void);
 vp_json *vp__json_new_string(const char *s, size_t len);
 vp_json *vp__json_new_int(int64_t n);
 vp_json *vp__json_new_bool(int b);
+vp_json *vp__json_new_double(double d);
 int vp__json_set(vp_json *obj, const char *key, vp_json *value);
 int vp__json_append(vp_json *arr, vp_json *value);
 char *vp__json_dump(const vp_json *v, size_t *len);

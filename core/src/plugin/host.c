@@ -26,6 +26,7 @@
 
 #include "call.h"
 #include "ctx.h"
+#include "host_svc.h"
 #include "jsonh.h"
 #include "fault.h"
 #include "secmem.h"
@@ -876,6 +877,29 @@ static const vp_host host_table = {
     .cred_update = h_cred_update,
     .open_url = h_open_url,
     .notify = h_notify,
+    /* ABI 1.1 (host_svc.c, host_loopback.c) */
+    .sb_new = vp__sb_new,
+    .sb_append = vp__sb_append,
+    .sb_append_str = vp__sb_append_str,
+    .sb_printf = vp__sb_printf,
+    .sb_append_enc = vp__sb_append_enc,
+    .sb_append_param = vp__sb_append_param,
+    .sb_data = vp__sb_data,
+    .sb_status = vp__sb_status,
+    .sb_reset = vp__sb_reset,
+    .sb_free = vp__sb_free,
+    .url_decode = vp__url_decode,
+    .url_parse = vp__url_parse,
+    .url_get = vp__url_get,
+    .url_port = vp__url_port,
+    .url_free = vp__url_free,
+    .url_query_get = vp__url_query_get,
+    .time_parse = vp__time_parse,
+    .http_retry_after_ms = vp__http_retry_after_ms,
+    .json_new_double = vp__json_new_double,
+    .loopback_listen = vp__loopback_listen,
+    .loopback_wait = vp__loopback_wait,
+    .loopback_close = vp__loopback_close,
 };
 
 const vp_host *vp__host_table(void)

@@ -5,7 +5,9 @@
  * secret store (AWS Secrets Manager, a company's own HTTP service, ...). This header is the whole
  * contract between the two sides; it is header-only and a provider links against nothing but libc.
  * Everything a provider needs (HTTP, JSON, hashing, signing, base64, random bytes, clock,
- * environment, files, secure memory, logging) comes from the host through `vp_host`.
+ * environment, files, secure memory, logging; since 1.1 string building, percent-encoding, URL
+ * and date parsing and a loopback listener for browser sign-in) comes from the host through
+ * `vp_host`.
  *
  * MODEL
  *   The host dlopen()s `<name>.so` and calls the one exported symbol, `vaultplug_provider_entry`,
@@ -24,6 +26,12 @@
  *   of a struct uses a field only if the writer's `struct_size` covers it: test with VP_HAS().
  *   Field offsets of every released minor are locked by _Static_assert tests in the vaultplug
  *   source tree (tests/abi/).
+ *   1.0  the original ABI.
+ *   1.1  host services appended to vp_host: string builder (sb_*), percent-encoding and URL
+ *        parsing (url_*), RFC 3339 / HTTP-date parsing (time_parse, http_retry_after_ms),
+ *        json_new_double, and the
+ * loopback redirect listener for browser sign-in (loopback_*). A provider that uses them checks
+ * VP_HAS(vp_host, host, loopback_close) in init.
  *
  * OWNERSHIP
  *   Pointers handed to a provider are borrowed for the duration of the call. A provider frees
@@ -64,7 +72,7 @@ extern "C" {
 
 /* ABI version this header describes. */
 #define VP_ABI_MAJOR 1
-#define VP_ABI_MINOR 0
+#define VP_ABI_MINOR 1
 
 /* printf-format checking for the variadic host functions. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -119,6 +127,11 @@ typedef struct vp_json vp_json;
 /* Where list() puts names and login() puts the fields of the credential to store. */
 typedef struct vp_list_out vp_list_out;
 typedef struct vp_cred_out vp_cred_out;
+/* 1.1: a bounded string builder (host->sb_new), a parsed URL (host->url_parse) and a loopback
+ * redirect listener (host->loopback_listen). */
+typedef struct vp_sb vp_sb;
+typedef struct vp_url vp_url;
+typedef struct vp_loopback vp_loopback;
 
 /* ---------------------------------------------------------------------------------------------
  * Data passed to providers
@@ -265,6 +278,40 @@ typedef enum vp_b64_variant {
     VP_B64_URL = 5,       /* - _ with = padding (RFC 4648 section 5) */
     VP_B64_URL_NOPAD = 7  /* - _ without padding (JWT, PKCE) */
 } vp_b64_variant;
+
+/* ---------------------------------------------------------------------------------------------
+ * 1.1 service constants
+ * ------------------------------------------------------------------------------------------- */
+
+/* sb_new flags. */
+#define VP_SB_SECURE (1u << 0) /* storage in secure memory (for secrets); wiped on growth/free */
+/* Cap of a builder whose sb_new max_len is 0, and the largest max_len the host accepts. */
+#define VP_SB_DEFAULT_MAX ((size_t)1 << 20)
+#define VP_SB_HARD_MAX    ((size_t)1 << 30)
+
+/* Percent-encoding flags (sb_append_enc, url_decode). */
+#define VP_ENC_KEEP_SLASH (1u << 0) /* encode: leave '/' as is (URL paths) */
+#define VP_ENC_FORM       (1u << 1) /* decode: '+' means a space (query strings, HTML forms) */
+
+/* url_parse flags. */
+#define VP_URL_HTTP_ONLY (1u << 0) /* the scheme must be http or https */
+
+/* Parts of a parsed URL (url_get). */
+typedef enum vp_url_part {
+    VP_URL_SCHEME = 0,   /* "https", lower case */
+    VP_URL_USER = 1,     /* userinfo user, still percent-encoded; NULL if absent */
+    VP_URL_PASSWORD = 2, /* userinfo password, still percent-encoded; NULL if absent */
+    VP_URL_HOST = 3,     /* "example.com", "127.0.0.1", "[::1]" (IPv6 in brackets) */
+    VP_URL_PORT = 4,     /* "8200" as written; NULL if the URL has none */
+    VP_URL_PATH = 5,     /* "/v1/secret", "/" when empty; still percent-encoded */
+    VP_URL_QUERY = 6,    /* "a=1&b=2" without the '?'; NULL if absent */
+    VP_URL_FRAGMENT = 7  /* without the '#'; NULL if absent */
+} vp_url_part;
+
+/* time_parse formats (combine with |; the first that matches wins). */
+#define VP_TIME_RFC3339 (1u << 0) /* 2024-01-15T13:00:00Z, 2024-01-15T13:00:00.123+02:00 */
+#define VP_TIME_HTTP    (1u << 1) /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+#define VP_TIME_LENIENT (1u << 2) /* with RFC3339: also no zone or a "UTC" suffix (= UTC) */
 
 /* ---------------------------------------------------------------------------------------------
  * The host table: services the host offers to providers. Filled in by the host; providers
@@ -464,6 +511,105 @@ typedef struct vp_host {
     int (*open_url)(vp_call *call, const char *url);
     /* Show a message to the user (device-code instructions, "waiting for the browser..."). */
     void (*notify)(vp_call *call, const char *message);
+
+    /* ===== ABI 1.1: test VP_HAS(vp_host, host, <field>) before using anything below ===== */
+
+    /* --- bounded string builder (1.1) ----------------------------------------------------- */
+    /* A new empty builder that never grows past max_len bytes (0 = VP_SB_DEFAULT_MAX; more than
+     * VP_SB_HARD_MAX is refused). VP_SB_SECURE keeps the text in secure memory. NULL on
+     * failure. Errors are sticky: once an append fails (VP_ELIMIT when the cap would be
+     * exceeded, VP_ENOMEM, VP_EINVAL) the builder keeps its text, every later append returns
+     * the same status without appending, and sb_status()/sb_finish() report it, so a provider
+     * may append many pieces and check once at the end. */
+    vp_sb *(*sb_new)(size_t max_len, uint32_t flags);
+    /* Append n bytes (may include NUL bytes). Returns 0 or the builder's (sticky) status. */
+    int (*sb_append)(vp_sb *sb, const void *data, size_t n);
+    /* Append a NUL-terminated string. */
+    int (*sb_append_str)(vp_sb *sb, const char *s);
+    /* Append printf-style. The formatted text goes straight into the builder's storage (secure
+     * when the builder is), never through an intermediate buffer; so, unlike sb_append and
+     * sb_append_enc, the arguments must not point into the builder's own text. */
+    int (*sb_printf)(vp_sb *sb, const char *fmt, ...) VP_SDK_PRINTF(2, 3);
+    /* Append s[0..n) percent-encoded (RFC 3986): every byte except A-Z a-z 0-9 - . _ ~ (and
+     * '/' with VP_ENC_KEEP_SLASH) becomes %XX with upper-case hex, byte for byte (UTF-8 is
+     * encoded per byte); the same output as curl_easy_escape. */
+    int (*sb_append_enc)(vp_sb *sb, const char *s, size_t n, uint32_t flags);
+    /* Append one application/x-www-form-urlencoded pair for a form body or a query string:
+     * '&' unless the builder is empty or ends with '?', then key and value percent-encoded as
+     * by sb_append_enc, joined by '='. */
+    int (*sb_append_param)(vp_sb *sb, const char *key, const char *value);
+    /* The text so far, NUL-terminated, and its length in *len (when len != NULL). Borrowed:
+     * valid until the next append or sb_free. Never NULL for a non-NULL builder. */
+    const char *(*sb_data)(const vp_sb *sb, size_t *len);
+    /* 0, or the status of the first append that failed. */
+    int (*sb_status)(const vp_sb *sb);
+    /* Truncate to zero length (wiping the old text) and clear the sticky status. */
+    void (*sb_reset)(vp_sb *sb);
+    /* Release the builder (wiping its text). NULL is a no-op. */
+    void (*sb_free)(vp_sb *sb);
+
+    /* --- percent-decoding and URLs (1.1; URL parsing is libcurl's CURLU) ------------------- */
+    /* Decode %XX escapes of s[0..n) (and '+' as a space with VP_ENC_FORM) into a new
+     * NUL-terminated string in secure memory (release with secure_free); *out_len gets its
+     * length when out_len != NULL (the result may contain NUL bytes from %00). VP_EPROTO if a
+     * '%' is not followed by two hex digits, VP_ENOMEM. */
+    int (*url_decode)(const char *s, size_t n, uint32_t flags, char **out, size_t *out_len);
+    /* Parse an absolute URL ("scheme://[user[:password]@]host[:port][/path][?query][#frag]").
+     * VP_URL_HTTP_ONLY refuses schemes other than http and https. VP_EINVAL with a message on
+     * the call (when call != NULL) that names what is wrong, VP_ENOMEM. Release with url_free. */
+    int (*url_parse)(vp_call *call, const char *url, uint32_t flags, vp_url **out);
+    /* A part of a parsed URL (see vp_url_part), or NULL when the URL has no such part.
+     * Borrowed: valid until url_free. */
+    const char *(*url_get)(const vp_url *u, vp_url_part part);
+    /* The port as a number: the explicit one, else the scheme's default (80, 443, ...), else 0. */
+    int (*url_port)(const vp_url *u);
+    /* Release a parsed URL; NULL is a no-op. */
+    void (*url_free)(vp_url *u);
+    /* The value of the first `key=value` pair in a query string q[0..qlen) ("a=1&b=x%20y"),
+     * decoded like url_decode with VP_ENC_FORM, as a new string in secure memory (release with
+     * secure_free); "key" without '=' gives "". VP_ENOTFOUND if absent, VP_EPROTO if the value
+     * is malformed, VP_ENOMEM. */
+    int (*url_query_get)(const char *q, size_t qlen, const char *key, char **value,
+                         size_t *value_len);
+
+    /* --- time (1.1) ------------------------------------------------------------------------ */
+    /* Parse s[0..n) in one of the `formats` (VP_TIME_*) into milliseconds since the Unix epoch
+     * (fractions beyond milliseconds are dropped). Offsets are applied ("+02:00" is two hours
+     * ahead of UTC); a leap second (23:59:60) is accepted and counts as the next minute's
+     * second 0, like POSIX time. Every field is range-checked (February 30 is refused).
+     * VP_EINVAL if s matches none of the formats. */
+    int (*time_parse)(const char *s, size_t n, uint32_t formats, int64_t *unix_ms);
+    /* A Retry-After header value (host->http_header(resp, "Retry-After"); NULL gives 0) in
+     * milliseconds: delta-seconds ("120") or an HTTP-date (IMF-fixdate, measured against the
+     * call's wall clock; a date in the past gives 0), capped at one hour (3600000). 0 when
+     * malformed. Pass a non-zero result to call_set_retry_after. */
+    uint32_t (*http_retry_after_ms)(vp_call *call, const char *value);
+
+    /* --- JSON builder missing from 1.0 (1.1) ----------------------------------------------- */
+    /* A number with a fraction; NULL for NaN and infinities (not JSON) or on allocation failure.
+     * Serialised by json_dump with up to 17 significant digits. */
+    vp_json *(*json_new_double)(double d);
+
+    /* --- loopback redirect listener for browser sign-in (1.1, RFC 8252 section 7.3) -------- */
+    /* Listen on 127.0.0.1 at a port the system picks (*port); the browser is sent to
+     * http://localhost:<port><path> (path such as "/"). VP_EIO with a message if the socket
+     * cannot be opened, VP_ENOMEM. Release with loopback_close. */
+    int (*loopback_listen)(vp_call *call, const char *path, vp_loopback **out, uint16_t *port);
+    /* Serve browser requests until the redirect arrives: a GET of the path whose query carries
+     * `code` or `error`. Requests for other paths get 404 and other methods or redirects
+     * without either parameter get 400; waiting goes on. When `state` is not NULL the
+     * redirect's state parameter must equal it (compared in constant time), else the browser
+     * is told and the call fails with VP_EAUTH. On success the browser gets a "signed in" page
+     * (or a "sign-in failed" page when the redirect carries `error`; the provider reads it from
+     * the query and decides) and *query is the raw query string in secure memory (release with
+     * secure_free; read parameters with url_query_get); the decoded `code` parameter is
+     * registered with the redactor (host->unmask it when done). The listener then stops listening:
+     * calling it again is VP_EINVAL. Ends with VP_ETIMEDOUT at the call's deadline and VP_ECANCELED
+     * on cancellation. */
+    int (*loopback_wait)(vp_loopback *l, vp_call *call, const char *state, char **query,
+                         size_t *query_len);
+    /* Close the listener; NULL is a no-op. */
+    void (*loopback_close)(vp_loopback *l);
 } vp_host;
 
 /* ---------------------------------------------------------------------------------------------
