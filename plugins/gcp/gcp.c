@@ -207,6 +207,53 @@ static int resolve_ref(gcp_inst *in, const vp_ref *ref, vp_call *call, gcp_name 
     return VP_OK;
 }
 
+int gcp_get(gcp_inst *in, vp_call *call, const char *url, const char *what, vp_http_response **out)
+{
+    const vp_host *h = in->host;
+    *out = NULL;
+    char *tok = NULL;
+    size_t tok_len = 0;
+    int rc = gcp_token_get(in, call, &tok, &tok_len);
+    if (rc != VP_OK)
+        return rc;
+    char *auth = h->secure_malloc(tok_len + 8);
+    if (auth == NULL) {
+        h->secure_free(tok);
+        return h->fail(call, VP_ENOMEM, "gcp: out of memory");
+    }
+    memcpy(auth, "Bearer ", 7);
+    memcpy(auth + 7, tok, tok_len + 1);
+    vp_http_header hdrs[3] = {{"Authorization", auth, VP_HTTP_HDR_SECRET},
+                              {"Accept", "application/json", 0}};
+    size_t nh = 2;
+    if (in->quota_project != NULL)
+        hdrs[nh++] = (vp_http_header){"x-goog-user-project", in->quota_project, 0};
+    vp_http_request rq = {.hdr = VP_ABI_HDR(vp_http_request)};
+    rq.method = "GET";
+    rq.url = url;
+    rq.headers = hdrs;
+    rq.n_headers = nh;
+    rq.max_response = GCP_RESPONSE_MAX;
+    rq.ca_file = in->ca_file;
+    vp_http_response *r = NULL;
+    rc = h->http(call, &rq, &r);
+    h->secure_free(auth);
+    if (rc == VP_OK && h->http_status(r) != 200) {
+        long st = h->http_status(r);
+        size_t blen = 0;
+        const char *body = h->http_body(r, &blen);
+        /* A rejected token must not be reused: the next attempt gets a fresh one. */
+        if (st == 401)
+            gcp_token_invalidate(in, tok, tok_len);
+        rc = gcp_map_error(h, call, st, h->http_header(r, "Retry-After"), body, blen, what);
+        h->http_free(r);
+        r = NULL;
+    }
+    h->secure_free(tok);
+    *out = r;
+    return rc;
+}
+
 static int gcp_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_out *out)
 {
     gcp_inst *in = inst;
@@ -228,59 +275,22 @@ static int gcp_fetch(void *inst, const vp_ref *ref, vp_call *call, vp_secret_out
         return h->fail(call, VP_ELIMIT, "%s: the request URL is too long", what);
     h->log(in->hc, VP_LOG_DEBUG, "fetch %s (%s)", ref->uri, what);
 
-    char *tok = NULL;
-    size_t tok_len = 0;
-    if ((rc = gcp_token_get(in, call, &tok, &tok_len)) != VP_OK)
-        return rc;
-    char *auth = h->secure_malloc(tok_len + 8);
-    if (auth == NULL) {
-        h->secure_free(tok);
-        return VP_ENOMEM;
-    }
-    memcpy(auth, "Bearer ", 7);
-    memcpy(auth + 7, tok, tok_len + 1);
-    vp_http_header hdrs[3] = {{"Authorization", auth, VP_HTTP_HDR_SECRET},
-                              {"Accept", "application/json", 0}};
-    size_t nh = 2;
-    if (in->quota_project != NULL)
-        hdrs[nh++] = (vp_http_header){"x-goog-user-project", in->quota_project, 0};
-    vp_http_request rq = {.hdr = VP_ABI_HDR(vp_http_request)};
-    rq.method = "GET";
-    rq.url = url;
-    rq.headers = hdrs;
-    rq.n_headers = nh;
-    rq.max_response = GCP_RESPONSE_MAX;
-    rq.ca_file = in->ca_file;
     vp_http_response *r = NULL;
-    rc = h->http(call, &rq, &r);
-    h->secure_free(auth);
-    if (rc != VP_OK) {
-        h->secure_free(tok);
+    if ((rc = gcp_get(in, call, url, what, &r)) != VP_OK)
         return rc;
-    }
-    long st = h->http_status(r);
-    size_t blen = 0;
+    size_t blen = 0, vlen = 0;
     const char *body = h->http_body(r, &blen);
-    if (st == 200) {
-        char *val = NULL, version[64];
-        size_t vlen = 0;
-        rc = gcp_parse_access(h, call, body, blen, what, &val, &vlen, version, sizeof(version));
-        if (rc == VP_OK) {
-            rc = h->secret_set(out, val, vlen);
-            h->secure_free(val);
-            if (rc != VP_OK)
-                rc = h->fail(call, rc, "%s: cannot store the value", what);
-            else if (version[0] != '\0' && (rc = h->secret_set_version(out, version)) != VP_OK)
-                rc = h->fail(call, rc, "%s: cannot store the version", what);
-        }
-    } else {
-        /* A rejected token must not be reused: the next attempt gets a fresh one. */
-        if (st == 401)
-            gcp_token_invalidate(in, tok, tok_len);
-        rc = gcp_map_error(h, call, st, h->http_header(r, "Retry-After"), body, blen, what);
+    char *val = NULL, version[64];
+    rc = gcp_parse_access(h, call, body, blen, what, &val, &vlen, version, sizeof(version));
+    if (rc == VP_OK) {
+        rc = h->secret_set(out, val, vlen);
+        h->secure_free(val);
+        if (rc != VP_OK)
+            rc = h->fail(call, rc, "%s: cannot store the value", what);
+        else if (version[0] != '\0' && (rc = h->secret_set_version(out, version)) != VP_OK)
+            rc = h->fail(call, rc, "%s: cannot store the version", what);
     }
     h->http_free(r);
-    h->secure_free(tok);
     return rc;
 }
 

@@ -109,6 +109,11 @@ void gcp_drop_secret(gcp_inst *in, char **p, size_t len);
 
 /* A copy (secure memory, release with secure_free) of a bearer token valid for at least a
  * little while: from the cache, or obtained now (one request shared by concurrent callers). */
+/* GET url (a Secret Manager API URL) with the instance's access token and headers. VP_OK with
+ * *out the 200 response (release with http_free); otherwise the mapped status, with the call's
+ * message naming `what` (a 401 also drops the cached token so the next attempt gets a fresh
+ * one). */
+int gcp_get(gcp_inst *in, vp_call *call, const char *url, const char *what, vp_http_response **out);
 int gcp_token_get(gcp_inst *in, vp_call *call, char **token, size_t *len);
 /* Forget the cached token if it is still `token` (the service said 401). */
 void gcp_token_invalidate(gcp_inst *in, const char *token, size_t len);

@@ -19,27 +19,6 @@ static int id_char(char c)
            c == '_';
 }
 
-/* Append s percent-encoded (every byte but A-Za-z0-9-._~) to buf at *n. -1 if it does not fit. */
-static int append_enc(char *buf, size_t cap, size_t *n, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int plain = id_char((char)c) || c == '.' || c == '~';
-        if (*n + (plain ? 1 : 3) >= cap)
-            return -1;
-        if (plain) {
-            buf[(*n)++] = (char)c;
-        } else {
-            buf[(*n)++] = '%';
-            buf[(*n)++] = hex[c >> 4];
-            buf[(*n)++] = hex[c & 15];
-        }
-    }
-    buf[*n] = '\0';
-    return 0;
-}
-
 typedef struct list_req {
     const char *project, *prefix;
     int qualified; /* names as PROJECT/SECRET */
@@ -52,68 +31,32 @@ static int list_page(gcp_inst *in, vp_call *call, const list_req *lr, const char
 {
     const vp_host *h = in->host;
     *next = NULL;
-    char url[GCP_URL_MAX];
-    size_t n = (size_t)snprintf(url, sizeof(url), "%s/v1/projects/",
-                                in->endpoint ? in->endpoint : GCP_DEFAULT_ENDPOINT);
-    int bad = n >= sizeof(url) || append_enc(url, sizeof(url), &n, lr->project) != 0;
-    if (!bad) {
-        n += (size_t)snprintf(url + n, sizeof(url) - n, "/secrets?pageSize=100");
-        bad = n >= sizeof(url);
+    vp_sb *u = h->sb_new(GCP_URL_MAX - 1, 0);
+    h->sb_printf(u, "%s/v1/projects/", in->endpoint ? in->endpoint : GCP_DEFAULT_ENDPOINT);
+    h->sb_append_enc(u, lr->project, strlen(lr->project), 0);
+    h->sb_append_str(u, "/secrets?pageSize=100");
+    if (lr->prefix[0] != '\0') {
+        h->sb_append_str(u, "&filter=name%3A");
+        h->sb_append_enc(u, lr->prefix, strlen(lr->prefix), 0);
     }
-    if (!bad && lr->prefix[0] != '\0') {
-        n += (size_t)snprintf(url + n, sizeof(url) - n, "&filter=name%%3A");
-        bad = n >= sizeof(url) || append_enc(url, sizeof(url), &n, lr->prefix) != 0;
+    if (token != NULL) {
+        h->sb_append_str(u, "&pageToken=");
+        h->sb_append_enc(u, token, strlen(token), 0);
     }
-    if (!bad && token != NULL) {
-        n += (size_t)snprintf(url + n, sizeof(url) - n, "&pageToken=");
-        bad = n >= sizeof(url) || append_enc(url, sizeof(url), &n, token) != 0;
+    int rc = h->sb_status(u);
+    if (rc != VP_OK) {
+        h->sb_free(u);
+        return rc == VP_ELIMIT
+                   ? h->fail(call, VP_ELIMIT, "gcp: %s: the request URL is too long", lr->what)
+                   : h->fail(call, rc, "gcp: out of memory");
     }
-    if (bad)
-        return h->fail(call, VP_ELIMIT, "gcp: %s: the request URL is too long", lr->what);
-
-    char *tok = NULL;
-    size_t tok_len = 0;
-    int rc = gcp_token_get(in, call, &tok, &tok_len);
+    vp_http_response *r = NULL;
+    rc = gcp_get(in, call, h->sb_data(u, NULL), lr->what, &r);
+    h->sb_free(u);
     if (rc != VP_OK)
         return rc;
-    char *auth = h->secure_malloc(tok_len + 8);
-    if (auth == NULL) {
-        h->secure_free(tok);
-        return h->fail(call, VP_ENOMEM, "gcp: out of memory");
-    }
-    memcpy(auth, "Bearer ", 7);
-    memcpy(auth + 7, tok, tok_len + 1);
-    vp_http_header hdrs[3] = {{"Authorization", auth, VP_HTTP_HDR_SECRET},
-                              {"Accept", "application/json", 0}};
-    size_t nh = 2;
-    if (in->quota_project != NULL)
-        hdrs[nh++] = (vp_http_header){"x-goog-user-project", in->quota_project, 0};
-    vp_http_request rq = {.hdr = VP_ABI_HDR(vp_http_request)};
-    rq.method = "GET";
-    rq.url = url;
-    rq.headers = hdrs;
-    rq.n_headers = nh;
-    rq.max_response = GCP_RESPONSE_MAX;
-    rq.ca_file = in->ca_file;
-    vp_http_response *r = NULL;
-    rc = h->http(call, &rq, &r);
-    h->secure_free(auth);
-    if (rc != VP_OK) {
-        h->secure_free(tok);
-        return rc;
-    }
-    long st = h->http_status(r);
     size_t blen = 0;
     const char *body = h->http_body(r, &blen);
-    if (st != 200) {
-        if (st == 401)
-            gcp_token_invalidate(in, tok, tok_len);
-        rc = gcp_map_error(h, call, st, h->http_header(r, "Retry-After"), body, blen, lr->what);
-        h->http_free(r);
-        h->secure_free(tok);
-        return rc;
-    }
-    h->secure_free(tok);
     vp_json *j = NULL;
     if (h->json_parse(body, blen, &j) != VP_OK || h->json_type(j) != VP_JSON_OBJECT) {
         h->json_free(j);
