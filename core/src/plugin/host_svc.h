@@ -34,6 +34,4 @@ int vp__loopback_wait(vp_loopback *l, vp_call *call, const char *state, char **q
                       size_t *query_len);
 void vp__loopback_close(vp_loopback *l);
 
-
-
 #endif
