@@ -23,6 +23,7 @@
 #include "ctx.h"
 #include "host.h"
 #include "identity.h"
+#include "le.h"
 #include "resolver.h"
 #include "errint.h"
 #include "secmem.h"
@@ -34,32 +35,6 @@
 
 /* 3: every entry's identity is the one captured when it was fetched (identity.h). */
 #define FILE_VERSION 3
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_i64(unsigned char *p, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(u >> (8 * i));
-}
-
-static int64_t get_i64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 7; i >= 0; i--)
-        u = u << 8 | p[i];
-    return (int64_t)u;
-}
 
 /* The vault's cache key (secure memory, KEYBYTES), created when asked. VP_ENOTFOUND if the
  * vault has none and create is 0. Creation is get-or-create under the vault's lock: processes
@@ -97,45 +72,25 @@ typedef struct ent {
  * is checked against the rest. 0 or VP_EPROTO. */
 static int ent_parse(const unsigned char *p, size_t avail, ent *e)
 {
-    size_t off = 0;
-    if (avail < 1 || avail - 1 < p[0] + 4u)
-        return VP_EPROTO;
-    e->nl = p[off++];
-    e->name = (const char *)p + off;
-    off += e->nl;
-    e->kl = get_u32(p + off);
-    off += 4;
-    if (avail - off < e->kl || avail - off - e->kl < 4)
-        return VP_EPROTO;
-    e->key = (const char *)p + off;
-    off += e->kl;
-    e->vl = get_u32(p + off);
-    off += 4;
-    if (avail - off < e->vl || avail - off - e->vl < 8)
-        return VP_EPROTO;
-    e->value = (const char *)p + off;
-    off += e->vl;
-    e->expires_wall = get_i64(p + off);
-    off += 8;
-    if (avail - off < VP__IDENT_DIGEST + 2)
-        return VP_EPROTO;
-    e->fp = p + off;
-    off += VP__IDENT_DIGEST;
+    vp__le_rd r = vp__le_rd_init(p, avail);
+    e->nl = vp__le_take8(&r);
+    e->name = (const char *)vp__le_take(&r, e->nl);
+    e->kl = vp__le_take32(&r);
+    e->key = (const char *)vp__le_take(&r, e->kl);
+    e->vl = vp__le_take32(&r);
+    e->value = (const char *)vp__le_take(&r, e->vl);
+    e->expires_wall = vp__le_take_i64(&r);
+    e->fp = vp__le_take(&r, VP__IDENT_DIGEST);
     /* u16 count, then u16 length + bytes each; walked here only to find where the entry ends
      * (vp__ident_recompute validates the names). */
-    size_t start = off, n = (size_t)p[off] | (size_t)p[off + 1] << 8;
-    off += 2;
-    for (size_t j = 0; j < n; j++) {
-        if (avail - off < 2)
-            return VP_EPROTO;
-        size_t l = (size_t)p[off] | (size_t)p[off + 1] << 8;
-        if (avail - off - 2 < l)
-            return VP_EPROTO;
-        off += 2 + l;
-    }
+    size_t start = r.off;
+    for (size_t j = 0, n = vp__le_take16(&r); r.ok && j < n; j++)
+        (void)vp__le_take(&r, vp__le_take16(&r));
+    if (!r.ok)
+        return VP_EPROTO;
     e->names = p + start;
-    e->names_len = off - start;
-    e->size = off;
+    e->names_len = r.off - start;
+    e->size = r.off;
     return 0;
 }
 
@@ -202,7 +157,7 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
     size_t in_len = ident_len - VP__IDENT_DIGEST;
     unsigned char hdr[8], fp[VP__IDENT_DIGEST];
     int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8 + sizeof(fp) + in_len, 1);
-    put_u32(hdr, (uint32_t)kl);
+    vp__le_put32(hdr, (uint32_t)kl);
     unsigned char n8 = (unsigned char)nl;
     if (rc == 0)
         rc = vp__buf_append(c->pt, &n8, 1);
@@ -212,12 +167,12 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
         rc = vp__buf_append(c->pt, hdr, 4);
     if (rc == 0)
         rc = vp__buf_append(c->pt, key, kl);
-    put_u32(hdr, (uint32_t)len);
+    vp__le_put32(hdr, (uint32_t)len);
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 4);
     if (rc == 0 && len > 0)
         rc = vp__buf_append(c->pt, value, len);
-    put_i64(hdr, c->now_wall + (expires - c->now_mono));
+    vp__le_put_i64(hdr, c->now_wall + (expires - c->now_mono));
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 8);
     vp__ident_seal(ident, c->fkey, fp);
@@ -338,7 +293,7 @@ int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
         memset(img, 0, VP__CACHEFILE_HDR);
         memcpy(img, VP__CACHEFILE_MAGIC, 8);
         img[8] = FILE_VERSION; /* u16 LE */
-        put_u32(img + 12, col.count);
+        vp__le_put32(img + 12, col.count);
         randombytes_buf(img + 16, NONCE);
         unsigned long long clen = 0;
         crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -442,7 +397,7 @@ int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
         rc = vp__err_set(err, NULL, VP_EPROTO,
                          "the cache file is damaged, was tampered with, or belongs to another "
                          "vault");
-    uint32_t count = rc == 0 ? get_u32(img + 12) : 0;
+    uint32_t count = rc == 0 ? vp__le_get32(img + 12) : 0;
     size_t off = 0, put = 0;
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         ent e;

@@ -28,6 +28,7 @@
 #include "credstore_int.h"
 #include "ctx.h"
 #include "errint.h"
+#include "le.h"
 #include "loader.h"
 #include "secmem.h"
 #include "vault_int.h"
@@ -73,17 +74,6 @@ static void rec_name(char out[VP_VAULT_NAME_MAX + 1], const char *provider, cons
     memcpy(out + p + 1, name, n + 1);
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Serialise cred into a secure block. */
 static int encode(const vp_cred_spec *cred, unsigned char **out, size_t *outlen, vp_error *err)
 {
@@ -124,7 +114,7 @@ static int encode(const vp_cred_spec *cred, unsigned char **out, size_t *outlen,
         b[off++] = (unsigned char)klen;
         memcpy(b + off, f->key, klen);
         off += klen;
-        put_u32(b + off, (uint32_t)vlen);
+        vp__le_put32(b + off, (uint32_t)vlen);
         off += 4;
         if (vlen > 0)
             memcpy(b + off, f->value, vlen);
@@ -204,7 +194,7 @@ static int decode(const char *recname, const unsigned char *b, size_t len, int m
             goto bad;
         e->fields[i].key = strndup((const char *)b + off, klen);
         off += klen;
-        vlen = get_u32(b + off);
+        vlen = vp__le_get32(b + off);
         off += 4;
         if (vlen > len - off)
             goto bad;
