@@ -2,7 +2,9 @@
  * test_loader - provider loading through real .so files (tests/loader/modules), and the direct
  * fetch path (credentials, instances, #json-key, errors, threads) against the good module.
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <dirent.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -881,6 +883,49 @@ static void test_alloc_failures_in_provider_paths(void **state)
     assert_true(successes >= 1); /* past the last allocation the fetch works again */
 }
 
+static int find_ltdl(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    if (info->dlpi_name != NULL && strstr(info->dlpi_name, "libltdl") != NULL)
+        *(int *)ud = 1;
+    return 0;
+}
+
+/* Modules are opened with plain dlopen (docs/design.md, "The plugin ABI"): loading maps no
+ * libltdl, and a refused file still gets the real reason, never ltdl's "file not found". */
+static void test_plain_dlopen_reasons(void **state)
+{
+    (void)state;
+    char *dir = mktmp();
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/ltgood.so", dir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0644);
+    snprintf(p, sizeof(p), "%s/ltexe.so", dir); /* ELF, but an executable: dlopen says why */
+    copy_file("/proc/self/exe", p, 0755);
+    snprintf(p, sizeof(p), "%s/lttext.so", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("not a library\n", f);
+    fclose(f);
+    const char *const dirs[] = {dir, NULL};
+    vp_ctx *ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    fetch_ok(ctx, "ltgood://hello/world", "hello/world");
+    expect_failed(ctx, "lttext", "lttext.so: not an ELF shared object");
+    expect_failed(ctx, "ltexe", "cannot load ");
+    const char *why = strstr(info_of(ctx, "ltexe")->reason, "ltexe.so: ");
+    assert_non_null(why);
+    assert_null(strstr(why, "not an ELF"));
+    assert_null(strstr(why, "file not found"));
+    assert_true(strlen(why) > strlen("ltexe.so: ") + 5); /* the dynamic linker's own words */
+    vp_ctx_free(ctx);
+    int ltdl = 0;
+    dl_iterate_phdr(find_ltdl, &ltdl);
+    assert_int_equal(ltdl, 0);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     save_system_config();
@@ -898,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_serialised_provider),
         cmocka_unit_test(test_alloc_failures_in_provider_paths),
+        cmocka_unit_test(test_plain_dlopen_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
