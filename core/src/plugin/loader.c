@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "vaultplug/error.h"
+#include "fault.h"
 #include "log.h"
 #include "ref.h"
 
@@ -627,7 +628,9 @@ static int init_one(const vp__loader_cfg *cfg, vp__provider *p)
     p->hc.source = p->name;
     p->hc.inputs = vp__inputs_new(); /* NULL: its values are simply never persisted */
     p->mod = NULL;
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     int rc = t->init(vp__host_table(), &p->hc, &p->mod);
+    vp__fault_leave(fs);
     if (rc != 0) {
         rc = vp_status_normalize(rc);
         return fail(p, rc, "init failed: %s", vp_strerror(rc));
