@@ -241,6 +241,40 @@ static void test_add_validated_with_echo(void **state)
     vp_ctx_free(ctx2);
     vp_ctx_free(ctx);
 }
+
+/* A stored entry is a vp_cred_spec plus its provider: vp_cred_entry_spec hands it straight to
+ * vp_cred_set and vp_credstore_put, with no conversion by the application. */
+static void test_entry_is_a_spec(void **state)
+{
+    fixture *f = *state;
+    vp_field fl[] = {{"token", canary}, {"prefix", "e:"}};
+    vp_cred_spec spec = {"copy-me", "token", fl, 2};
+    vp_cred_entry *e = NULL;
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+
+    assert_int_equal(vp_credstore_put(f->v, "echo", &spec, &err), 0);
+    assert_int_equal(vp_credstore_get(f->v, "echo", "copy-me", &e, &err), 0);
+    vp_cred_spec view = vp_cred_entry_spec(e);
+    assert_ptr_equal(view.name, e->name);
+    assert_ptr_equal(view.fields, e->fields);
+    assert_int_equal(view.n_fields, 2);
+
+    vp_ctx *ctx = echo_ctx();
+    assert_int_equal(vp_cred_set(ctx, e->provider, &view, &err), 0);
+    assert_int_equal(vp_fetch(ctx, "echo://copy-me@v", 5000, &out, NULL, &err), 0);
+    assert_string_equal(out.data, "e:v");
+    vp_buf_free(&out);
+    vp_ctx_free(ctx);
+
+    view.name = "copied";
+    assert_int_equal(vp_credstore_put(f->v, e->provider, &view, &err), 0);
+    vp_cred_entries_free(e, 1);
+    assert_int_equal(vp_credstore_get(f->v, "echo", "copied", &e, &err), 0);
+    assert_string_equal(e->type, "token");
+    assert_string_equal(field(e, "token"), canary);
+    vp_cred_entries_free(e, 1);
+}
 #endif
 
 int main(void)
@@ -252,6 +286,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_canary_sealed, setup, teardown),
 #ifdef VT_PROVIDER_DIR
         cmocka_unit_test_setup_teardown(test_add_validated_with_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_is_a_spec, setup, teardown),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -426,7 +426,7 @@ int vp_credstore_load(vp_vault *vault, vp_ctx *ctx, size_t *loaded, size_t *skip
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        vp_cred_spec spec = {es[i].name, es[i].type, es[i].fields, es[i].n_fields};
+        vp_cred_spec spec = vp_cred_entry_spec(&es[i]);
         if (vp__ctx_find_provider(ctx, es[i].provider) == NULL) {
             skip++;
             continue;
@@ -550,7 +550,7 @@ int vp_ctx_use_vault(vp_ctx *ctx, vp_vault *vault, size_t *loaded, size_t *skipp
         goto out;
     rc = load_all(vault, NULL, 0, &es, &n, err);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        vp_cred_spec spec = {es[i].name, es[i].type, es[i].fields, es[i].n_fields};
+        vp_cred_spec spec = vp_cred_entry_spec(&es[i]);
         const vp__provider *p = vp__ctx_find_provider(ctx, es[i].provider);
         vp_error e;
         if (p == NULL) {
