@@ -169,47 +169,39 @@ static int decode(const char *recname, const unsigned char *b, size_t len, int m
                   const vp__provider *p, vp_cred_entry *e)
 {
     const char *dot = strchr(recname, '.');
-    size_t off, tlen, n;
+    vp__le_rd r = vp__le_rd_init(b, len);
+    const unsigned char *magic = vp__le_take(&r, 4);
+    size_t tlen = vp__le_take8(&r);
+    const unsigned char *type = vp__le_take(&r, tlen);
+    size_t n = vp__le_take8(&r);
 
     memset(e, 0, sizeof *e);
-    if (dot == NULL || len < 6 || memcmp(b, MAGIC, 4) != 0)
+    if (dot == NULL || !r.ok || memcmp(magic, MAGIC, 4) != 0)
         return VP_EPROTO;
-    tlen = b[4];
-    if (6 + tlen > len)
-        return VP_EPROTO;
-    n = b[5 + tlen];
     e->provider = strndup(recname, (size_t)(dot - recname));
     e->name = strdup(dot + 1);
-    e->type = strndup((const char *)b + 5, tlen);
+    e->type = strndup((const char *)type, tlen);
     e->fields = calloc(n ? n : 1, sizeof *e->fields);
     if (!e->provider || !e->name || !e->type || !e->fields)
         goto nomem;
-    off = 6 + tlen;
     for (size_t i = 0; i < n; i++) {
-        size_t klen, vlen;
-        if (off + 1 > len)
+        size_t klen = vp__le_take8(&r);
+        const char *key = (const char *)vp__le_take(&r, klen);
+        size_t vlen = vp__le_take32(&r);
+        const char *value = (const char *)vp__le_take(&r, vlen);
+        if (!r.ok)
             goto bad;
-        klen = b[off++];
-        if (off + klen + 4 > len)
-            goto bad;
-        e->fields[i].key = strndup((const char *)b + off, klen);
-        off += klen;
-        vlen = vp__le_get32(b + off);
-        off += 4;
-        if (vlen > len - off)
-            goto bad;
-        if (e->fields[i].key == NULL)
+        if ((e->fields[i].key = strndup(key, klen)) == NULL)
             goto nomem;
         e->n_fields = i + 1;
         if (mask && !field_public(p, e->type, e->fields[i].key))
             e->fields[i].value = vp__secmem_strdup(VP_CRED_MASK);
         else
-            e->fields[i].value = vp__secmem_strndup((const char *)b + off, vlen);
+            e->fields[i].value = vp__secmem_strndup(value, vlen);
         if (e->fields[i].value == NULL)
             goto nomem;
-        off += vlen;
     }
-    if (off != len)
+    if (r.off != len)
         goto bad;
     return 0;
 bad:
