@@ -469,6 +469,81 @@ static int vault_import(cli_global *g, vp_vault *v, const char *file, const vaul
     return CLI_EXIT_OK;
 }
 
+/* vault set NAME: the value from stdin or a no-echo prompt, never argv. */
+static int vault_set(cli_global *g, vp_vault *v, const char *arg)
+{
+    char prompt[200];
+    char *value = NULL;
+    size_t vlen = 0;
+    vp_error err;
+    snprintf(prompt, sizeof(prompt), "Value of %s", arg);
+    int rc = cli_read_secret(prompt, &value, &vlen);
+    if (rc == CLI_EXIT_OK && vlen > VP_VAULT_VALUE_MAX) {
+        cli_error("the value of %s is %zu bytes, over the limit of %u bytes (1 MiB); nothing "
+                  "was stored",
+                  arg, vlen, VP_VAULT_VALUE_MAX);
+        rc = CLI_EXIT_USAGE;
+    } else if (rc == CLI_EXIT_OK) {
+        int st = vp_vault_set(v, arg, value, vlen, &err);
+        if (st == 0)
+            cli_info(g, "stored %s (%zu bytes)", arg, vlen);
+        else
+            rc = cli_fail(st, &err, arg);
+    }
+    cli_secret_free(value, vlen);
+    return rc;
+}
+
+static int vault_get(vp_vault *v, const char *arg)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int st = vp_vault_get(v, arg, &out, &err);
+    int rc = st == 0 ? cli_write_value(out.data, out.len) : cli_fail(st, &err, NULL);
+    vp_buf_free(&out);
+    return rc;
+}
+
+static int vault_rm(cli_global *g, vp_vault *v, const char *arg)
+{
+    vp_error err;
+    int st = vp_vault_delete(v, arg, &err);
+    if (st != 0)
+        return cli_fail(st, &err, NULL);
+    cli_info(g, "deleted %s", arg);
+    return CLI_EXIT_OK;
+}
+
+/* vault list: names only, one a line, or {"secrets": [...]} with --json. */
+static int vault_list(cli_global *g, vp_vault *v, const vault_opts *o)
+{
+    char **names = NULL;
+    size_t n = 0;
+    vp_error err;
+    int rc, st = vp_vault_list(v, &names, &n, &err);
+    if (st != 0) {
+        rc = cli_fail(st, &err, NULL);
+    } else if (o->json) {
+        json_object *root = json_object_new_object(), *arr = json_object_new_array();
+        for (size_t k = 0; k < n; k++)
+            json_object_array_add(arr, json_object_new_string(names[k]));
+        json_object_object_add(root, "secrets", arr);
+        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_SPACED |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(root);
+        rc = cli_flush_stdout();
+    } else {
+        for (size_t k = 0; k < n; k++)
+            puts(names[k]);
+        if (n == 0)
+            cli_info(g, "the vault holds no secret yet ('vaultplug vault set NAME')");
+        rc = cli_flush_stdout();
+    }
+    vp_vault_names_free(names, n);
+    return rc;
+}
+
 static int vault_run(cli_global *g, int argc, char **argv)
 {
     static const cli_opt opts[] = {
@@ -518,67 +593,18 @@ static int vault_run(cli_global *g, int argc, char **argv)
     rc = open_vault(g, &v);
     if (rc != CLI_EXIT_OK)
         return rc;
-    vp_error err;
-    int st = 0;
-    if (strcmp(sub, "set") == 0) {
-        char prompt[200];
-        char *value = NULL;
-        size_t vlen = 0;
-        snprintf(prompt, sizeof(prompt), "Value of %s", arg);
-        rc = cli_read_secret(prompt, &value, &vlen);
-        if (rc == CLI_EXIT_OK && vlen > VP_VAULT_VALUE_MAX) {
-            cli_error("the value of %s is %zu bytes, over the limit of %u bytes (1 MiB); nothing "
-                      "was stored",
-                      arg, vlen, VP_VAULT_VALUE_MAX);
-            rc = CLI_EXIT_USAGE;
-        } else if (rc == CLI_EXIT_OK) {
-            st = vp_vault_set(v, arg, value, vlen, &err);
-            if (st == 0)
-                cli_info(g, "stored %s (%zu bytes)", arg, vlen);
-            else
-                rc = cli_fail(st, &err, arg);
-        }
-        cli_secret_free(value, vlen);
-    } else if (strcmp(sub, "get") == 0) {
-        vp_buf out = VP_BUF_INIT;
-        st = vp_vault_get(v, arg, &out, &err);
-        rc = st == 0 ? cli_write_value(out.data, out.len) : cli_fail(st, &err, NULL);
-        vp_buf_free(&out);
-    } else if (strcmp(sub, "rm") == 0) {
-        st = vp_vault_delete(v, arg, &err);
-        if (st == 0)
-            cli_info(g, "deleted %s", arg);
-        else
-            rc = cli_fail(st, &err, NULL);
-    } else if (strcmp(sub, "list") == 0) {
-        char **names = NULL;
-        size_t n = 0;
-        st = vp_vault_list(v, &names, &n, &err);
-        if (st != 0) {
-            rc = cli_fail(st, &err, NULL);
-        } else if (o.json) {
-            json_object *root = json_object_new_object(), *arr = json_object_new_array();
-            for (size_t k = 0; k < n; k++)
-                json_object_array_add(arr, json_object_new_string(names[k]));
-            json_object_object_add(root, "secrets", arr);
-            puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-                                                          JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-            json_object_put(root);
-            rc = cli_flush_stdout();
-        } else {
-            for (size_t k = 0; k < n; k++)
-                puts(names[k]);
-            if (n == 0)
-                cli_info(g, "the vault holds no secret yet ('vaultplug vault set NAME')");
-            rc = cli_flush_stdout();
-        }
-        vp_vault_names_free(names, n);
-    } else if (strcmp(sub, "rekey") == 0) {
+    if (strcmp(sub, "set") == 0)
+        rc = vault_set(g, v, arg);
+    else if (strcmp(sub, "get") == 0)
+        rc = vault_get(v, arg);
+    else if (strcmp(sub, "rm") == 0)
+        rc = vault_rm(g, v, arg);
+    else if (strcmp(sub, "list") == 0)
+        rc = vault_list(g, v, &o);
+    else if (strcmp(sub, "rekey") == 0)
         rc = vault_rekey(g, v);
-    } else {
+    else
         rc = vault_import(g, v, arg, &o);
-    }
     vp_vault_close(v);
     return rc;
 }

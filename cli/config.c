@@ -644,16 +644,12 @@ static int env_secret(vp_ctx *ctx, const char *suffix, const char **kind)
     return secret_mask_rule(suffix);
 }
 
-int cli_config_show(cli_global *g, int json)
+/* Where the configuration comes from: the two files, the data directory, the vault and its
+ * key. */
+static void add_files(json_object *arr, cli_global *g, cli_config *c)
 {
-    int st = CLI_EXIT_OK;
-    cli_config *c = cli_config_get(g, &st);
-    if (c == NULL)
-        return st;
-    json_object *arr = json_object_new_array();
     struct stat sb;
     char tmp[CLI_SRC_MAX];
-
     src_cat3(tmp, sizeof(tmp), c->system_file.src,
              stat(c->system_file.v, &sb) == 0 ? "" : " (file absent)", NULL);
     add_entry(arr, "system_config", json_object_new_string(c->system_file.v), tmp);
@@ -672,6 +668,13 @@ int cli_config_show(cli_global *g, int json)
               vk && vk[0]         ? "environment VAULTPLUG_VAULT_KEY"
               : g->vault_key_file ? "--vault-key-file"
                                   : "default");
+}
+
+/* plugin_dirs: every directory searched, in order, the installed one last; the source names
+ * where each group comes from. */
+static void add_plugin_dirs(json_object *arr, cli_global *g, cli_config *c)
+{
+    char tmp[CLI_SRC_MAX];
     json_object *dirs = json_object_new_array();
     for (size_t i = 0; i < g->n_plugin_dirs; i++)
         json_object_array_add(dirs, json_object_new_string(g->plugin_dirs[i]));
@@ -686,7 +689,6 @@ int cli_config_show(cli_global *g, int json)
                            c->plugin_dirs.set ? c->plugin_dirs.src : NULL,
                            bdir ? "build tree" : NULL, pp && pp[0] ? "VAULTPLUG_PLUGIN_PATH" : NULL,
                            "installed directory"};
-    /* The value lists every directory searched, in order, the installed one last. */
     if (pp != NULL && pp[0]) {
         char *copy = strdup(pp), *save = NULL;
         for (char *d = copy ? strtok_r(copy, ":", &save) : NULL; d; d = strtok_r(NULL, ":", &save))
@@ -704,6 +706,11 @@ int cli_config_show(cli_global *g, int json)
         memcpy(tmp, t2, sizeof(t2));
     }
     add_entry(arr, "plugin_dirs", dirs, tmp);
+}
+
+/* Providers, cache and network settings. */
+static void add_tuning(json_object *arr, cli_config *c)
+{
     add_entry(arr, "enabled_providers",
               c->enabled_providers.set ? list_json(&c->enabled_providers)
                                        : json_object_new_string("(all found)"),
@@ -722,11 +729,14 @@ int cli_config_show(cli_global *g, int json)
     free(mp);
     add_entry(arr, "ca_file", json_object_new_string(c->ca_file.v ? c->ca_file.v : "(system)"),
               c->ca_file.v ? c->ca_file.src : "default");
+}
 
-    /* Credential variables VAULTPLUG_<PROVIDER>_<FIELD>: a value is masked when the
-     * provider declares the field secret, shown when it declares it public; a variable that
-     * is no declared field (a provider setting such as VAULTPLUG_AZURE_ALLOW_HTTP) or of a
-     * provider that is not loaded is masked only when its name says secret (secret_mask_rule). */
+/* Credential variables VAULTPLUG_<PROVIDER>_<FIELD>: a value is masked when the provider
+ * declares the field secret, shown when it declares it public; a variable that is no declared
+ * field (a provider setting such as VAULTPLUG_AZURE_ALLOW_HTTP) or of a provider that is not
+ * loaded is masked only when its name says secret (secret_mask_rule). */
+static void add_env_creds(json_object *arr, cli_global *g, cli_config *c)
+{
     vp_ctx *tctx = types_ctx(g, c);
     for (char **e = environ; e && *e; e++) {
         if (strncmp(*e, "VAULTPLUG_", 10) != 0)
@@ -744,7 +754,11 @@ int cli_config_show(cli_global *g, int json)
     }
     if (tctx != NULL)
         vp_ctx_free(tctx);
+}
 
+/* The settings (consumed) as {"settings": [...]}, or as aligned "name  value  [source]" lines. */
+static void print_settings(json_object *arr, int json)
+{
     if (json) {
         json_object *root = json_object_new_object();
         json_object_object_add(root, "settings", arr);
@@ -753,30 +767,43 @@ int cli_config_show(cli_global *g, int json)
                                                      JSON_C_TO_STRING_NOSLASHESCAPE);
         puts(text ? text : "{}");
         json_object_put(root);
-    } else {
-        int color = cli_use_color(stdout);
-        size_t w = 0; /* names in one column, two spaces before the values */
-        for (size_t i = 0; i < json_object_array_length(arr); i++) {
-            json_object *n;
-            json_object_object_get_ex(json_object_array_get_idx(arr, i), "name", &n);
-            size_t l = strlen(json_object_get_string(n));
-            w = l > w ? l : w;
-        }
-        for (size_t i = 0; i < json_object_array_length(arr); i++) {
-            json_object *o = json_object_array_get_idx(arr, i), *n, *v, *s;
-            json_object_object_get_ex(o, "name", &n);
-            json_object_object_get_ex(o, "value", &v);
-            json_object_object_get_ex(o, "source", &s);
-            cli_paint(stdout, color, CLI_BOLD, json_object_get_string(n), (int)w + 2);
-            const char *text =
-                json_object_is_type(v, json_type_string)
-                    ? json_object_get_string(v)
-                    : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
-            cli_fputs_safe(stdout, text);
-            printf("  [%s]\n", json_object_get_string(s));
-        }
-        json_object_put(arr);
+        return;
     }
+    int color = cli_use_color(stdout);
+    size_t w = 0; /* names in one column, two spaces before the values */
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *n;
+        json_object_object_get_ex(json_object_array_get_idx(arr, i), "name", &n);
+        size_t l = strlen(json_object_get_string(n));
+        w = l > w ? l : w;
+    }
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *o = json_object_array_get_idx(arr, i), *n, *v, *s;
+        json_object_object_get_ex(o, "name", &n);
+        json_object_object_get_ex(o, "value", &v);
+        json_object_object_get_ex(o, "source", &s);
+        cli_paint(stdout, color, CLI_BOLD, json_object_get_string(n), (int)w + 2);
+        const char *text = json_object_is_type(v, json_type_string)
+                               ? json_object_get_string(v)
+                               : json_object_to_json_string_ext(
+                                     v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        cli_fputs_safe(stdout, text);
+        printf("  [%s]\n", json_object_get_string(s));
+    }
+    json_object_put(arr);
+}
+
+int cli_config_show(cli_global *g, int json)
+{
+    int st = CLI_EXIT_OK;
+    cli_config *c = cli_config_get(g, &st);
+    if (c == NULL)
+        return st;
+    json_object *arr = json_object_new_array();
+    add_files(arr, g, c);
+    add_plugin_dirs(arr, g, c);
+    add_tuning(arr, c);
+    add_env_creds(arr, g, c);
+    print_settings(arr, json);
     return cli_flush_stdout();
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
     build-essential cmake ninja-build pkg-config git
     clang libclang-rt-14-dev clang-format
-    libcurl4-openssl-dev libjson-c-dev libsodium-dev libltdl-dev libssl-dev libyaml-dev
+    libcurl4-openssl-dev libjson-c-dev libsodium-dev libssl-dev libyaml-dev
     libmicrohttpd-dev libcmocka-dev
     openssl binutils file tmux procps
     groff-base jq   # the docs test renders the man pages and runs the jq examples

@@ -2,7 +2,9 @@
  * test_loader - provider loading through real .so files (tests/loader/modules), and the direct
  * fetch path (credentials, instances, #json-key, errors, threads) against the good module.
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include <dirent.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 #include "vaultplug/vaultplug.h"
 #include "fault.h"
 #include "host.h"
+#include "ctx.h"    /* struct vp_ctx: its fault counter */
 #include "loader.h" /* vp__loader_set_installed_dir */
 
 static const char *const mods_dirs[] = {LT_MODS_DIR, NULL};
@@ -863,9 +866,9 @@ static void test_alloc_failures_in_provider_paths(void **state)
         vp_ctx *ctx = good_ctx();
         vp_buf out = VP_BUF_INIT;
         vp_error err;
-        vp__fault_alloc_after(n);
+        vp__fault_set(&ctx->fault, n); /* counting from here, not from vp_ctx_new */
         int rc = vp_fetch(ctx, "ltgood://json#o", 0, &out, NULL, &err);
-        vp__fault_alloc_after(0);
+        vp__fault_set(&ctx->fault, 0);
         if (rc == 0) {
             assert_string_equal(out.data, "{\"a\":[1,null]}");
             successes++;
@@ -879,6 +882,81 @@ static void test_alloc_failures_in_provider_paths(void **state)
     }
     assert_true(nomem >= 3);     /* configure, secret_set, json parse/dump all allocate */
     assert_true(successes >= 1); /* past the last allocation the fetch works again */
+}
+
+/* vp_options.fail_alloc_after is per context: it counts the allocations this context's
+ * providers make through the host table, from vp_ctx_new on, and never another context's. */
+static void test_fail_alloc_after_is_per_context(void **state)
+{
+    (void)state;
+    const char *const enabled[] = {"ltgood", NULL};
+    vp_ctx *other = new_ctx(mods_dirs, enabled);
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = mods_dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.fail_alloc_after = 2; /* ltgood's init makes the first; the second fails */
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+
+    /* The other context, before and while this one is armed: untouched. */
+    for (int i = 0; i < 8; i++)
+        fetch_ok(other, "ltgood://json#o", "{\"a\":[1,null]}");
+
+    vp_buf out = VP_BUF_INIT;
+    assert_int_equal(vp_fetch(ctx, "ltgood://json#o", 0, &out, NULL, &err), VP_ENOMEM);
+    assert_null(out.data);
+    fetch_ok(ctx, "ltgood://json#o", "{\"a\":[1,null]}"); /* only the second one failed */
+    fetch_ok(other, "ltgood://hello/world", "hello/world");
+    vp_ctx_free(ctx);
+    vp_ctx_free(other);
+}
+
+static int find_ltdl(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    if (info->dlpi_name != NULL && strstr(info->dlpi_name, "libltdl") != NULL)
+        *(int *)ud = 1;
+    return 0;
+}
+
+/* Modules are opened with plain dlopen (docs/design.md, "The plugin ABI"): loading maps no
+ * libltdl, and a refused file still gets the real reason, never ltdl's "file not found". */
+static void test_plain_dlopen_reasons(void **state)
+{
+    (void)state;
+    char *dir = mktmp();
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/ltgood.so", dir);
+    copy_file(LT_MODS_DIR "/ltgood.so", p, 0644);
+    snprintf(p, sizeof(p), "%s/ltexe.so", dir); /* ELF, but an executable: dlopen says why */
+    copy_file("/proc/self/exe", p, 0755);
+    snprintf(p, sizeof(p), "%s/lttext.so", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("not a library\n", f);
+    fclose(f);
+    const char *const dirs[] = {dir, NULL};
+    vp_ctx *ctx = new_ctx(dirs, NULL);
+    assert_int_equal(info_of(ctx, "ltgood")->state, VP_PROVIDER_LOADED);
+    fetch_ok(ctx, "ltgood://hello/world", "hello/world");
+    expect_failed(ctx, "lttext", "lttext.so: not an ELF shared object");
+    expect_failed(ctx, "ltexe", "cannot load ");
+    const char *why = strstr(info_of(ctx, "ltexe")->reason, "ltexe.so: ");
+    assert_non_null(why);
+    assert_null(strstr(why, "not an ELF"));
+    assert_null(strstr(why, "file not found"));
+    assert_true(strlen(why) > strlen("ltexe.so: ") + 5); /* the dynamic linker's own words */
+    vp_ctx_free(ctx);
+    int ltdl = 0;
+    dl_iterate_phdr(find_ltdl, &ltdl);
+    assert_int_equal(ltdl, 0);
+    rm_rf(dir);
+    free(dir);
 }
 
 int main(void)
@@ -898,6 +976,8 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_serialised_provider),
         cmocka_unit_test(test_alloc_failures_in_provider_paths),
+        cmocka_unit_test(test_plain_dlopen_reasons),
+        cmocka_unit_test(test_fail_alloc_after_is_per_context),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

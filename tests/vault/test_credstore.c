@@ -112,6 +112,51 @@ static void test_invalid_input(void **state)
 }
 
 /* "Sign out" removes every credential and nothing else. */
+/* A malformed stored record (sealed, so only a bug or a forged record with the key makes one) is
+ * refused as VP_EPROTO, whatever length field lies, and nothing of it leaks (ASan). */
+static void test_malformed_record(void **state)
+{
+    fixture *f = *state;
+#define REC(what, bytes)               \
+    {                                  \
+        what, bytes, sizeof(bytes) - 1 \
+    }
+    static const struct {
+        const char *what;
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        REC("value longer than the record", "VPC1\x05token\x01\x05token\xe8\x03\x00\x00"
+                                            "abc"),
+        REC("key longer than the record", "VPC1\x05token\x01\x40tok"),
+        REC("type longer than the record", "VPC1\x40tok"),
+        REC("fewer fields than counted", "VPC1\x05token\x02\x01k\x01\x00\x00\x00v"),
+        REC("trailing bytes", "VPC1\x05token\x01\x01k\x01\x00\x00\x00vX"),
+        REC("bad magic", "VPC2\x00\x00"),
+    };
+#undef REC
+    vp_cred_entry *e = NULL;
+    vp_error err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(vp__vault_rec_set(f->v, VP__VAULT_CREDENTIAL, "echo.broken", bad[i].bytes,
+                                           bad[i].len, &err),
+                         0);
+        int rc = vp_credstore_get(f->v, "echo", "broken", &e, &err);
+        if (rc != VP_EPROTO)
+            fail_msg("%s: %d", bad[i].what, rc);
+        assert_null(e);
+    }
+    /* The same shape with the right lengths is a credential. */
+    assert_int_equal(vp__vault_rec_set(f->v, VP__VAULT_CREDENTIAL, "echo.broken",
+                                       "VPC1\x05token\x01\x01k\x01\x00\x00\x00v", 18, &err),
+                     0);
+    assert_int_equal(vp_credstore_get(f->v, "echo", "broken", &e, &err), 0);
+    assert_string_equal(e->type, "token");
+    assert_string_equal(e->fields[0].key, "k");
+    assert_string_equal(e->fields[0].value, "v");
+    vp_cred_entries_free(e, 1);
+}
+
 static void test_clear_keeps_secrets(void **state)
 {
     fixture *f = *state;
@@ -241,6 +286,40 @@ static void test_add_validated_with_echo(void **state)
     vp_ctx_free(ctx2);
     vp_ctx_free(ctx);
 }
+
+/* A stored entry is a vp_cred_spec plus its provider: vp_cred_entry_spec hands it straight to
+ * vp_cred_set and vp_credstore_put, with no conversion by the application. */
+static void test_entry_is_a_spec(void **state)
+{
+    fixture *f = *state;
+    vp_field fl[] = {{"token", canary}, {"prefix", "e:"}};
+    vp_cred_spec spec = {"copy-me", "token", fl, 2};
+    vp_cred_entry *e = NULL;
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+
+    assert_int_equal(vp_credstore_put(f->v, "echo", &spec, &err), 0);
+    assert_int_equal(vp_credstore_get(f->v, "echo", "copy-me", &e, &err), 0);
+    vp_cred_spec view = vp_cred_entry_spec(e);
+    assert_ptr_equal(view.name, e->name);
+    assert_ptr_equal(view.fields, e->fields);
+    assert_int_equal(view.n_fields, 2);
+
+    vp_ctx *ctx = echo_ctx();
+    assert_int_equal(vp_cred_set(ctx, e->provider, &view, &err), 0);
+    assert_int_equal(vp_fetch(ctx, "echo://copy-me@v", 5000, &out, NULL, &err), 0);
+    assert_string_equal(out.data, "e:v");
+    vp_buf_free(&out);
+    vp_ctx_free(ctx);
+
+    view.name = "copied";
+    assert_int_equal(vp_credstore_put(f->v, e->provider, &view, &err), 0);
+    vp_cred_entries_free(e, 1);
+    assert_int_equal(vp_credstore_get(f->v, "echo", "copied", &e, &err), 0);
+    assert_string_equal(e->type, "token");
+    assert_string_equal(field(e, "token"), canary);
+    vp_cred_entries_free(e, 1);
+}
 #endif
 
 int main(void)
@@ -249,9 +328,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_get_list_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clear_keeps_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_canary_sealed, setup, teardown),
 #ifdef VT_PROVIDER_DIR
         cmocka_unit_test_setup_teardown(test_add_validated_with_echo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_is_a_spec, setup, teardown),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,7 +104,9 @@ typedef struct vp_options {
     vp_notify_fn notify;
     void *ui_ud;
 
-    /* Testing: make the Nth (1-based) allocation through the host table fail. 0 = off. */
+    /* Testing: the Nth (1-based) allocation that this context's providers make through the
+     * host table (its allocators and JSON services) fails; counted from vp_ctx_new, per context.
+     * Allocations on threads a provider starts itself are not counted. 0 = off. */
     uint64_t fail_alloc_after;
 
     /* Cache and resolver (vaultplug/resolve.h). Zero = the default given. */

@@ -24,8 +24,9 @@ extern "C" {
 /* What vp_credstore_list() shows instead of a secret field's value. */
 #define VP_CRED_MASK "********"
 
-/* A stored credential as handed out. Strings are malloc'd; field values are in secure memory
- * for vp_credstore_get and masked copies for vp_credstore_list. Free with vp_cred_entries_free. */
+/* A stored credential as handed out: a vp_cred_spec (fetch.h) plus its provider. Strings are
+ * malloc'd; field values are in secure memory for vp_credstore_get and masked copies for
+ * vp_credstore_list. Free with vp_cred_entries_free. */
 typedef struct vp_cred_entry {
     char *provider;
     char *name;
@@ -33,6 +34,14 @@ typedef struct vp_cred_entry {
     vp_field *fields;
     size_t n_fields;
 } vp_cred_entry;
+
+/* The entry as a vp_cred_spec, for vp_cred_set, vp_credstore_put or vp_credstore_add (with
+ * entry->provider). A view: it points into the entry, which must outlive it. Since 1.1. */
+static inline vp_cred_spec vp_cred_entry_spec(const vp_cred_entry *entry)
+{
+    vp_cred_spec spec = {entry->name, entry->type, entry->fields, entry->n_fields};
+    return spec;
+}
 
 /* Store (create or replace) cred for provider, without validating it. provider must match
  * [a-z0-9_]{1,63}, cred->name [A-Za-z0-9_.-]{1,64}, field keys [a-z0-9_]{1,64}. */

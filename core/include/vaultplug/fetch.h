@@ -14,7 +14,21 @@
 extern "C" {
 #endif
 
-/* One credential field. Values of secret fields are copied into secure memory by the library. */
+/*
+ * Credentials: one concept, (name, type, fields), and one shape for applications,
+ * vp_cred_spec, whose fields are vp_field key/value pairs of C strings. The other shapes are
+ * the same credential seen from elsewhere:
+ *   vp_cred_entry (credstore.h)  a vp_cred_spec as the credential store hands it out: plus
+ *                                the provider it belongs to, and owned memory.
+ *                                vp_cred_entry_spec() views it as a vp_cred_spec.
+ *   vp_cred, vp_kv (provider.h)  the provider's view, which the library builds from a
+ *                                vp_cred_spec: an ABI header, and each value's length.
+ * Login options (vp_login) are vp_field pairs too. Applications never build a vp_cred or a
+ * vp_kv. See docs/design.md, "Credentials".
+ */
+
+/* One credential field (or login option). Values of secret fields are copied into secure
+ * memory by the library. */
 typedef struct vp_field {
     const char *key;
     const char *value;

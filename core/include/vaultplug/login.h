@@ -30,10 +30,11 @@ typedef struct vp_login_result {
 } vp_login_result;
 
 /*
- * Run provider's interactive sign-in. options are provider-specific (for azure: "tenant",
- * "client_id", "device_code" = "1", "authority"); n_options may be 0. name is the credential
- * name to save as ([A-Za-z0-9_.-]{1,64}). timeout_ms bounds the whole flow (0 = 10 minutes): the
- * user has that long to finish in the browser.
+ * Run provider's interactive sign-in. options are vp_field pairs, like credential fields, and
+ * provider-specific (for azure: "tenant", "client_id", "device_code" = "1", "authority");
+ * n_options may be 0. name is the credential name to save as ([A-Za-z0-9_.-]{1,64}).
+ * timeout_ms bounds the whole flow (0 = 10 minutes): the user has that long to finish in the
+ * browser.
  *
  * Returns 0; VP_EINVAL (bad arguments); VP_ENOTFOUND (no such provider); VP_ENOTSUP (provider
  * has no login, or no way to show the user a URL); VP_EUNAVAIL (provider failed to load);

@@ -23,6 +23,7 @@
 #include "ctx.h"
 #include "host.h"
 #include "identity.h"
+#include "le.h"
 #include "resolver.h"
 #include "errint.h"
 #include "secmem.h"
@@ -34,32 +35,6 @@
 
 /* 3: every entry's identity is the one captured when it was fetched (identity.h). */
 #define FILE_VERSION 3
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_i64(unsigned char *p, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(u >> (8 * i));
-}
-
-static int64_t get_i64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 7; i >= 0; i--)
-        u = u << 8 | p[i];
-    return (int64_t)u;
-}
 
 /* The vault's cache key (secure memory, KEYBYTES), created when asked. VP_ENOTFOUND if the
  * vault has none and create is 0. Creation is get-or-create under the vault's lock: processes
@@ -97,45 +72,25 @@ typedef struct ent {
  * is checked against the rest. 0 or VP_EPROTO. */
 static int ent_parse(const unsigned char *p, size_t avail, ent *e)
 {
-    size_t off = 0;
-    if (avail < 1 || avail - 1 < p[0] + 4u)
-        return VP_EPROTO;
-    e->nl = p[off++];
-    e->name = (const char *)p + off;
-    off += e->nl;
-    e->kl = get_u32(p + off);
-    off += 4;
-    if (avail - off < e->kl || avail - off - e->kl < 4)
-        return VP_EPROTO;
-    e->key = (const char *)p + off;
-    off += e->kl;
-    e->vl = get_u32(p + off);
-    off += 4;
-    if (avail - off < e->vl || avail - off - e->vl < 8)
-        return VP_EPROTO;
-    e->value = (const char *)p + off;
-    off += e->vl;
-    e->expires_wall = get_i64(p + off);
-    off += 8;
-    if (avail - off < VP__IDENT_DIGEST + 2)
-        return VP_EPROTO;
-    e->fp = p + off;
-    off += VP__IDENT_DIGEST;
+    vp__le_rd r = vp__le_rd_init(p, avail);
+    e->nl = vp__le_take8(&r);
+    e->name = (const char *)vp__le_take(&r, e->nl);
+    e->kl = vp__le_take32(&r);
+    e->key = (const char *)vp__le_take(&r, e->kl);
+    e->vl = vp__le_take32(&r);
+    e->value = (const char *)vp__le_take(&r, e->vl);
+    e->expires_wall = vp__le_take_i64(&r);
+    e->fp = vp__le_take(&r, VP__IDENT_DIGEST);
     /* u16 count, then u16 length + bytes each; walked here only to find where the entry ends
      * (vp__ident_recompute validates the names). */
-    size_t start = off, n = (size_t)p[off] | (size_t)p[off + 1] << 8;
-    off += 2;
-    for (size_t j = 0; j < n; j++) {
-        if (avail - off < 2)
-            return VP_EPROTO;
-        size_t l = (size_t)p[off] | (size_t)p[off + 1] << 8;
-        if (avail - off - 2 < l)
-            return VP_EPROTO;
-        off += 2 + l;
-    }
+    size_t start = r.off;
+    for (size_t j = 0, n = vp__le_take16(&r); r.ok && j < n; j++)
+        (void)vp__le_take(&r, vp__le_take16(&r));
+    if (!r.ok)
+        return VP_EPROTO;
     e->names = p + start;
-    e->names_len = off - start;
-    e->size = off;
+    e->names_len = r.off - start;
+    e->size = r.off;
     return 0;
 }
 
@@ -202,7 +157,7 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
     size_t in_len = ident_len - VP__IDENT_DIGEST;
     unsigned char hdr[8], fp[VP__IDENT_DIGEST];
     int rc = vp__buf_reserve(c->pt, 1 + nl + 4 + kl + 4 + len + 8 + sizeof(fp) + in_len, 1);
-    put_u32(hdr, (uint32_t)kl);
+    vp__le_put32(hdr, (uint32_t)kl);
     unsigned char n8 = (unsigned char)nl;
     if (rc == 0)
         rc = vp__buf_append(c->pt, &n8, 1);
@@ -212,12 +167,12 @@ static void visit(void *ud, const char *key, size_t prov, const char *value, siz
         rc = vp__buf_append(c->pt, hdr, 4);
     if (rc == 0)
         rc = vp__buf_append(c->pt, key, kl);
-    put_u32(hdr, (uint32_t)len);
+    vp__le_put32(hdr, (uint32_t)len);
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 4);
     if (rc == 0 && len > 0)
         rc = vp__buf_append(c->pt, value, len);
-    put_i64(hdr, c->now_wall + (expires - c->now_mono));
+    vp__le_put_i64(hdr, c->now_wall + (expires - c->now_mono));
     if (rc == 0)
         rc = vp__buf_append(c->pt, hdr, 8);
     vp__ident_seal(ident, c->fkey, fp);
@@ -338,7 +293,7 @@ int vp__cachefile_save(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
         memset(img, 0, VP__CACHEFILE_HDR);
         memcpy(img, VP__CACHEFILE_MAGIC, 8);
         img[8] = FILE_VERSION; /* u16 LE */
-        put_u32(img + 12, col.count);
+        vp__le_put32(img + 12, col.count);
         randombytes_buf(img + 16, NONCE);
         unsigned long long clen = 0;
         crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -393,6 +348,122 @@ static int read_file(const char *path, unsigned char **out, size_t *len, vp_erro
     return 0;
 }
 
+/* The cache file at path, checked and decrypted with the vault's cache key (into key): the
+ * plaintext (secure memory, *pt of *ptlen bytes) and its entry count. 0 with *pt NULL when
+ * nothing in it can be ours: no file, a vault that never saved a cache (or was reset), or an
+ * older version. */
+static int open_file(vp_vault *vault, const char *path, vp_buf *key, unsigned char **pt,
+                     size_t *ptlen, uint32_t *count, vp_error *err)
+{
+    *pt = NULL;
+    *ptlen = 0;
+    *count = 0;
+    unsigned char *img = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &img, &len, err);
+    if (rc != 0)
+        return rc == VP_ENOTFOUND ? 0 : rc;
+    rc = cache_key(vault, 0, key, err);
+    if (rc == VP_ENOTFOUND) {
+        vp_error_clear(err);
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    int ours = len >= VP__CACHEFILE_HDR && memcmp(img, VP__CACHEFILE_MAGIC, 8) == 0 && img[9] == 0;
+    if (ours && img[8] < FILE_VERSION)
+        goto out; /* Version 1 entries carry no identity; version 2 could hold entries saved with
+                   * the inputs of a run that only hit the cache (not the ones they were fetched
+                   * with): never serve either, start afresh. */
+    if (!ours || len < VP__CACHEFILE_HDR + TAG || img[8] != FILE_VERSION) {
+        rc = vp__err_set(err, NULL, VP_EPROTO, "the cache file is damaged or of another version");
+        goto out;
+    }
+    size_t n = len - VP__CACHEFILE_HDR - TAG;
+    unsigned char *p = vp__secmem_alloc(n ? n : 1);
+    if (p == NULL) {
+        rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        goto out;
+    }
+    unsigned long long plen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            p, &plen, NULL, img + VP__CACHEFILE_HDR, len - VP__CACHEFILE_HDR, img,
+            VP__CACHEFILE_HDR, img + 16, (const unsigned char *)key->data) != 0) {
+        vp__secmem_free(p);
+        rc = vp__err_set(err, NULL, VP_EPROTO,
+                         "the cache file is damaged, was tampered with, or belongs to another "
+                         "vault");
+        goto out;
+    }
+    *pt = p;
+    *ptlen = n;
+    *count = vp__le_get32(img + 12);
+out:
+    free(img);
+    return rc;
+}
+
+typedef struct loader {
+    vp_ctx *ctx;
+    vp__cache *c;
+    const char *const *prov_names;
+    size_t n_prov;
+    int64_t now_mono, now_wall;
+    const vp_buf *key; /* the vault's cache key */
+} loader;
+
+/* One parsed entry (raw: its bytes): into the cache if it is fresh and of this run's identity,
+ * carried to the next save if it is another identity's, dropped if expired. 0 (*put = 1 when
+ * it went into the cache), VP_EPROTO (err not set) or VP_ENOMEM (err set). */
+static int load_entry(const loader *l, const ent *e, const unsigned char *raw, int *put,
+                      vp_error *err)
+{
+    *put = 0;
+    size_t p = 0;
+    for (; p < l->n_prov; p++)
+        if (l->prov_names[p] && strlen(l->prov_names[p]) == e->nl &&
+            memcmp(l->prov_names[p], e->name, e->nl) == 0)
+            break;
+    int64_t left = e->expires_wall - l->now_wall;
+    if (left <= 0)
+        return 0; /* expired */
+    /* The identity as this run's surroundings give it, for the inputs the value was fetched
+     * with: it must be the one the value was saved with. */
+    unsigned char *ident = NULL, now_fp[VP__IDENT_DIGEST];
+    size_t ident_len = 0;
+    if (p < l->n_prov && vp__ident_recompute(l->ctx, p, e->key, e->kl, e->names, e->names_len,
+                                             &ident, &ident_len) != 0)
+        return VP_EPROTO;
+    if (ident != NULL)
+        vp__ident_seal(ident, (const unsigned char *)l->key->data, now_fp);
+    if (ident == NULL || sodium_memcmp(now_fp, e->fp, sizeof(now_fp)) != 0) {
+        /* Another identity's (or another provider set's) entry: never served here, but
+         * carried to the next save so that switching identities keeps both. */
+        vp__ident_free(ident);
+        (void)vp__cache_carry(l->c, p, raw, e->size, e->expires_wall);
+        return 0;
+    }
+    if (left > (int64_t)VP_CACHE_TTL_MAX_S * 1000)
+        left = (int64_t)VP_CACHE_TTL_MAX_S * 1000; /* a clock set back must not extend it */
+    char *kcopy = malloc(e->kl + 1);
+    if (kcopy == NULL) {
+        vp__ident_free(ident);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    memcpy(kcopy, e->key, e->kl);
+    kcopy[e->kl] = '\0';
+    /* The entry keeps its identity, so a later save (even of a run that only hit the
+     * cache) writes it with the inputs it was fetched with. */
+    if (strlen(kcopy) != e->kl)
+        vp__ident_free(ident);
+    else if (vp__cache_put(l->c, kcopy, p, e->value, e->vl, l->now_mono + left, 0, ident,
+                           ident_len) == 0)
+        *put = 1;
+    free(kcopy);
+    return 0;
+}
+
 int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names, size_t n_prov,
                        int64_t now_mono, int64_t now_wall, vp_vault *vault, const char *path,
                        size_t *loaded, vp_error *err)
@@ -401,99 +472,20 @@ int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
         *loaded = 0;
     if (c == NULL || vault == NULL || path == NULL)
         return vp__err_set(err, NULL, VP_EINVAL, NULL);
-    unsigned char *img = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &img, &len, err);
-    if (rc == VP_ENOTFOUND)
-        return 0;
-    if (rc != 0)
-        return rc;
     vp_buf key = VP_BUF_INIT;
-    rc = cache_key(vault, 0, &key, err);
-    if (rc == VP_ENOTFOUND) {
-        free(img);
-        vp_error_clear(err);
-        return 0; /* a vault that never saved a cache (or was reset): nothing is ours */
-    }
     unsigned char *pt = NULL;
-    size_t ptlen = 0;
-    if (rc == 0 && len >= VP__CACHEFILE_HDR && memcmp(img, VP__CACHEFILE_MAGIC, 8) == 0 &&
-        img[8] < FILE_VERSION && img[9] == 0) {
-        /* Version 1 entries carry no identity; version 2 could hold entries saved with the
-         * inputs of a run that only hit the cache (not the ones they were fetched with): never
-         * serve either, start afresh. */
-        free(img);
-        vp_buf_free(&key);
-        return 0;
-    }
-    if (rc == 0 && (len < VP__CACHEFILE_HDR + TAG || memcmp(img, VP__CACHEFILE_MAGIC, 8) != 0 ||
-                    img[8] != FILE_VERSION || img[9] != 0))
-        rc = vp__err_set(err, NULL, VP_EPROTO, "the cache file is damaged or of another version");
-    if (rc == 0) {
-        ptlen = len - VP__CACHEFILE_HDR - TAG;
-        pt = vp__secmem_alloc(ptlen ? ptlen : 1);
-        if (pt == NULL)
-            rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    }
-    unsigned long long plen = 0;
-    if (rc == 0 && crypto_aead_xchacha20poly1305_ietf_decrypt(
-                       pt, &plen, NULL, img + VP__CACHEFILE_HDR, len - VP__CACHEFILE_HDR, img,
-                       VP__CACHEFILE_HDR, img + 16, (const unsigned char *)key.data) != 0)
-        rc = vp__err_set(err, NULL, VP_EPROTO,
-                         "the cache file is damaged, was tampered with, or belongs to another "
-                         "vault");
-    uint32_t count = rc == 0 ? get_u32(img + 12) : 0;
-    size_t off = 0, put = 0;
+    size_t ptlen = 0, off = 0, put = 0;
+    uint32_t count = 0;
+    int rc = open_file(vault, path, &key, &pt, &ptlen, &count, err);
+    loader l = {ctx, c, prov_names, n_prov, now_mono, now_wall, &key};
     for (uint32_t i = 0; rc == 0 && i < count; i++) {
         ent e;
+        int one = 0;
         if ((rc = ent_parse(pt + off, ptlen - off, &e)) != 0)
             break;
-        const unsigned char *raw = pt + off;
+        rc = load_entry(&l, &e, pt + off, &one, err);
         off += e.size;
-        size_t p = 0;
-        for (; p < n_prov; p++)
-            if (prov_names[p] && strlen(prov_names[p]) == e.nl &&
-                memcmp(prov_names[p], e.name, e.nl) == 0)
-                break;
-        int64_t left = e.expires_wall - now_wall;
-        if (left <= 0)
-            continue; /* expired */
-        /* The identity as this run's surroundings give it, for the inputs the value was fetched
-         * with: it must be the one the value was saved with. */
-        unsigned char *ident = NULL, now_fp[VP__IDENT_DIGEST];
-        size_t ident_len = 0;
-        if (p < n_prov && vp__ident_recompute(ctx, p, e.key, e.kl, e.names, e.names_len, &ident,
-                                              &ident_len) != 0) {
-            rc = VP_EPROTO;
-            break;
-        }
-        if (ident != NULL)
-            vp__ident_seal(ident, (const unsigned char *)key.data, now_fp);
-        if (ident == NULL || sodium_memcmp(now_fp, e.fp, sizeof(now_fp)) != 0) {
-            /* Another identity's (or another provider set's) entry: never served here, but
-             * carried to the next save so that switching identities keeps both. */
-            vp__ident_free(ident);
-            (void)vp__cache_carry(c, p, raw, e.size, e.expires_wall);
-            continue;
-        }
-        if (left > (int64_t)VP_CACHE_TTL_MAX_S * 1000)
-            left = (int64_t)VP_CACHE_TTL_MAX_S * 1000; /* a clock set back must not extend it */
-        char *kcopy = malloc(e.kl + 1);
-        if (kcopy == NULL) {
-            vp__ident_free(ident);
-            rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-            break;
-        }
-        memcpy(kcopy, e.key, e.kl);
-        kcopy[e.kl] = '\0';
-        /* The entry keeps its identity, so a later save (even of a run that only hit the
-         * cache) writes it with the inputs it was fetched with. */
-        if (strlen(kcopy) != e.kl)
-            vp__ident_free(ident);
-        else if (vp__cache_put(c, kcopy, p, e.value, e.vl, now_mono + left, 0, ident, ident_len) ==
-                 0)
-            put++;
-        free(kcopy);
+        put += (size_t)one;
     }
     if (rc == VP_EPROTO && err != NULL && err->code != VP_EPROTO)
         vp__err_set(err, NULL, VP_EPROTO, "the cache file's contents are malformed");
@@ -503,7 +495,6 @@ int vp__cachefile_load(vp_ctx *ctx, vp__cache *c, const char *const *prov_names,
         sodium_memzero(pt, ptlen ? ptlen : 1);
         vp__secmem_free(pt);
     }
-    free(img);
     vp_buf_free(&key);
     return rc;
 }

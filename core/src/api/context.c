@@ -194,9 +194,9 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
         .open_url = opts->open_url,
         .notify = opts->notify,
         .ui_ud = opts->ui_ud,
+        .fault = &ctx->fault,
     };
-    if (opts->fail_alloc_after != 0)
-        vp__fault_alloc_after(opts->fail_alloc_after);
+    vp__fault_set(&ctx->fault, opts->fail_alloc_after);
 
     vp__policy pol;
     rc = vp__policy_load(&pol, err);

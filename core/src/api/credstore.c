@@ -28,6 +28,7 @@
 #include "credstore_int.h"
 #include "ctx.h"
 #include "errint.h"
+#include "le.h"
 #include "loader.h"
 #include "secmem.h"
 #include "vault_int.h"
@@ -73,17 +74,6 @@ static void rec_name(char out[VP_VAULT_NAME_MAX + 1], const char *provider, cons
     memcpy(out + p + 1, name, n + 1);
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Serialise cred into a secure block. */
 static int encode(const vp_cred_spec *cred, unsigned char **out, size_t *outlen, vp_error *err)
 {
@@ -124,7 +114,7 @@ static int encode(const vp_cred_spec *cred, unsigned char **out, size_t *outlen,
         b[off++] = (unsigned char)klen;
         memcpy(b + off, f->key, klen);
         off += klen;
-        put_u32(b + off, (uint32_t)vlen);
+        vp__le_put32(b + off, (uint32_t)vlen);
         off += 4;
         if (vlen > 0)
             memcpy(b + off, f->value, vlen);
@@ -179,47 +169,39 @@ static int decode(const char *recname, const unsigned char *b, size_t len, int m
                   const vp__provider *p, vp_cred_entry *e)
 {
     const char *dot = strchr(recname, '.');
-    size_t off, tlen, n;
+    vp__le_rd r = vp__le_rd_init(b, len);
+    const unsigned char *magic = vp__le_take(&r, 4);
+    size_t tlen = vp__le_take8(&r);
+    const unsigned char *type = vp__le_take(&r, tlen);
+    size_t n = vp__le_take8(&r);
 
     memset(e, 0, sizeof *e);
-    if (dot == NULL || len < 6 || memcmp(b, MAGIC, 4) != 0)
+    if (dot == NULL || !r.ok || memcmp(magic, MAGIC, 4) != 0)
         return VP_EPROTO;
-    tlen = b[4];
-    if (6 + tlen > len)
-        return VP_EPROTO;
-    n = b[5 + tlen];
     e->provider = strndup(recname, (size_t)(dot - recname));
     e->name = strdup(dot + 1);
-    e->type = strndup((const char *)b + 5, tlen);
+    e->type = strndup((const char *)type, tlen);
     e->fields = calloc(n ? n : 1, sizeof *e->fields);
     if (!e->provider || !e->name || !e->type || !e->fields)
         goto nomem;
-    off = 6 + tlen;
     for (size_t i = 0; i < n; i++) {
-        size_t klen, vlen;
-        if (off + 1 > len)
+        size_t klen = vp__le_take8(&r);
+        const char *key = (const char *)vp__le_take(&r, klen);
+        size_t vlen = vp__le_take32(&r);
+        const char *value = (const char *)vp__le_take(&r, vlen);
+        if (!r.ok)
             goto bad;
-        klen = b[off++];
-        if (off + klen + 4 > len)
-            goto bad;
-        e->fields[i].key = strndup((const char *)b + off, klen);
-        off += klen;
-        vlen = get_u32(b + off);
-        off += 4;
-        if (vlen > len - off)
-            goto bad;
-        if (e->fields[i].key == NULL)
+        if ((e->fields[i].key = strndup(key, klen)) == NULL)
             goto nomem;
         e->n_fields = i + 1;
         if (mask && !field_public(p, e->type, e->fields[i].key))
             e->fields[i].value = vp__secmem_strdup(VP_CRED_MASK);
         else
-            e->fields[i].value = vp__secmem_strndup((const char *)b + off, vlen);
+            e->fields[i].value = vp__secmem_strndup(value, vlen);
         if (e->fields[i].value == NULL)
             goto nomem;
-        off += vlen;
     }
-    if (off != len)
+    if (r.off != len)
         goto bad;
     return 0;
 bad:
@@ -436,7 +418,7 @@ int vp_credstore_load(vp_vault *vault, vp_ctx *ctx, size_t *loaded, size_t *skip
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        vp_cred_spec spec = {es[i].name, es[i].type, es[i].fields, es[i].n_fields};
+        vp_cred_spec spec = vp_cred_entry_spec(&es[i]);
         if (vp__ctx_find_provider(ctx, es[i].provider) == NULL) {
             skip++;
             continue;
@@ -560,7 +542,7 @@ int vp_ctx_use_vault(vp_ctx *ctx, vp_vault *vault, size_t *loaded, size_t *skipp
         goto out;
     rc = load_all(vault, NULL, 0, &es, &n, err);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        vp_cred_spec spec = {es[i].name, es[i].type, es[i].fields, es[i].n_fields};
+        vp_cred_spec spec = vp_cred_entry_spec(&es[i]);
         const vp__provider *p = vp__ctx_find_provider(ctx, es[i].provider);
         vp_error e;
         if (p == NULL) {

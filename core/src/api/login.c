@@ -89,7 +89,9 @@ int vp_login(vp_ctx *ctx, const char *provider, const char *name, const vp_field
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : LOGIN_DEFAULT_MS);
     vp_cred_out co;
     vp__cred_out_init(&co);
+    vp__fault *fs = vp__fault_enter(hc->fault);
     int rc = vp_status_normalize(p->table->login(p->mod, kv, n_options, &call, &co));
+    vp__fault_leave(fs);
     free(kv);
     if (rc != 0) {
         vp__cred_out_clear(&co);

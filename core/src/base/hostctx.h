@@ -16,6 +16,7 @@
 
 struct vp_ctx;
 typedef struct vp__http vp__http;
+struct vp__fault;
 
 struct vp_host_ctx {
     struct vp_ctx *ctx; /* owning context (NULL in some unit tests) */
@@ -28,7 +29,8 @@ struct vp_host_ctx {
     vp_open_url_fn open_url;
     vp_notify_fn notify;
     void *ui_ud;
-    vp__inputs *inputs; /* what this provider read (getenv, read_file); NULL = not recorded */
+    vp__inputs *inputs;      /* what this provider read (getenv, read_file); NULL = not recorded */
+    struct vp__fault *fault; /* the context's allocation-failure counter (fault.h); NULL = none */
 };
 
 /* Clocks of a host context (system clocks when not injected, or when hc is NULL). */

@@ -478,13 +478,9 @@ static CURLcode run_transfer(http_pair *p, xfer *x)
     return result;
 }
 
-int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_http_request *req,
-                     vp_http_response **resp)
+/* The request's own checks, before anything is prepared: 0 or the failed status. */
+static int check_request(const vp__http *h, vp_call *call, const vp_http_request *req)
 {
-    if (resp != NULL)
-        *resp = NULL;
-    if (h == NULL || req == NULL || resp == NULL)
-        return vp__call_fail(call, VP_EINVAL, "http: missing argument");
     if (req->hdr.abi_major != VP_ABI_MAJOR ||
         req->hdr.struct_size < offsetof(vp_http_request, ca_path) + sizeof(req->ca_path))
         return vp__call_fail(call, VP_EINVAL, "http: request struct has a wrong header");
@@ -505,16 +501,102 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
     if (req->n_headers > HTTP_MAX_REQ_HEADERS || (req->n_headers > 0 && req->headers == NULL))
         return vp__call_fail(call, VP_EINVAL, "%s request: invalid header list (at most %d)",
                              method, HTTP_MAX_REQ_HEADERS);
+    return VP_OK;
+}
+
+/* Effective limit: the request's own, else the call's remaining time (left, -1 = none), else
+ * the default; never beyond the call's deadline, and at least 1 ms. */
+static int64_t effective_timeout(const vp__http *h, const vp_http_request *req, int64_t left)
+{
+    int64_t timeout = req->timeout_ms ? (int64_t)req->timeout_ms
+                      : left >= 0     ? left
+                                      : (int64_t)h->default_timeout_ms;
+    if (left >= 0 && left < timeout)
+        timeout = left;
+    return timeout < 1 ? 1 : timeout;
+}
+
+/* Secret header values are registered with the redactor for the request's duration (on = 1,
+ * then 0), so that anything echoing them (curl error text, a provider's message) gets
+ * scrubbed. */
+static void mask_secret_headers(vp__http *h, vp_call *call, const vp_http_request *req, int on)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if ((req->headers[i].flags & VP_HTTP_HDR_SECRET) && req->headers[i].value)
+            mask_secret(h, call, req->headers[i].value, on);
+    }
+}
+
+/* The warning for skipped verification, and at TRACE the request's headers (secret values
+ * never) and body size. */
+static void log_request(vp__http *h, const char *source, const vp_http_request *req,
+                        const url_view *v)
+{
+    if (req->flags & VP_HTTP_INSECURE_SKIP_VERIFY)
+        hlog(h, VP_LOG_WARN, source,
+             "TLS certificate verification is DISABLED for %s (insecure skip-verify): the "
+             "connection can be intercepted",
+             v->host);
+    if (h->log == NULL || !vp__log_enabled(h->log, VP_LOG_TRACE))
+        return;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const vp_http_header *hd = &req->headers[i];
+        if (hd->flags & VP_HTTP_HDR_SECRET)
+            hlog(h, VP_LOG_TRACE, source, "> %s: " VP__REDACTED, hd->name);
+        else
+            hlog(h, VP_LOG_TRACE, source, "> %s: %s", hd->name, hd->value);
+    }
+    if (req->body_len)
+        hlog(h, VP_LOG_TRACE, source, "> body: %zu B%s", req->body_len,
+             (req->flags & VP_HTTP_BODY_SECRET) ? " (secret)" : "");
+}
+
+/* The response of a finished transfer: takes x's body and headers. */
+static int make_response(vp_call *call, const char *method, const url_view *v, CURL *e, xfer *x,
+                         vp_http_response **out)
+{
+    vp_http_response *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v->display);
+    (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    if (x->body == NULL) {
+        x->body = vp__secmem_alloc(1); /* zeroed: "" */
+        if (x->body == NULL) {
+            free(r);
+            return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v->display);
+        }
+    }
+    r->body = x->body;
+    r->body_len = x->body_len;
+    r->hdr_raw = x->hdr;
+    x->body = NULL;
+    x->hdr = NULL;
+    if (vp__http_parse_headers(r) != VP_OK) {
+        vp__http_response_free(r);
+        return vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v->display);
+    }
+    *out = r;
+    return VP_OK;
+}
+
+int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_http_request *req,
+                     vp_http_response **resp)
+{
+    if (resp != NULL)
+        *resp = NULL;
+    if (h == NULL || req == NULL || resp == NULL)
+        return vp__call_fail(call, VP_EINVAL, "http: missing argument");
+    int rc = check_request(h, call, req);
+    if (rc != VP_OK)
+        return rc;
+    const char *method = req->method;
 
     url_view v;
-    int rc = vp__http_url_prepare(call, method, req->url, &v);
+    rc = vp__http_url_prepare(call, method, req->url, &v);
     if (rc != VP_OK) {
         curl_url_cleanup(v.u);
         return rc;
     }
-
-    /* Effective limit: the request's own, else the call's remaining time, else the default;
-     * never beyond the call's deadline. */
     int64_t left = vp__call_remaining_ms(call);
     if (vp__call_canceled(call)) {
         curl_url_cleanup(v.u);
@@ -524,36 +606,21 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
         return vp__call_fail(call, VP_ETIMEDOUT, "%s %s: deadline passed before it was sent",
                              method, v.display);
     }
-    int64_t timeout = req->timeout_ms ? (int64_t)req->timeout_ms
-                      : left >= 0     ? left
-                                      : (int64_t)h->default_timeout_ms;
-    if (left >= 0 && left < timeout)
-        timeout = left;
-    if (timeout < 1)
-        timeout = 1;
+    int64_t timeout = effective_timeout(h, req, left);
     int64_t connect = h->connect_timeout_ms < timeout ? h->connect_timeout_ms : timeout;
-
-    size_t max_body = req->max_response ? req->max_response : h->max_response;
     const char *ca_file = h->ca_file, *ca_path = h->ca_path;
     if (req->ca_file != NULL || req->ca_path != NULL) {
         ca_file = req->ca_file;
         ca_path = req->ca_path;
     }
-
-    /* Secret header values are registered with the redactor for the request's duration, so
-     * that anything echoing them (curl error text, a provider's message) gets scrubbed. */
-    for (size_t i = 0; i < req->n_headers; i++) {
-        if ((req->headers[i].flags & VP_HTTP_HDR_SECRET) && req->headers[i].value)
-            mask_secret(h, call, req->headers[i].value, 1);
-    }
+    mask_secret_headers(h, call, req, 1);
 
     struct curl_slist *headers = NULL;
     http_pair *pair = NULL;
-    CURL *e = NULL;
     xfer x;
     memset(&x, 0, sizeof(x));
     x.call = call;
-    x.max_body = max_body;
+    x.max_body = req->max_response ? req->max_response : h->max_response;
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     int64_t t0 = vp__host_monotonic_ms(call ? call->hc : NULL);
@@ -566,7 +633,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
         rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
         goto done;
     }
-    e = pair->easy;
+    CURL *e = pair->easy;
     x.easy = e;
     const char *bad = configure_easy(h, e, req, &v, headers, &x, errbuf, (long)timeout,
                                      (long)connect, ca_file, ca_path);
@@ -575,23 +642,7 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
                            v.display, bad);
         goto done;
     }
-    if (req->flags & VP_HTTP_INSECURE_SKIP_VERIFY)
-        hlog(h, VP_LOG_WARN, source,
-             "TLS certificate verification is DISABLED for %s (insecure skip-verify): the "
-             "connection can be intercepted",
-             v.host);
-    if (h->log != NULL && vp__log_enabled(h->log, VP_LOG_TRACE)) {
-        for (size_t i = 0; i < req->n_headers; i++) {
-            const vp_http_header *hd = &req->headers[i];
-            if (hd->flags & VP_HTTP_HDR_SECRET)
-                hlog(h, VP_LOG_TRACE, source, "> %s: " VP__REDACTED, hd->name);
-            else
-                hlog(h, VP_LOG_TRACE, source, "> %s: %s", hd->name, hd->value);
-        }
-        if (req->body_len)
-            hlog(h, VP_LOG_TRACE, source, "> body: %zu B%s", req->body_len,
-                 (req->flags & VP_HTTP_BODY_SECRET) ? " (secret)" : "");
-    }
+    log_request(h, source, req, &v);
 
     CURLcode cc = run_transfer(pair, &x);
     int64_t ms = vp__host_monotonic_ms(call ? call->hc : NULL) - t0;
@@ -602,39 +653,15 @@ int vp__http_perform(vp__http *h, const char *source, vp_call *call, const vp_ht
              call ? call->message : "", (long long)ms);
         goto done;
     }
-
-    vp_http_response *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
+    rc = make_response(call, method, &v, e, &x, resp);
+    if (rc != VP_OK)
         goto done;
-    }
-    (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
-    if (x.body == NULL) {
-        x.body = vp__secmem_alloc(1); /* zeroed: "" */
-        if (x.body == NULL) {
-            free(r);
-            rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
-            goto done;
-        }
-    }
-    r->body = x.body;
-    r->body_len = x.body_len;
-    r->hdr_raw = x.hdr;
-    x.body = NULL;
-    x.hdr = NULL;
-    if (vp__http_parse_headers(r) != VP_OK) {
-        vp__http_response_free(r);
-        rc = vp__call_fail(call, VP_ENOMEM, "%s %s: out of memory", method, v.display);
-        goto done;
-    }
     long connects = 0;
     (void)curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
-    hlog(h, VP_LOG_DEBUG, source, "%s %s -> %ld (%lld ms, %zu B)", method, v.display, r->status,
-         (long long)ms, r->body_len);
-    hlog(h, VP_LOG_TRACE, source, "< %zu headers, %s connection", r->n_headers,
+    hlog(h, VP_LOG_DEBUG, source, "%s %s -> %ld (%lld ms, %zu B)", method, v.display,
+         (*resp)->status, (long long)ms, (*resp)->body_len);
+    hlog(h, VP_LOG_TRACE, source, "< %zu headers, %s connection", (*resp)->n_headers,
          connects ? "new" : "reused");
-    *resp = r;
-    rc = VP_OK;
 
 done:
     if (pair != NULL)
@@ -644,9 +671,6 @@ done:
     vp__secmem_free(x.body);
     vp__secmem_free(x.hdr);
     sodium_memzero(errbuf, sizeof(errbuf));
-    for (size_t i = 0; i < req->n_headers; i++) {
-        if ((req->headers[i].flags & VP_HTTP_HDR_SECRET) && req->headers[i].value)
-            mask_secret(h, call, req->headers[i].value, 0);
-    }
+    mask_secret_headers(h, call, req, 0);
     return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "vaultplug/context.h"
 #include "vaultplug/fetch.h"
+#include "fault.h"
 #include "host.h"
 #include "http.h"
 #include "loader.h"
@@ -53,6 +54,7 @@ struct vp_ctx {
     vp__log *log;
     vp__http *http;
     vp_host_ctx core_hc; /* source "core"; template for providers' host contexts */
+    vp__fault fault;     /* vp_options.fail_alloc_after, current around provider calls */
     vp__provider *providers;
     size_t n_providers;
     uint32_t default_timeout_ms;

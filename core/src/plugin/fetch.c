@@ -405,7 +405,9 @@ static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, v
         vp_cred view = {VP_ABI_HDR(vp_cred), cred_name, c ? c->type : "", c ? c->fields : NULL,
                         c ? c->n_fields : 0};
         call->cred_slot = c;
+        vp__fault *fs = vp__fault_enter(p->hc.fault);
         rc = vp_status_normalize(p->table->configure(p->mod, &view, call, &in->inst));
+        vp__fault_leave(fs);
         if (rc != 0) {
             vp__provider_error(ctx, p, call, rc, err);
             in->inst = NULL;
@@ -455,8 +457,8 @@ void vp__inst_release(vp_ctx *ctx, vp__inst *in)
 
 /* ---- fetch and validate ------------------------------------------------------------------ */
 
-static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so, vp_buf *out,
-                       vp_error *err)
+static int extract_key_in(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so, vp_buf *out,
+                          vp_error *err)
 {
     vp_json *root = NULL;
     int rc = vp__json_parse(so->value, so->len, &root);
@@ -485,6 +487,16 @@ static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so,
     }
     vp__json_free(root);
     return rc == 0 ? 0 : vp__err_set(err, NULL, rc, NULL);
+}
+
+/* The JSON services' allocations for a context's value count against its fault counter. */
+static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so, vp_buf *out,
+                       vp_error *err)
+{
+    vp__fault *fs = vp__fault_enter(ctx ? &ctx->fault : NULL);
+    int rc = extract_key_in(ctx, ref, so, out, err);
+    vp__fault_leave(fs);
+    return rc;
 }
 
 int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_fetch_meta *meta,
@@ -528,7 +540,9 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
     vp__secret_out_init(&so, hc);
     if (in->serialize)
         pthread_mutex_lock(&in->call_lock);
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     rc = vp_status_normalize(p->table->fetch(in->inst, &view, &call, &so));
+    vp__fault_leave(fs);
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
 
@@ -578,7 +592,9 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
     call.cred_slot = in->cred;
     if (in->serialize)
         pthread_mutex_lock(&in->call_lock);
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     rc = vp_status_normalize(p->table->fetch(in->inst, view, &call, so));
+    vp__fault_leave(fs);
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0) {
@@ -612,7 +628,9 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
     call.cred_slot = in->cred;
     if (in->serialize)
         pthread_mutex_lock(&in->call_lock);
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     rc = vp_status_normalize(p->table->fetch_batch(in->inst, &call, n, views, outs));
+    vp__fault_leave(fs);
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0) {
@@ -684,7 +702,9 @@ int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32
     call.cred_slot = in->cred;
     if (in->serialize)
         pthread_mutex_lock(&in->call_lock);
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     rc = vp_status_normalize(p->table->validate(in->inst, &call));
+    vp__fault_leave(fs);
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     if (rc != 0)

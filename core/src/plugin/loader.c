@@ -23,9 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ltdl.h>
-
 #include "vaultplug/error.h"
+#include "fault.h"
 #include "log.h"
 #include "ref.h"
 
@@ -38,28 +37,6 @@
 #endif
 
 #define MAX_DIRS 64
-
-/* libltdl keeps global state without locks of its own: every lt_* call runs under this. */
-static pthread_mutex_t lt_lock = PTHREAD_MUTEX_INITIALIZER;
-static int lt_init_rc = -1; /* -1 = not yet, 0 = ok, >0 = lt_dlinit failed; under lt_lock */
-
-/* Held across fork() so that a child never inherits it locked by a thread it does not have. */
-static void lt_fork_prepare(void)
-{
-    pthread_mutex_lock(&lt_lock);
-}
-
-static void lt_fork_release(void)
-{
-    pthread_mutex_unlock(&lt_lock);
-}
-
-static pthread_once_t lt_fork_once = PTHREAD_ONCE_INIT;
-
-static void lt_fork_register(void)
-{
-    (void)pthread_atfork(lt_fork_prepare, lt_fork_release, lt_fork_release);
-}
 
 /* Minor-0 size of the provider table: everything up to and including teardown. */
 #define PROVIDER_MIN_SIZE (offsetof(vp_provider, teardown) + sizeof(((vp_provider *)0)->teardown))
@@ -590,17 +567,10 @@ int vp__provider_has_scheme(const vp__provider *p, const char *scheme)
 
 /* ---- loading one ------------------------------------------------------------------------- */
 
-static void lt_once_init(void)
-{
-    if (lt_init_rc < 0)
-        lt_init_rc = lt_dlinit() == 0 ? 0 : 1;
-}
-
-/* libltdl reports every dlopen failure as "file not found"; say what is really wrong. A
- * non-ELF file is named as such; for an ELF file the dynamic linker's own message (undefined
- * symbol, wrong class, missing library) is asked for with a plain dlopen, which fails the same
- * way lt_dlopen did and therefore runs no plugin code. */
-static int fail_open(vp__provider *p, const char *lterr)
+/* Why a dlopen failed. A non-ELF file is named as such (the dynamic linker would say "invalid
+ * ELF header" or "file too short"); for an ELF file, the dynamic linker's own message (undefined
+ * symbol, wrong class, missing library). */
+static int fail_open(vp__provider *p, const char *dlerr)
 {
     unsigned char magic[4] = {0};
     FILE *f = fopen(p->path, "rbe");
@@ -612,63 +582,29 @@ static int fail_open(vp__provider *p, const char *lterr)
                           "ELF",
                           4) != 0)
         return fail(p, VP_EIO, "cannot load %s: not an ELF shared object", p->path);
-    pthread_once(&lt_fork_once, lt_fork_register);
-    pthread_mutex_lock(&lt_lock);
-    void *h = dlopen(p->path, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
-    const char *why = NULL;
-    char buf[256] = "";
-    if (h == NULL) {
-        h = dlopen(p->path, RTLD_LAZY | RTLD_LOCAL);
-        why = h == NULL ? dlerror() : NULL;
-        if (why)
-            snprintf(buf, sizeof(buf), "%s", why);
-    }
-    if (h != NULL)
-        dlclose(h);
-    pthread_mutex_unlock(&lt_lock);
     return fail(p, VP_EIO, "cannot load %s: %s", p->path,
-                buf[0] ? buf : (lterr && lterr[0] ? lterr : "unknown error"));
+                dlerr && dlerr[0] ? dlerr : "unknown error");
 }
 
-/* Checks, open, entry point and table checks: no init() yet. Sets p->checked on success. */
+/* Checks, open, entry point and table checks: no init() yet. Sets p->checked on success.
+ *
+ * Plain dlopen: the library is Linux-only (glibc's dlopen and dlerror are thread-safe and
+ * fork-safe), so libltdl's portability bought nothing and its unlocked global state needed a
+ * mutex and fork handlers (docs/design.md, "The plugin ABI"). RTLD_LOCAL: two providers may
+ * define the same internal symbol names. RTLD_NODELETE: code may still be referenced (threads,
+ * atexit) after teardown, so it is never unmapped. */
 static int open_one(const vp__loader_cfg *cfg, vp__provider *p)
 {
     int r = check_file(p, p->path);
     if (r != 0)
         return r < 0 ? VP_ENOMEM : 0;
 
-    pthread_once(&lt_fork_once, lt_fork_register);
-    pthread_mutex_lock(&lt_lock);
-    lt_once_init();
-    if (lt_init_rc != 0) {
-        pthread_mutex_unlock(&lt_lock);
-        return fail(p, VP_EINTERNAL, "libltdl initialisation failed");
-    }
-    lt_dladvise advise;
-    lt_dlhandle h = NULL;
-    const char *lterr = NULL;
-    if (lt_dladvise_init(&advise) == 0) {
-        /* local: two providers may define the same internal symbol names; resident: code
-         * may still be referenced (threads, atexit) after teardown, so never unmap it. */
-        if (lt_dladvise_local(&advise) == 0 && lt_dladvise_resident(&advise) == 0)
-            h = lt_dlopenadvise(p->path, advise);
-        lt_dladvise_destroy(&advise);
-    }
+    void *h = dlopen(p->path, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
     if (h == NULL)
-        lterr = lt_dlerror();
-    char errbuf[256] = "";
-    if (lterr)
-        snprintf(errbuf, sizeof(errbuf), "%s", lterr);
+        return fail_open(p, dlerror());
     vp_provider_entry_fn entry = NULL;
-    if (h != NULL) {
-        void *sym = lt_dlsym(h, VP_PROVIDER_ENTRY_SYMBOL);
-        memcpy(&entry, &sym, sizeof(entry));
-        (void)lt_dlerror(); /* clear */
-    }
-    pthread_mutex_unlock(&lt_lock);
-
-    if (h == NULL)
-        return fail_open(p, errbuf);
+    void *sym = dlsym(h, VP_PROVIDER_ENTRY_SYMBOL);
+    memcpy(&entry, &sym, sizeof(entry));
     if (entry == NULL)
         return fail(p, VP_EABI, "missing entry symbol " VP_PROVIDER_ENTRY_SYMBOL);
     const vp_provider *t = entry(VP_ABI_MAJOR, VP_ABI_MINOR);
@@ -692,7 +628,9 @@ static int init_one(const vp__loader_cfg *cfg, vp__provider *p)
     p->hc.source = p->name;
     p->hc.inputs = vp__inputs_new(); /* NULL: its values are simply never persisted */
     p->mod = NULL;
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     int rc = t->init(vp__host_table(), &p->hc, &p->mod);
+    vp__fault_leave(fs);
     if (rc != 0) {
         rc = vp_status_normalize(rc);
         return fail(p, rc, "init failed: %s", vp_strerror(rc));

@@ -1,5 +1,5 @@
 /*
- * loader - finds, checks and loads provider modules (the only file that calls lt_*).
+ * loader - finds, checks and loads provider modules (the only file that calls dlopen).
  *
  * The result is an array of vp__provider sorted by name, one per provider file found (or
  * enabled but not found): LOADED ones have passed every check and init(); FAILED ones keep

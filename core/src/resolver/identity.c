@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "host.h"
 #include "inputs.h"
+#include "le.h"
 #include "secmem.h"
 
 #define KEY_SEP         '\x1f' /* separates provider, credential and reference in a cache key */
@@ -87,12 +88,12 @@ static int build(vp_ctx *ctx, size_t prov, const char *key, size_t key_len, char
         return -1;
     digest(ctx, prov, key, key_len, names, n, b);
     size_t off = VP__IDENT_DIGEST;
-    b[off++] = (unsigned char)(n & 0xff);
-    b[off++] = (unsigned char)(n >> 8);
+    vp__le_put16(b + off, (uint16_t)n);
+    off += 2;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
-        b[off++] = (unsigned char)(l & 0xff);
-        b[off++] = (unsigned char)(l >> 8);
+        vp__le_put16(b + off, (uint16_t)l);
+        off += 2;
         memcpy(b + off, names[i], l);
         off += l;
     }
@@ -126,7 +127,7 @@ int vp__ident_recompute(vp_ctx *ctx, size_t prov, const char *key, size_t key_le
     *out_len = 0;
     if (in_len < 2)
         return -1;
-    size_t n = (size_t)in[0] | (size_t)in[1] << 8, off = 2;
+    size_t n = vp__le_get16(in), off = 2;
     if (n > VP__INPUTS_MAX)
         return -1;
     char **names = calloc(n ? n : 1, sizeof(*names));
@@ -135,7 +136,7 @@ int vp__ident_recompute(vp_ctx *ctx, size_t prov, const char *key, size_t key_le
     int rc = 0;
     size_t got = 0;
     for (; got < n; got++) {
-        size_t l = in_len - off >= 2 ? ((size_t)in[off] | (size_t)in[off + 1] << 8) : SIZE_MAX;
+        size_t l = in_len - off >= 2 ? vp__le_get16(in + off) : SIZE_MAX;
         /* "e:X" or "f:X" at least, no NUL inside: a name is a C string when recomputed. */
         if (l == SIZE_MAX || l < 3 || in_len - off - 2 < l ||
             memchr(in + off + 2, '\0', l) != NULL || (in[off + 2] != 'e' && in[off + 2] != 'f') ||

@@ -447,6 +447,87 @@ __attribute__((noinline)) static int eval_filter(vp__render *r, const tx *e, con
     return vp__tmpl_filter(r, e, a, args, out);
 }
 
+/* A bare name: a template variable, `_` (the root), `vault`, or a member of the root (memoised
+ * per environment when no variable shadows it). */
+static int eval_name(vp__render *r, const tx *e, tv *out)
+{
+    const char *nm = e->u.str.s;
+    tvar *v = vp__var_find(r, nm);
+    if (v != NULL) {
+        *out = v->v;
+        return 0;
+    }
+    if (e->u.str.len == 1 && nm[0] == '_') {
+        out->t = TV_ROOT;
+        return 0;
+    }
+    if (e->envpath == TXP_VAULT) {
+        out->t = TV_VAULT;
+        return 0;
+    }
+    if (memo_usable(r, e, nm, e->u.str.len)) {
+        memo_member(r, e, r->root, nm, out);
+        r->memo[e->memo - 1].fullgen = r->env_gen; /* unshadowed: the variables said no */
+        return 0;
+    }
+    tv root;
+    memset(&root, 0, sizeof(root));
+    root.t = TV_ROOT;
+    return vp__render_member(r, &root, nm, e->u.str.len, out, e->off);
+}
+
+/* obj.name: a local-vault value, a plain environment path (memoised whole), or a member. */
+static int eval_attr(vp__render *r, const tx *e, tv *out)
+{
+    int rc;
+    tv a;
+    if (e->envpath == TXP_VAULT_MEMBER && (r->nvars == 0 || !vp__path_shadowed(r, e)))
+        return vp__vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
+    if (e->envpath == TXP_ENV && r->memo != NULL && e->memo <= r->capmemo && r->env_gen != 0 &&
+        (r->nvars == 0 || !vp__path_shadowed(r, e))) {
+        /* a plain environment path: its value is memoised whole for this environment */
+        tmemo *m = &r->memo[e->memo - 1];
+        if (m->fullgen == r->env_gen) {
+            *out = m->val;
+            return 0;
+        }
+        if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
+            return rc;
+        if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object) {
+            memo_member(r, e, a.u.j, e->u.attr.name, out);
+            m->fullgen = r->env_gen;
+            return 0;
+        }
+        return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
+    }
+    if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
+        return rc;
+    if (memo_usable(r, e, e->u.attr.name, e->u.attr.len)) {
+        if (a.t == TV_ROOT)
+            return memo_member(r, e, r->root, e->u.attr.name, out);
+        if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object)
+            return memo_member(r, e, a.u.j, e->u.attr.name, out);
+    }
+    return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
+}
+
+/* ==, !=, ===, !== and the orderings, with JavaScript's semantics. */
+static int eval_cmp(int op, const tv *a, const tv *b)
+{
+    switch (op) {
+    case OP_EQ:
+        return vp__tv_equal(a, b, 0);
+    case OP_NE:
+        return !vp__tv_equal(a, b, 0);
+    case OP_SEQ:
+        return vp__tv_equal(a, b, 1);
+    case OP_SNE:
+        return !vp__tv_equal(a, b, 1);
+    default:
+        return vp__tv_compare(a, b, op);
+    }
+}
+
 int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
 {
     int rc;
@@ -469,60 +550,10 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
     case TX_NONE:
         out->t = TV_NULL;
         return 0;
-    case TX_NAME: {
-        const char *nm = e->u.str.s;
-        tvar *v = vp__var_find(r, nm);
-        if (v != NULL) {
-            *out = v->v;
-            return 0;
-        }
-        if (e->u.str.len == 1 && nm[0] == '_') {
-            out->t = TV_ROOT;
-            return 0;
-        }
-        if (e->envpath == TXP_VAULT) {
-            out->t = TV_VAULT;
-            return 0;
-        }
-        if (memo_usable(r, e, nm, e->u.str.len)) {
-            memo_member(r, e, r->root, nm, out);
-            r->memo[e->memo - 1].fullgen = r->env_gen; /* unshadowed: the variables said no */
-            return 0;
-        }
-        tv root;
-        memset(&root, 0, sizeof(root));
-        root.t = TV_ROOT;
-        return vp__render_member(r, &root, nm, e->u.str.len, out, e->off);
-    }
+    case TX_NAME:
+        return eval_name(r, e, out);
     case TX_ATTR:
-        if (e->envpath == TXP_VAULT_MEMBER && (r->nvars == 0 || !vp__path_shadowed(r, e)))
-            return vp__vault_get(r, e->u.attr.name, e->u.attr.len, out, e->off);
-        if (e->envpath == TXP_ENV && r->memo != NULL && e->memo <= r->capmemo && r->env_gen != 0 &&
-            (r->nvars == 0 || !vp__path_shadowed(r, e))) {
-            /* a plain environment path: its value is memoised whole for this environment */
-            tmemo *m = &r->memo[e->memo - 1];
-            if (m->fullgen == r->env_gen) {
-                *out = m->val;
-                return 0;
-            }
-            if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
-                return rc;
-            if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object) {
-                memo_member(r, e, a.u.j, e->u.attr.name, out);
-                m->fullgen = r->env_gen;
-                return 0;
-            }
-            return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
-        }
-        if ((rc = vp__tmpl_eval(r, e->u.attr.obj, &a)) != 0)
-            return rc;
-        if (memo_usable(r, e, e->u.attr.name, e->u.attr.len)) {
-            if (a.t == TV_ROOT)
-                return memo_member(r, e, r->root, e->u.attr.name, out);
-            if (a.t == TV_JSON && json_object_get_type(a.u.j) == json_type_object)
-                return memo_member(r, e, a.u.j, e->u.attr.name, out);
-        }
-        return vp__render_member(r, &a, e->u.attr.name, e->u.attr.len, out, e->off);
+        return eval_attr(r, e, out);
     case TX_INDEX:
         if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0)
             return rc;
@@ -568,22 +599,7 @@ int vp__tmpl_eval(vp__render *r, const tx *e, tv *out)
             (rc = vp__tmpl_eval(r, e->u.bin.b, &b)) != 0)
             return rc;
         out->t = TV_BOOL;
-        switch (e->op) {
-        case OP_EQ:
-            out->u.b = vp__tv_equal(&a, &b, 0);
-            break;
-        case OP_NE:
-            out->u.b = !vp__tv_equal(&a, &b, 0);
-            break;
-        case OP_SEQ:
-            out->u.b = vp__tv_equal(&a, &b, 1);
-            break;
-        case OP_SNE:
-            out->u.b = !vp__tv_equal(&a, &b, 1);
-            break;
-        default:
-            out->u.b = vp__tv_compare(&a, &b, e->op);
-        }
+        out->u.b = eval_cmp(e->op, &a, &b);
         return 0;
     case TX_IN: {
         if ((rc = vp__tmpl_eval(r, e->u.bin.a, &a)) != 0 ||

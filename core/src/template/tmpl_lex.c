@@ -69,121 +69,102 @@ const char *vp__find_bytes(const char *h, size_t hn, const char *nd, size_t nn)
     return NULL;
 }
 
-/* Lex one code token at position i; sets *end. 0 or an error status. */
-static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
+/* A quoted string at i (s[i] is the quote). Nunjucks escapes: \n \t \r, and a backslash
+ * before anything else yields that char. The unescaped text goes into the template's arena. */
+static int lex_string(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
 {
     const char *s = p->s;
-    size_t n = p->n, w;
-    while (i < n && (w = code_space(s, n, i)) != 0)
-        i += w;
-    memset(k, 0, sizeof(*k));
-    k->off = i;
-    if (i >= n) {
-        k->type = K_EOF;
-        *end = i;
-        return 0;
-    }
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\'') {
-        /* Nunjucks escapes: \n \t \r, and a backslash before anything else yields that char. */
-        size_t j = i + 1, cap = 0;
-        while (j < n && s[j] != (char)c) {
-            if (s[j] == '\\' && j + 1 < n)
-                j++;
+    size_t n = p->n, j = i + 1;
+    char quote = s[i];
+    while (j < n && s[j] != quote) {
+        if (s[j] == '\\' && j + 1 < n)
             j++;
-            cap++;
-        }
-        if (j >= n)
-            return vp__ps_fail(p, i, VP_EINVAL, "unterminated string");
-        char *d = vp__arena_alloc(&p->t->arena, (j - i) + 1);
-        if (d == NULL)
-            return VP_ENOMEM;
-        size_t o = 0;
-        for (size_t q = i + 1; q < j; q++) {
-            char ch = s[q];
-            if (ch == '\\' && q + 1 < j) {
-                q++;
-                ch = s[q];
-                if (ch == 'n')
-                    ch = '\n';
-                else if (ch == 't')
-                    ch = '\t';
-                else if (ch == 'r')
-                    ch = '\r';
-            }
-            d[o++] = ch;
-        }
-        d[o] = '\0';
-        (void)cap;
-        k->type = K_STR;
-        k->sval = d;
-        k->slen = o;
-        k->len = j + 1 - i;
-        *end = j + 1;
-        return 0;
+        j++;
     }
-    if (vp__lex_starts(p, i, "%}") || vp__lex_starts(p, i, "-%}")) {
-        k->type = K_BLOCK_END;
-        k->len = s[i] == '-' ? 3 : 2;
-        *end = i + k->len;
-        return 0;
-    }
-    if (vp__lex_starts(p, i, "}}") || vp__lex_starts(p, i, "-}}")) {
-        k->type = K_VAR_END;
-        k->len = s[i] == '-' ? 3 : 2;
-        *end = i + k->len;
-        return 0;
-    }
-    if (is_delim(c)) {
-        size_t l = 1;
-        /* two-character operators == != <= >= // ** (and === !==) */
-        unsigned char c2 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
-        if ((c2 == '=' && (c == '=' || c == '!' || c == '<' || c == '>')) ||
-            (c2 == c && (c == '/' || c == '*'))) {
-            l = 2;
-            if ((c == '=' || c == '!') && i + 2 < n && s[i + 2] == '=')
-                l = 3;
+    if (j >= n)
+        return vp__ps_fail(p, i, VP_EINVAL, "unterminated string");
+    char *d = vp__arena_alloc(&p->t->arena, (j - i) + 1);
+    if (d == NULL)
+        return VP_ENOMEM;
+    size_t o = 0;
+    for (size_t q = i + 1; q < j; q++) {
+        char ch = s[q];
+        if (ch == '\\' && q + 1 < j) {
+            q++;
+            ch = s[q];
+            if (ch == 'n')
+                ch = '\n';
+            else if (ch == 't')
+                ch = '\t';
+            else if (ch == 'r')
+                ch = '\r';
         }
-        k->len = l;
-        *end = i + l;
-        switch (c) {
-        case '(':
-            k->type = K_LPAREN;
-            break;
-        case ')':
-            k->type = K_RPAREN;
-            break;
-        case '[':
-            k->type = K_LBRACK;
-            break;
-        case ']':
-            k->type = K_RBRACK;
-            break;
-        case '{':
-            k->type = K_LCURLY;
-            break;
-        case '}':
-            k->type = K_RCURLY;
-            break;
-        case ',':
-            k->type = K_COMMA;
-            break;
-        case ':':
-            k->type = K_COLON;
-            break;
-        case '~':
-            k->type = K_TILDE;
-            break;
-        case '|':
-            k->type = K_PIPE;
-            break;
-        default:
-            k->type = K_OP;
-        }
-        if (l > 1)
-            k->type = K_OP;
-        return 0;
+        d[o++] = ch;
     }
+    d[o] = '\0';
+    k->type = K_STR;
+    k->sval = d;
+    k->slen = o;
+    k->len = j + 1 - i;
+    *end = j + 1;
+    return 0;
+}
+
+/* Punctuation or an operator at s[i] = c, a delimiter (s holds n bytes). */
+static void lex_delim(const char *s, size_t n, size_t i, unsigned char c, tmpl_tok *k, size_t *end)
+{
+    size_t l = 1;
+    /* two-character operators == != <= >= // ** (and === !==) */
+    unsigned char c2 = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+    if ((c2 == '=' && (c == '=' || c == '!' || c == '<' || c == '>')) ||
+        (c2 == c && (c == '/' || c == '*'))) {
+        l = 2;
+        if ((c == '=' || c == '!') && i + 2 < n && s[i + 2] == '=')
+            l = 3;
+    }
+    k->len = l;
+    *end = i + l;
+    switch (c) {
+    case '(':
+        k->type = K_LPAREN;
+        break;
+    case ')':
+        k->type = K_RPAREN;
+        break;
+    case '[':
+        k->type = K_LBRACK;
+        break;
+    case ']':
+        k->type = K_RBRACK;
+        break;
+    case '{':
+        k->type = K_LCURLY;
+        break;
+    case '}':
+        k->type = K_RCURLY;
+        break;
+    case ',':
+        k->type = K_COMMA;
+        break;
+    case ':':
+        k->type = K_COLON;
+        break;
+    case '~':
+        k->type = K_TILDE;
+        break;
+    case '|':
+        k->type = K_PIPE;
+        break;
+    default:
+        k->type = K_OP;
+    }
+    if (l > 1)
+        k->type = K_OP;
+}
+
+/* A number, a literal (true false none null) or a name at s[i] (s holds n bytes). */
+static void lex_symbol(const char *s, size_t n, size_t i, tmpl_tok *k, size_t *end)
+{
     /* one pass: the symbol's end (whitespace or a delimiter) and whether it is all digits */
     size_t j = i;
     int digits = 1;
@@ -216,6 +197,41 @@ static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
     }
     k->len = j - i;
     *end = j;
+}
+
+/* Lex one code token at position i; sets *end. 0 or an error status. */
+static int lex_at(tmpl_ps *p, size_t i, tmpl_tok *k, size_t *end)
+{
+    const char *s = p->s;
+    size_t n = p->n, w;
+    while (i < n && (w = code_space(s, n, i)) != 0)
+        i += w;
+    memset(k, 0, sizeof(*k));
+    k->off = i;
+    if (i >= n) {
+        k->type = K_EOF;
+        *end = i;
+        return 0;
+    }
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\'')
+        return lex_string(p, i, k, end);
+    if (vp__lex_starts(p, i, "%}") || vp__lex_starts(p, i, "-%}")) {
+        k->type = K_BLOCK_END;
+        k->len = s[i] == '-' ? 3 : 2;
+        *end = i + k->len;
+        return 0;
+    }
+    if (vp__lex_starts(p, i, "}}") || vp__lex_starts(p, i, "-}}")) {
+        k->type = K_VAR_END;
+        k->len = s[i] == '-' ? 3 : 2;
+        *end = i + k->len;
+        return 0;
+    }
+    if (is_delim(c))
+        lex_delim(s, n, i, c, k, end);
+    else
+        lex_symbol(s, n, i, k, end);
     return 0;
 }
 

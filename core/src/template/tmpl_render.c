@@ -373,6 +373,112 @@ static int step(vp__render *r, size_t off)
     return 0;
 }
 
+/* The loop variables of a for tag over it: loop, then k and v (v only in `for k, v in`), at
+ * r->vars[base], [base + 1] and [base + 2]. Each body run counts in *iterations. */
+typedef struct for_run {
+    const tn *nd;
+    const tv *it;
+    size_t base;
+    tmpl_loop *loop;
+    size_t *iterations;
+} for_run;
+
+/* for x in array, or for a, b in array of pairs. */
+static int for_array(vp__render *r, const for_run *f, json_object *j)
+{
+    const tn *nd = f->nd;
+    int rc;
+    f->loop->length = json_object_array_length(j);
+    for (size_t i = 0; i < f->loop->length; i++) {
+        if ((rc = step(r, nd->off)) != 0)
+            return rc;
+        tv el = vp__tv_from_json(json_object_array_get_idx(j, i));
+        el.secret = f->it->secret;
+        f->loop->index0 = i;
+        tvar *vk = &r->vars[f->base + 1];
+        if (nd->u.fr.v) {
+            tv k, v;
+            if ((rc = vp__render_member(r, &el, "0", 1, &k, nd->off)) != 0 ||
+                (rc = vp__render_member(r, &el, "1", 1, &v, nd->off)) != 0)
+                return rc;
+            vk->v = k;
+            r->vars[f->base + 2].v = v;
+        } else {
+            vk->v = el;
+        }
+        if ((rc = run_nodes(r, nd->u.fr.body)) != 0)
+            return rc;
+        (*f->iterations)++;
+    }
+    return 0;
+}
+
+/* for k, v in object, in JavaScript's key order. */
+static int for_object(vp__render *r, const for_run *f, json_object *j)
+{
+    const tn *nd = f->nd;
+    int rc;
+    size_t n = (size_t)json_object_object_length(j);
+    const char **keys = vp__arena_alloc(&r->scratch, (n ? n : 1) * sizeof(char *));
+    if (keys == NULL)
+        return VP_ENOMEM;
+    vp__json_js_keys(j, keys, n);
+    f->loop->length = n;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = step(r, nd->off)) != 0)
+            return rc;
+        f->loop->index0 = i;
+        json_object *m = NULL;
+        json_object_object_get_ex(j, keys[i], &m);
+        tv k;
+        memset(&k, 0, sizeof(k));
+        k.t = TV_STR;
+        k.u.s = keys[i];
+        k.len = (uint32_t)strlen(keys[i]);
+        tv v = vp__tv_from_json(m);
+        v.secret = f->it->secret;
+        r->vars[f->base + 1].v = k;
+        r->vars[f->base + 2].v = v;
+        if ((rc = run_nodes(r, nd->u.fr.body)) != 0)
+            return rc;
+        (*f->iterations)++;
+    }
+    return 0;
+}
+
+/* for c in string: one UTF-8 code point at a time (loop.length counts code points). */
+static int for_string(vp__render *r, const for_run *f)
+{
+    const tv *it = f->it;
+    int rc;
+    size_t cps = 0;
+    for (size_t i = 0; i < it->len; i++)
+        if (((unsigned char)it->u.s[i] & 0xC0) != 0x80)
+            cps++;
+    f->loop->length = cps;
+    size_t i = 0, ci = 0;
+    while (i < it->len) {
+        if ((rc = step(r, f->nd->off)) != 0)
+            return rc;
+        size_t j2 = i + 1;
+        while (j2 < it->len && ((unsigned char)it->u.s[j2] & 0xC0) == 0x80)
+            j2++;
+        tv c;
+        memset(&c, 0, sizeof(c));
+        c.t = TV_STR;
+        c.u.s = it->u.s + i;
+        c.len = (uint32_t)(j2 - i);
+        c.secret = it->secret;
+        f->loop->index0 = ci++;
+        r->vars[f->base + 1].v = c;
+        if ((rc = run_nodes(r, f->nd->u.fr.body)) != 0)
+            return rc;
+        (*f->iterations)++;
+        i = j2;
+    }
+    return 0;
+}
+
 static int run_for(vp__render *r, const tn *nd)
 {
     tv it;
@@ -401,96 +507,24 @@ static int run_for(vp__render *r, const tn *nd)
         int is_obj = j != NULL && json_object_get_type(j) == json_type_object;
         if ((rc = vp__var_push(r, vp__tmpl_loop, &lv, nd->off)) != 0 ||
             (rc = vp__var_push(r, nd->u.fr.k, &none, nd->off)) != 0 ||
-            (nd->u.fr.v && (rc = vp__var_push(r, nd->u.fr.v, &none, nd->off)) != 0))
-            goto out;
-        tvar *vk = &r->vars[base + 1];
-        if (is_arr) {
-            loop.length = json_object_array_length(j);
-            for (size_t i = 0; i < loop.length; i++) {
-                if ((rc = step(r, nd->off)) != 0)
-                    goto out;
-                tv el = vp__tv_from_json(json_object_array_get_idx(j, i));
-                el.secret = it.secret;
-                loop.index0 = i;
-                vk = &r->vars[base + 1];
-                if (nd->u.fr.v) {
-                    tv k, v;
-                    if ((rc = vp__render_member(r, &el, "0", 1, &k, nd->off)) != 0 ||
-                        (rc = vp__render_member(r, &el, "1", 1, &v, nd->off)) != 0)
-                        goto out;
-                    vk->v = k;
-                    r->vars[base + 2].v = v;
-                } else {
-                    vk->v = el;
-                }
-                if ((rc = run_nodes(r, nd->u.fr.body)) != 0)
-                    goto out;
-                iterations++;
-            }
-        } else if (is_obj && nd->u.fr.v) {
-            size_t n = (size_t)json_object_object_length(j);
-            const char **keys = vp__arena_alloc(&r->scratch, (n ? n : 1) * sizeof(char *));
-            if (keys == NULL) {
-                rc = VP_ENOMEM;
-                goto out;
-            }
-            vp__json_js_keys(j, keys, n);
-            loop.length = n;
-            for (size_t i = 0; i < n; i++) {
-                if ((rc = step(r, nd->off)) != 0)
-                    goto out;
-                loop.index0 = i;
-                json_object *m = NULL;
-                json_object_object_get_ex(j, keys[i], &m);
-                tv k;
-                memset(&k, 0, sizeof(k));
-                k.t = TV_STR;
-                k.u.s = keys[i];
-                k.len = (uint32_t)strlen(keys[i]);
-                tv v = vp__tv_from_json(m);
-                v.secret = it.secret;
-                r->vars[base + 1].v = k;
-                r->vars[base + 2].v = v;
-                if ((rc = run_nodes(r, nd->u.fr.body)) != 0)
-                    goto out;
-                iterations++;
-            }
-        } else if (it.t == TV_STR && !nd->u.fr.v) {
-            loop.length = vp__utf16_len(it.u.s, it.len); /* approximation: code points */
-            size_t cps = 0;
-            for (size_t i = 0; i < it.len; i++)
-                if (((unsigned char)it.u.s[i] & 0xC0) != 0x80)
-                    cps++;
-            loop.length = cps;
-            size_t i = 0, ci = 0;
-            while (i < it.len) {
-                if ((rc = step(r, nd->off)) != 0)
-                    goto out;
-                size_t j2 = i + 1;
-                while (j2 < it.len && ((unsigned char)it.u.s[j2] & 0xC0) == 0x80)
-                    j2++;
-                tv c;
-                memset(&c, 0, sizeof(c));
-                c.t = TV_STR;
-                c.u.s = it.u.s + i;
-                c.len = (uint32_t)(j2 - i);
-                c.secret = it.secret;
-                loop.index0 = ci++;
-                r->vars[base + 1].v = c;
-                if ((rc = run_nodes(r, nd->u.fr.body)) != 0)
-                    goto out;
-                iterations++;
-                i = j2;
-            }
+            (nd->u.fr.v && (rc = vp__var_push(r, nd->u.fr.v, &none, nd->off)) != 0)) {
+            r->nvars = base;
+            return rc;
         }
+        for_run f = {nd, &it, base, &loop, &iterations};
+        if (is_arr)
+            rc = for_array(r, &f, j);
+        else if (is_obj && nd->u.fr.v)
+            rc = for_object(r, &f, j);
+        else if (it.t == TV_STR && !nd->u.fr.v)
+            rc = for_string(r, &f);
     }
     r->nvars = base;
+    if (rc != 0)
+        return rc;
     if (iterations == 0 && nd->u.fr.els != NULL)
         return run_nodes(r, nd->u.fr.els);
     return 0;
-out:
-    r->nvars = base;
-    return rc;
 }
 
 static int run_nodes(vp__render *r, const tn *nd)

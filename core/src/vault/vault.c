@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "errint.h"
+#include "le.h"
 #include "secmem.h"
 #include "vault_int.h"
 
@@ -821,12 +822,8 @@ static int reset(const char *path, const char *keystr, vp_buf *new_key_out, size
     }
     st.generation = 1;
     if (oldlen >= VP__VAULT_HDR_BYTES && memcmp(old, VP__VAULT_MAGIC, 8) == 0) {
-        uint64_t g = 0;
-        uint32_t c = 0;
-        for (int i = 7; i >= 0; i--)
-            g = (g << 8) | old[40 + i];
-        for (int i = 3; i >= 0; i--)
-            c = (c << 8) | old[56 + i];
+        uint64_t g = vp__le_get64(old + 40);
+        uint32_t c = vp__le_get32(old + 56);
         if (g < UINT64_MAX)
             st.generation = g + 1;
         if (deleted_out != NULL && c <= VP_VAULT_RECORDS_MAX)

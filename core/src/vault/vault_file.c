@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "errint.h"
+#include "le.h"
 #include "secmem.h"
 #include "vault_int.h"
 
@@ -18,45 +19,6 @@
 #define TAG_BYTES       crypto_aead_xchacha20poly1305_ietf_ABYTES
 /* Plaintext prefix: value length (u32) + name length (u8). */
 #define PT_PREFIX 5
-
-static void put_u16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 int vp__vault_name_ok(const char *name, size_t len)
 {
@@ -184,7 +146,7 @@ static int open_record(const vp__vault_state *st, const vp__vault_keys *keys,
                                                    ctlen, ad, sizeof ad, p + 16, keys->seal) != 0 ||
         got != ptlen)
         goto bad;
-    vlen = get_u32(pt);
+    vlen = vp__le_get32(pt);
     nlen = pt[4];
     if (nlen == 0 || nlen > VP_VAULT_NAME_MAX || vlen > VP_VAULT_VALUE_MAX ||
         (size_t)PT_PREFIX + nlen + vlen > ptlen ||
@@ -202,7 +164,7 @@ static int open_record(const vp__vault_state *st, const vp__vault_keys *keys,
     sodium_memzero(pt + nlen + 2 + vlen, ptlen + 2 - (nlen + 2 + vlen));
     memset(r, 0, sizeof *r);
     r->section = p[0];
-    r->counter = get_u64(p + 8);
+    r->counter = vp__le_get64(p + 8);
     r->plain = pt;
     r->name = (char *)pt;
     r->value = pt + nlen + 1;
@@ -247,130 +209,118 @@ static int has_duplicates(const vp__vault_state *st)
 
 #define TAMPERED "vault file is corrupted or was tampered with"
 
+/* The header's fixed fields into st, and the record count. VP_EPROTO with err set. */
+static int parse_header(const unsigned char *image, size_t len, vp__vault_state *st,
+                        uint32_t *count, vp_error *err)
+{
+    if (len < VP__VAULT_HDR_BYTES + VP__VAULT_MAC_BYTES)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (%s)", TAMPERED,
+                           len == 0 ? "the file is empty" : "the file is too short");
+    if (memcmp(image, VP__VAULT_MAGIC, 8) != 0)
+        return vp__err_set(err, NULL, VP_EPROTO, "not a vaultplug vault file (bad magic)");
+    if (vp__le_get16(image + 8) != VP__VAULT_VERSION || vp__le_get16(image + 10) != 0 ||
+        vp__le_get32(image + 12) != 0 || memcmp(image + 32, VP__VAULT_KDF_CTX, 8) != 0 ||
+        vp__le_get32(image + 60) != 0)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (unsupported format version or header fields)",
+                           TAMPERED);
+    memcpy(st->id, image + 16, VP__VAULT_ID_BYTES);
+    st->generation = vp__le_get64(image + 40);
+    st->next_counter = vp__le_get64(image + 48);
+    *count = vp__le_get32(image + 56);
+    return 0;
+}
+
+/* The key check and the file MAC. A wrong key fails both; with the right key a change anywhere
+ * (including the key check field, which the MAC leaves out) fails exactly one of them. So
+ * "invalid vault key" is only reported when both fail, and no record is opened before both
+ * pass. VP_EAUTH or VP_EPROTO with err set. */
+static int check_key_and_mac(const unsigned char *image, size_t len, const vp__vault_keys *keys,
+                             vp_error *err)
+{
+    unsigned char check[32], mac[VP__VAULT_MAC_BYTES];
+    vp__vault_key_check(keys, check);
+    file_mac(keys, image, len - VP__VAULT_MAC_BYTES, mac);
+    int check_ok = sodium_memcmp(check, image + 64, 32) == 0;
+    int mac_ok = sodium_memcmp(mac, image + len - VP__VAULT_MAC_BYTES, VP__VAULT_MAC_BYTES) == 0;
+    if (!check_ok && !mac_ok)
+        return vp__err_set(err, NULL, VP_EAUTH, "invalid vault key");
+    if (!mac_ok)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (file MAC mismatch)", TAMPERED);
+    if (!check_ok)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (key check mismatch)", TAMPERED);
+    return 0;
+}
+
+/* Record i at image + *off (records end at end): checked, opened and appended to st; *off
+ * moves past it. A status with err set. */
+static int parse_record(const unsigned char *image, size_t *off, size_t end, uint32_t i,
+                        const vp__vault_keys *keys, vp__vault_state *st, vp_error *err)
+{
+    const unsigned char *p = image + *off;
+    if (end - *off < VP__VAULT_REC_HDR_BYTES)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (record %u truncated)", TAMPERED, i);
+    size_t ctlen = vp__le_get32(p + 4);
+    uint64_t ctr = vp__le_get64(p + 8);
+    if (p[0] < VP__VAULT_SECRET || p[0] > VP__VAULT_META || p[1] || p[2] || p[3] ||
+        ctlen < TAG_BYTES + VP__VAULT_PAD ||
+        ctlen > TAG_BYTES + VP_VAULT_VALUE_MAX + VP_VAULT_NAME_MAX + VP__VAULT_PAD + 8 ||
+        ctlen > end - *off - VP__VAULT_REC_HDR_BYTES)
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (record %u header)", TAMPERED, i);
+    /* Counters are unique and increase through the file, and stay below the header's
+     * high-water mark: a replayed, duplicated or reordered record breaks this even if the
+     * file MAC were somehow forged. */
+    if (ctr >= st->next_counter || (st->nrecs > 0 && ctr <= st->recs[st->nrecs - 1].counter))
+        return vp__err_set(err, NULL, VP_EPROTO, "%s (record %u out of order)", TAMPERED, i);
+    size_t reclen = VP__VAULT_REC_HDR_BYTES + ctlen;
+    if (grow(st) != 0)
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    int rc = open_record(st, keys, p, reclen, &st->recs[st->nrecs]);
+    if (rc == VP_EPROTO)
+        return vp__err_set(err, NULL, rc, "%s (record %u does not authenticate)", TAMPERED, i);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, NULL);
+    st->nrecs++;
+    *off += reclen;
+    return 0;
+}
+
 int vp__vault_parse(unsigned char *image, size_t len, const vp__vault_keys *keys,
                     vp__vault_state *st, vp_error *err)
 {
-    unsigned char check[32], mac[VP__VAULT_MAC_BYTES];
-    int check_ok, mac_ok, rc = VP_EPROTO;
-    uint32_t count;
-    size_t off, end;
+    uint32_t count = 0;
+    size_t off = VP__VAULT_HDR_BYTES, end = len - VP__VAULT_MAC_BYTES;
 
     memset(st, 0, sizeof *st);
-    if (len < VP__VAULT_HDR_BYTES + VP__VAULT_MAC_BYTES) {
-        vp__err_set(err, NULL, VP_EPROTO, "%s (%s)", TAMPERED,
-                    len == 0 ? "the file is empty" : "the file is too short");
-        goto fail;
-    }
-    if (memcmp(image, VP__VAULT_MAGIC, 8) != 0) {
-        vp__err_set(err, NULL, VP_EPROTO, "not a vaultplug vault file (bad magic)");
-        goto fail;
-    }
-    if (get_u16(image + 8) != VP__VAULT_VERSION || get_u16(image + 10) != 0 ||
-        get_u32(image + 12) != 0 || memcmp(image + 32, VP__VAULT_KDF_CTX, 8) != 0 ||
-        get_u32(image + 60) != 0) {
-        vp__err_set(err, NULL, VP_EPROTO, "%s (unsupported format version or header fields)",
-                    TAMPERED);
-        goto fail;
-    }
-    memcpy(st->id, image + 16, VP__VAULT_ID_BYTES);
-    st->generation = get_u64(image + 40);
-    st->next_counter = get_u64(image + 48);
-    count = get_u32(image + 56);
-
-    /* A wrong key fails both the key check and the MAC; with the right key a change anywhere
-     * (including the key check field, which the MAC leaves out) fails exactly one of them. So
-     * "invalid vault key" is only reported when both fail, and no record is opened before both
-     * pass. */
-    vp__vault_key_check(keys, check);
-    file_mac(keys, image, len - VP__VAULT_MAC_BYTES, mac);
-    check_ok = sodium_memcmp(check, image + 64, 32) == 0;
-    mac_ok = sodium_memcmp(mac, image + len - VP__VAULT_MAC_BYTES, VP__VAULT_MAC_BYTES) == 0;
-    if (!check_ok && !mac_ok) {
-        rc = vp__err_set(err, NULL, VP_EAUTH, "invalid vault key");
-        goto fail;
-    }
-    if (!mac_ok) {
-        vp__err_set(err, NULL, VP_EPROTO, "%s (file MAC mismatch)", TAMPERED);
-        goto fail;
-    }
-    if (!check_ok) {
-        vp__err_set(err, NULL, VP_EPROTO, "%s (key check mismatch)", TAMPERED);
-        goto fail;
-    }
-    if (count > VP_VAULT_RECORDS_MAX) {
-        vp__err_set(err, NULL, VP_EPROTO, "%s (too many records)", TAMPERED);
-        goto fail;
-    }
-
-    off = VP__VAULT_HDR_BYTES;
-    end = len - VP__VAULT_MAC_BYTES;
-    for (uint32_t i = 0; i < count; i++) {
-        const unsigned char *p = image + off;
-        size_t ctlen, reclen;
-        uint64_t ctr;
-        vp__vault_rec *r;
-
-        if (end - off < VP__VAULT_REC_HDR_BYTES) {
-            vp__err_set(err, NULL, VP_EPROTO, "%s (record %u truncated)", TAMPERED, i);
-            goto fail;
-        }
-        ctlen = get_u32(p + 4);
-        ctr = get_u64(p + 8);
-        if (p[0] < VP__VAULT_SECRET || p[0] > VP__VAULT_META || p[1] || p[2] || p[3] ||
-            ctlen < TAG_BYTES + VP__VAULT_PAD ||
-            ctlen > TAG_BYTES + VP_VAULT_VALUE_MAX + VP_VAULT_NAME_MAX + VP__VAULT_PAD + 8 ||
-            ctlen > end - off - VP__VAULT_REC_HDR_BYTES) {
-            vp__err_set(err, NULL, VP_EPROTO, "%s (record %u header)", TAMPERED, i);
-            goto fail;
-        }
-        /* Counters are unique and increase through the file, and stay below the header's
-         * high-water mark: a replayed, duplicated or reordered record breaks this even if the
-         * file MAC were somehow forged. */
-        if (ctr >= st->next_counter || (st->nrecs > 0 && ctr <= st->recs[st->nrecs - 1].counter)) {
-            vp__err_set(err, NULL, VP_EPROTO, "%s (record %u out of order)", TAMPERED, i);
-            goto fail;
-        }
-        reclen = VP__VAULT_REC_HDR_BYTES + ctlen;
-        if (grow(st) != 0) {
+    int rc = parse_header(image, len, st, &count, err);
+    if (rc == 0)
+        rc = check_key_and_mac(image, len, keys, err);
+    if (rc == 0 && count > VP_VAULT_RECORDS_MAX)
+        rc = vp__err_set(err, NULL, VP_EPROTO, "%s (too many records)", TAMPERED);
+    for (uint32_t i = 0; rc == 0 && i < count; i++)
+        rc = parse_record(image, &off, end, i, keys, st, err);
+    if (rc == 0) {
+        switch (has_duplicates(st)) {
+        case 0:
+            break;
+        case 1:
+            rc = vp__err_set(err, NULL, VP_EPROTO, "%s (duplicate record)", TAMPERED);
+            break;
+        default:
             rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-            goto fail;
+            break;
         }
-        r = &st->recs[st->nrecs];
-        rc = open_record(st, keys, p, reclen, r);
-        if (rc != 0) {
-            if (rc == VP_EPROTO)
-                vp__err_set(err, NULL, rc, "%s (record %u does not authenticate)", TAMPERED, i);
-            else
-                vp__err_set(err, NULL, rc, NULL);
-            goto fail;
-        }
-        st->nrecs++;
-        off += reclen;
     }
-    switch (has_duplicates(st)) {
-    case 0:
-        break;
-    case 1:
-        rc = vp__err_set(err, NULL, VP_EPROTO, "%s (duplicate record)", TAMPERED);
-        goto fail;
-    default:
-        rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
-        goto fail;
-    }
-    if (off != end) {
+    if (rc == 0 && off != end)
         rc = vp__err_set(err, NULL, VP_EPROTO, "%s (trailing data)", TAMPERED);
-        goto fail;
+    if (rc != 0) {
+        vp__vault_state_free(st);
+        free(image);
+        return rc;
     }
     st->image = image;
     st->image_len = len;
     vp_error_clear(err);
     return 0;
-fail:
-    if (rc == 0)
-        rc = VP_EPROTO;
-    vp__vault_state_free(st);
-    free(image);
-    return rc;
 }
 
 int vp__vault_seal_raw(const unsigned char id[VP__VAULT_ID_BYTES], const vp__vault_keys *keys,
@@ -387,8 +337,8 @@ int vp__vault_seal_raw(const unsigned char id[VP__VAULT_ID_BYTES], const vp__vau
         return VP_ENOMEM;
     memset(rec, 0, VP__VAULT_REC_HDR_BYTES);
     rec[0] = section;
-    put_u32(rec + 4, (uint32_t)ctlen);
-    put_u64(rec + 8, counter);
+    vp__le_put32(rec + 4, (uint32_t)ctlen);
+    vp__le_put64(rec + 8, counter);
     randombytes_buf(rec + 16, NONCE_BYTES);
     make_ad(ad, id, rec);
     crypto_aead_xchacha20poly1305_ietf_encrypt(rec + VP__VAULT_REC_HDR_BYTES, NULL, pt, ptlen, ad,
@@ -412,7 +362,7 @@ static int seal_into(const vp__vault_state *st, const vp__vault_keys *keys, uint
     pt = vp__secmem_alloc(ptlen);
     if (pt == NULL)
         return VP_ENOMEM;
-    put_u32(pt, (uint32_t)vlen);
+    vp__le_put32(pt, (uint32_t)vlen);
     pt[4] = (unsigned char)nlen;
     memcpy(pt + PT_PREFIX, name, nlen);
     if (vlen > 0)
@@ -494,12 +444,12 @@ int vp__vault_serialize(const vp__vault_state *st, const vp__vault_keys *keys, u
         return VP_ENOMEM;
     memset(img, 0, VP__VAULT_HDR_BYTES);
     memcpy(img, VP__VAULT_MAGIC, 8);
-    put_u16(img + 8, VP__VAULT_VERSION);
+    vp__le_put16(img + 8, VP__VAULT_VERSION);
     memcpy(img + 16, st->id, VP__VAULT_ID_BYTES);
     memcpy(img + 32, VP__VAULT_KDF_CTX, 8);
-    put_u64(img + 40, st->generation);
-    put_u64(img + 48, st->next_counter);
-    put_u32(img + 56, (uint32_t)st->nrecs);
+    vp__le_put64(img + 40, st->generation);
+    vp__le_put64(img + 48, st->next_counter);
+    vp__le_put32(img + 56, (uint32_t)st->nrecs);
     vp__vault_key_check(keys, img + 64);
     off = VP__VAULT_HDR_BYTES;
     for (size_t i = 0; i < st->nrecs; i++) {
