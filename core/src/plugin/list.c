@@ -11,6 +11,7 @@
 #include "call.h"
 #include "ctx.h"
 #include "errint.h"
+#include "fault.h"
 #include "ref.h"
 #include "secret.h"
 
@@ -141,7 +142,9 @@ int vp_list(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, char ***names, si
     vp__list_out_init(&lo);
     if (in->serialize)
         pthread_mutex_lock(&in->call_lock);
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
     rc = vp_status_normalize(p->table->list(in->inst, prefix, &call, &lo));
+    vp__fault_leave(fs);
     if (in->serialize)
         pthread_mutex_unlock(&in->call_lock);
     vp__inst_release(ctx, in);
