@@ -161,6 +161,10 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->create_lock, NULL);
     vp__ctx_vault_init(ctx);
+    if (vp__provcalls_init(ctx) != 0) {
+        rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        goto fail;
+    }
     ctx->default_timeout_ms = opts->http_timeout_ms ? opts->http_timeout_ms : DEFAULT_TIMEOUT_MS;
 
     /* log_level 0 is "the default" like every zero field: WARN. */
@@ -245,6 +249,17 @@ void vp_ctx_free(vp_ctx *ctx)
         return;
     vp__resolver_free(ctx->resolver); /* wipes the cache */
     ctx->resolver = NULL;
+    if (ctx->runners != NULL && vp__provcalls_fini(ctx) != 0) {
+        /* A provider call that ignored its deadline is still running and may use anything
+         * the context holds (instances, credentials, the provider, the log, HTTP): keep all
+         * of it. docs/design.md, "Provider deadlines". */
+        vp__log_write(ctx->log, VP_LEVEL_DEBUG, "core",
+                      "vp_ctx_free: keeping the context's providers for abandoned calls");
+        pthread_mutex_lock(&ctx->vault_lock); /* the vault handle is the caller's again */
+        ctx->vault = NULL;
+        pthread_mutex_unlock(&ctx->vault_lock);
+        return;
+    }
     vp__fetch_release_all(ctx);
     vp__ctx_vault_fini(ctx);
     vp__loader_unload(ctx->providers, ctx->n_providers);
