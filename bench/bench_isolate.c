@@ -1,15 +1,15 @@
 /*
- * bench_isolate - what the hard provider deadlines cost per fetch (issue 18, item 6;
- * docs/design.md, "Provider deadlines"). Figures only: it never fails on time (exit 1 only if
- * the setup fails).
+ * bench_isolate - what hard provider deadlines and isolated providers cost per fetch (issue
+ * 18, item 6; docs/design.md, "Provider deadlines" and "Isolated providers"). Figures only: it
+ * never fails on time (exit 1 only if the setup fails).
  *
  *   bench_isolate [--quick] RTMOCK_DIR ECHO_DIR
  *
- * Every provider call is handed to a runner thread while the caller waits (guard.c). Printed,
- * as medians per call on one thread:
- *   - the hand-over alone (vp__guard_call of an empty job);
- *   - vp_fetch of echo://x (no I/O: a provider call, guarded, plus the fetch path);
- *   - vp_fetch of rtmock://... against the mock cloud over loopback HTTP (one round trip).
+ * Medians per vp_fetch on one thread, in process (every provider call is handed to a runner
+ * thread while the caller waits, guard.c) and with isolate_providers (a request to the
+ * provider's helper process over a socket and its reply, isolate.c):
+ *   - echo://x: no I/O, so the figure is the call overhead;
+ *   - rtmock://...: one round trip to the mock cloud over loopback HTTP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,6 @@
 
 #include <vaultplug/vaultplug.h>
 
-#include "guard.h"
 #include "mockcloud.h"
 
 static double now_us(void)
@@ -38,11 +37,6 @@ static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof(*v), cmp_double);
     return v[n / 2];
-}
-
-static void noop(vp__guarded *g)
-{
-    (void)g;
 }
 
 static void h_secret(void *ud, const mc_request *req, mc_response *resp)
@@ -85,24 +79,6 @@ int main(int argc, char **argv)
     const char *dirs[] = {argv[1 + quick], argv[2 + quick], NULL};
     const char *const enabled[] = {"rtmock", "echo", NULL};
 
-    vp__runners *r = NULL;
-    if (vp__runners_new(&r) != 0)
-        return 1;
-    double *t = calloc(n, sizeof(*t));
-    if (t == NULL)
-        return 1;
-    for (size_t i = 0; i < n; i++) {
-        vp__guarded g = {noop, NULL, 0, 0};
-        double s = now_us();
-        if (vp__guard_call(r, &g, 1000) != 0)
-            return 1;
-        t[i] = now_us() - s;
-    }
-    printf("hand-over to a runner thread and back:  %8.1f us per call (median of %zu)\n",
-           median(t, n), n);
-    free(t);
-    vp__runners_free(r);
-
     mc_options mo = {.conn_memory = 32 * 1024};
     mc_server *srv = mc_start(&mo);
     if (srv == NULL)
@@ -110,23 +86,27 @@ int main(int argc, char **argv)
     mc_route(srv, "GET", "/secret/", h_secret, NULL);
     setenv("RT_MOCK_BASE", mc_url(srv), 1);
 
-    vp_options o;
-    vp_options_init(&o);
-    o.plugin_dirs = dirs;
-    o.enabled_providers = enabled;
-    o.ignore_env_plugin_path = 1;
-    o.no_default_plugin_dir = 1;
-    vp_ctx *ctx = NULL;
-    vp_error err;
-    if (vp_ctx_new(&o, &ctx, &err) != 0) {
-        fprintf(stderr, "vp_ctx_new: %s\n", err.message);
-        return 1;
+    for (int iso = 0; iso < 2; iso++) {
+        vp_options o;
+        vp_options_init(&o);
+        o.plugin_dirs = dirs;
+        o.enabled_providers = enabled;
+        o.ignore_env_plugin_path = 1;
+        o.no_default_plugin_dir = 1;
+        o.isolate_providers = iso ? 1 : -1;
+        vp_ctx *ctx = NULL;
+        vp_error err;
+        if (vp_ctx_new(&o, &ctx, &err) != 0) {
+            fprintf(stderr, "vp_ctx_new: %s\n", err.message);
+            return 1;
+        }
+        const char *how = iso ? "isolated  " : "in process";
+        printf("%s  echo://x                   %8.1f us per fetch\n", how,
+               fetch_median(ctx, "echo://x", n));
+        printf("%s  rtmock:// (loopback HTTP)  %8.1f us per fetch\n", how,
+               fetch_median(ctx, "rtmock://bench/a", n / 5));
+        vp_ctx_free(ctx);
     }
-    printf("vp_fetch echo://x (in process, guarded): %8.1f us per fetch\n",
-           fetch_median(ctx, "echo://x", n));
-    printf("vp_fetch rtmock:// (loopback HTTP):      %8.1f us per fetch\n",
-           fetch_median(ctx, "rtmock://bench/a", quick ? n / 4 : n / 5));
-    vp_ctx_free(ctx);
     mc_stop(srv);
     return 0;
 }

@@ -53,7 +53,8 @@ providers)
     [ "$ms" -lt 5000 ] || fail "providers took $ms ms"
     grep -Eq '^echo +loaded' "$out" || fail "echo not loaded"
     grep -Eq '^ltinitsegv +failed' "$out" || fail "ltinitsegv not failed"
-    grep -q 'reason: init crashed (signal 11, Segmentation fault)' "$out" ||
+    # (SIGSEGV; under AddressSanitizer, which catches it, SIGABRT)
+    grep -Eq 'reason: init crashed \(signal (11, Segmentation fault|6, Aborted)\)' "$out" ||
         fail "no crash reason"
     grep -Eq '^ltinithang +failed' "$out" || fail "ltinithang not failed"
     grep -q 'reason: init did not finish within 0.5 s (VP_ETIMEDOUT)' "$out" ||
@@ -81,6 +82,28 @@ deadlines)
     [ "$ms" -lt 3000 ] || fail "took $ms ms"
     run get ltfetchhang://ok
     expect 0 "the same provider's cooperative path"
+    ;;
+isolated)
+    # The administrator switches isolation on: a crash fails only its reference, with the
+    # signal, and the next command (or reference) gets a new helper.
+    printf '{"isolate_providers": true}\n' >"$VAULTPLUG_SYSTEM_CONFIG"
+    run get echo://hi
+    expect 0 "get echo://hi, isolated"
+    [ "$(cat "$out")" = "echo:hi" ] || fail "wrong value"
+    grep -q "unknown setting" "$err" && fail "the command does not know isolate_providers"
+    run get ltfetchsegv://boom
+    expect 6 "a fetch that crashes, isolated"
+    grep -Eq 'ltfetchsegv: the provider crashed during fetch \(signal (11|6), ' "$err" ||
+        fail "no message naming the provider and the signal"
+    run get ltfetchsegv://ok
+    expect 0 "the same provider again"
+    printf 'a={%% vault "ltfetchsegv://boom" %%}\n' >"$work/t.tmpl"
+    run render "$work/t.tmpl"
+    expect 6 "render with a crashing reference, isolated"
+    timed get ltfetchhang://x
+    expect 6 "a fetch that hangs, isolated"
+    [ "$ms" -lt 3000 ] || fail "took $ms ms"
+    grep -q 'its helper process was stopped' "$err" || fail "no clear message"
     ;;
 *)
     echo "unknown test $t"

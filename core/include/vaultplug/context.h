@@ -125,6 +125,13 @@ typedef struct vp_options {
      * administrator's configuration allows it with "allow_host_override": true; otherwise the
      * ceiling applies and a warning is logged. */
     int ignore_admin_policy;
+    /* 1.1: run each provider in a helper process (vaultplug-provider-host, installed in
+     * ${libdir}/vaultplug/), so that a provider that crashes fails its references instead of
+     * the application, and is restarted for the next reference. 0 = as the administrator's
+     * configuration says ("isolate_providers", default false); 1 = on; -1 = off, honoured
+     * against the administrator's true only with "allow_host_override". Interactive sign-in
+     * (vp_login) always runs in this process. */
+    int isolate_providers;
 } vp_options;
 
 /* The size of version 1.0's vp_options: the smallest `size` any 1.x library accepts. */

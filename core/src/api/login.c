@@ -114,7 +114,7 @@ int vp_login(vp_ctx *ctx, const char *provider, const char *name, const vp_field
                            "sign-in needs a way to show the user a URL or code: set "
                            "vp_options.open_url or vp_options.notify");
 
-    int rc = vp__provider_ready(ctx, p, err);
+    int rc = vp__provider_ready_local(ctx, p, err); /* sign-in runs in this process */
     if (rc != 0)
         return rc;
     login_job *j = calloc(1, sizeof(*j));

@@ -78,6 +78,14 @@ struct vp_ctx {
     pthread_cond_t init_cv; /* CLOCK_MONOTONIC */
     struct vp__runners *runners;
 
+    /* isolate_providers (isolate.c): providers run in helper processes, one per provider
+     * (iso[i] for providers[i]); NULL when isolation is off. */
+    int isolate;
+    struct vp__iso *iso;
+    /* This context is the one inside vaultplug-provider-host: the host kills the process
+     * when a call misses its deadline, so calls are never abandoned here. */
+    int in_helper;
+
     /* The host table's cred_update() writes a credential back to where it came from, which
      * only the api layer knows (the attached vault's credential store): set by vp_ctx_new to
      * vp__credstore_cred_update (api/credstore.c). NULL: VP_ENOTSUP. */
@@ -102,6 +110,28 @@ int vp__provider_gave_up(vp_ctx *ctx, const vp__provider *p, const char *what, v
 /* Milliseconds a caller waits for a provider call with this deadline (on p's clock): until
  * the deadline plus VP__GUARD_GRACE_MS; -1 when there is none. */
 int64_t vp__provider_wait_ms(const vp__provider *p, int64_t deadline_ms);
+
+/* In-process init only (login, which always runs in this process). */
+int vp__provider_ready_local(vp_ctx *ctx, const vp__provider *p, vp_error *err);
+
+/* isolate.c: the helper processes of isolate_providers. vp__iso_init after the providers are
+ * loaded; vp__iso_free stops every helper. The calls start p's helper if it is not running
+ * (and restart it after a crash); they fail with VP_EUNAVAIL naming the signal when the helper
+ * dies, VP_ETIMEDOUT when it misses the deadline (it is killed). */
+int vp__iso_init(vp_ctx *ctx);
+void vp__iso_free(vp_ctx *ctx);
+const char *vp__iso_helper_path(void);
+int vp__iso_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err);
+struct vp_secret_out;
+int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
+                  int64_t deadline_ms, struct vp_secret_out *so, vp_error *err);
+int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, int64_t deadline_ms,
+                     vp_error *err);
+/* fetch.c, for isolate.c: a reference on p's credential `name` (*c NULL and 0 when none is
+ * set and name is ""; VP_ENOTFOUND when a named one is not set). Release with vp__cred_unref. */
+int vp__cred_ref(vp_ctx *ctx, const vp__provider *p, const char *name, const vp__cred **c,
+                 void **ref);
+void vp__cred_unref(vp_ctx *ctx, void *ref);
 
 /* Provider for a scheme: LOADED ones first; else a FAILED one that claims it (by its name or
  * its declared schemes). NULL if none. */

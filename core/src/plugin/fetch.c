@@ -312,6 +312,29 @@ void vp__cred_digest(vp_ctx *ctx, const vp__provider *p, const char *name,
     pthread_mutex_unlock(&ctx->lock);
 }
 
+int vp__cred_ref(vp_ctx *ctx, const vp__provider *p, const char *name, const vp__cred **c,
+                 void **ref)
+{
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *f = cred_find_locked(ctx, p, name);
+    if (f != NULL)
+        box_of(f)->refs++;
+    pthread_mutex_unlock(&ctx->lock);
+    *c = f;
+    *ref = f;
+    return f == NULL && name[0] != '\0' ? VP_ENOTFOUND : 0;
+}
+
+void vp__cred_unref(vp_ctx *ctx, void *ref)
+{
+    if (ref == NULL)
+        return;
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *dead = cred_unref_locked(ref);
+    pthread_mutex_unlock(&ctx->lock);
+    cred_free(ctx, dead);
+}
+
 void vp__fetch_release_all(vp_ctx *ctx)
 {
     /* No other thread uses the context any more (vp_ctx_free's contract). */
@@ -551,8 +574,8 @@ static const char *pcall_what(int kind)
  * is marked unavailable), VP_ENOMEM when no runner could start (c is still the caller's). */
 static int pcall_go(pcall *c, vp_error *err)
 {
-    int rc =
-        vp__guard_call(c->ctx->runners, &c->g, vp__provider_wait_ms(c->p, c->call.deadline_ms));
+    int64_t wait = c->ctx->in_helper ? -1 : vp__provider_wait_ms(c->p, c->call.deadline_ms);
+    int rc = vp__guard_call(c->ctx->runners, &c->g, wait);
     if (rc == VP_ETIMEDOUT)
         return vp__provider_gave_up(c->ctx, c->p, pcall_what(c->kind), err);
     if (rc != 0)
@@ -754,27 +777,28 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
         vp__ref_free(&ref);
         return rc;
     }
-    rc = vp__provider_ready(ctx, p, err);
-    if (rc != 0) {
-        vp__ref_free(&ref);
-        return rc;
-    }
     /* The provider's host context is immutable after loading; the cast only satisfies the
      * call API, which never writes through it. */
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
-    vp__inst *in = NULL;
-    rc = inst_get(ctx, p, ref.credential, &call, &in, err);
-    if (rc != 0) {
-        vp__ref_free(&ref);
-        return rc;
-    }
     vp_ref view;
     vp__ref_view(&ref, &view);
     vp_secret_out so;
     vp__secret_out_init(&so, hc);
-    rc = fetch_one(ctx, p, in, &view, call.deadline_ms, &so, NULL, err);
+    if (ctx->isolate) {
+        rc = vp__iso_fetch(ctx, p, ref.credential, &view, call.deadline_ms, &so, err);
+        if (rc == 0 && so.value == NULL)
+            rc =
+                vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
+    } else {
+        vp__inst *in = NULL;
+        rc = vp__provider_ready(ctx, p, err);
+        if (rc == 0)
+            rc = inst_get(ctx, p, ref.credential, &call, &in, err);
+        if (rc == 0)
+            rc = fetch_one(ctx, p, in, &view, call.deadline_ms, &so, NULL, err);
+    }
     if (rc == 0) {
         if (ref.json_key != NULL) {
             rc = extract_key(ctx, &ref, &so, out, err);
@@ -801,6 +825,13 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                   int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
 {
     *retry_after_ms = 0;
+    if (ctx->isolate) {
+        int rc = vp__iso_fetch(ctx, p, cred_name, view, deadline_ms, so, err);
+        if (rc == 0 && so->value == NULL)
+            rc =
+                vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
+        return rc;
+    }
     int rc = vp__provider_ready(ctx, p, err);
     if (rc != 0)
         return rc;
@@ -825,6 +856,21 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
                         uint32_t *retry_after_ms, vp_error *err)
 {
     *retry_after_ms = 0;
+    if (ctx->isolate) { /* one request per item: the helper serves one reference at a time */
+        for (size_t i = 0; i < n; i++) {
+            vp_error e = {0, {0}};
+            int st = vp__iso_fetch(ctx, p, cred_name, views[i], deadline_ms, outs[i], &e);
+            if (st == 0 && outs[i]->value == NULL) {
+                st = VP_EINTERNAL;
+                snprintf(e.message, sizeof(e.message), "%s: provider returned no value", p->name);
+            }
+            if (st != 0) {
+                outs[i]->status = st;
+                snprintf(outs[i]->message, sizeof(outs[i]->message), "%s", e.message);
+            }
+        }
+        return 0;
+    }
     int rc = vp__provider_ready(ctx, p, err);
     if (rc != 0)
         return rc;
@@ -938,6 +984,8 @@ int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
+    if (ctx->isolate)
+        return vp__iso_validate(ctx, p, cred_name, call.deadline_ms, err);
     int rc = vp__provider_ready(ctx, p, err);
     if (rc != 0)
         return rc;

@@ -38,11 +38,12 @@ typedef struct vp__provider {
     vp_provider_info pub; /* what vp_providers_get returns: info with the run-time state */
 } vp__provider;
 
-#define VP__RUN_IDLE   0 /* not initialised yet */
-#define VP__RUN_INIT   1 /* init() running */
-#define VP__RUN_READY  2 /* init() succeeded */
-#define VP__RUN_FAILED 3 /* init() failed or timed out, or a call was given up on: see run_reason \
-                          */
+#define VP__RUN_IDLE  0 /* not initialised yet */
+#define VP__RUN_INIT  1 /* init() running */
+#define VP__RUN_READY 2 /* init() succeeded */
+#define VP__RUN_FAILED                                                         \
+    3 /* init() failed or timed out, or a call was given up on: see run_reason \
+       */
 
 /* Where a provider directory came from (its trust, for the built-in names). */
 #define VP__DIR_HOST      0 /* the application's plugin_dirs */

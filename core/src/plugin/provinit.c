@@ -115,7 +115,14 @@ static int unavailable(vp_ctx *ctx, const vp__provider *p, vp_error *err)
                        p->run_reason);
 }
 
-int vp__provider_ready(vp_ctx *ctx, const vp__provider *cp, vp_error *err)
+int vp__provider_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err)
+{
+    if (ctx->isolate)
+        return vp__iso_ready(ctx, p, err);
+    return vp__provider_ready_local(ctx, p, err);
+}
+
+int vp__provider_ready_local(vp_ctx *ctx, const vp__provider *cp, vp_error *err)
 {
     vp__provider *p = (vp__provider *)cp; /* run-time state only, under init_lock */
     pthread_mutex_lock(&ctx->init_lock);

@@ -1,0 +1,140 @@
+/*
+ * test_isolate - isolate_providers through the public shared library (the helper process is
+ * found next to libvaultplug.so): a provider whose fetch or init crashes fails its reference
+ * with the signal and is restarted for the next one; a fetch that ignores its deadline has its
+ * helper killed; credentials reach the helper and a replaced one is sent again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <vaultplug/vaultplug.h>
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static vp_ctx *iso_ctx(void)
+{
+    static const char *const dirs[] = {LT_MODS_DIR, LT_BROKEN_DIR, NULL};
+    static const char *const enabled[] = {"ltgood", "ltfetchsegv", "ltfetchhang", "ltinitsegv",
+                                          NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.enabled_providers = enabled;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.http_timeout_ms = 400;
+    o.retry_attempts = 1;
+    o.isolate_providers = 1;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    if (vp_ctx_new(&o, &ctx, &err) != 0)
+        fail_msg("vp_ctx_new: %s", err.message);
+    return ctx;
+}
+
+static void fetch_ok(vp_ctx *ctx, const char *uri, const char *want)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int rc = vp_fetch(ctx, uri, 0, &out, NULL, &err);
+    if (rc != 0)
+        fail_msg("fetch %s: %d %s", uri, rc, err.message);
+    assert_string_equal(out.data, want);
+    vp_buf_free(&out);
+}
+
+static void fetch_err(vp_ctx *ctx, const char *uri, int code, const char *needle)
+{
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int rc = vp_fetch(ctx, uri, 0, &out, NULL, &err);
+    if (rc != code)
+        fail_msg("fetch %s: %d (%s), want %d", uri, rc, err.message, code);
+    if (strstr(err.message, needle) == NULL)
+        fail_msg("fetch %s: message '%s' lacks '%s'", uri, err.message, needle);
+    assert_null(out.data);
+}
+
+static void test_crash_restart(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = iso_ctx();
+    fetch_ok(ctx, "ltfetchsegv://ok", "ok");
+    /* SIGSEGV; under AddressSanitizer the helper aborts instead: the signal is named. */
+    fetch_err(ctx, "ltfetchsegv://boom", VP_EUNAVAIL,
+              "ltfetchsegv: the provider crashed during fetch (signal ");
+    fetch_ok(ctx, "ltfetchsegv://ok", "ok"); /* a new helper */
+    fetch_err(ctx, "ltfetchsegv://boom", VP_EUNAVAIL, "in its helper process");
+    fetch_ok(ctx, "ltfetchsegv://ok", "ok");
+    fetch_err(ctx, "ltinitsegv://x", VP_EUNAVAIL, "ltinitsegv: the provider crashed during init");
+    vp_error err;
+    assert_int_equal(vp_provider_check(ctx, "ltinitsegv", &err), VP_EUNAVAIL);
+    assert_int_equal(vp_provider_check(ctx, "ltgood", &err), 0);
+    fetch_ok(ctx, "ltgood://a/b", "a/b");
+    vp_ctx_free(ctx);
+}
+
+static void test_deadline_kills_helper(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = iso_ctx();
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int64_t t0 = now_ms();
+    assert_int_equal(vp_resolve(ctx, "ltfetchhang://stuck", 300, &out, &err), VP_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 2000);
+    assert_non_null(strstr(err.message, "ltfetchhang: fetch did not finish by its deadline"));
+    assert_non_null(strstr(err.message, "restarts for the next reference"));
+    assert_int_equal(vp_resolve(ctx, "ltfetchhang://ok", 300, &out, &err), 0);
+    assert_string_equal(out.data, "ok");
+    vp_buf_free(&out);
+    t0 = now_ms();
+    vp_ctx_free(ctx);
+    assert_true(now_ms() - t0 < 1000);
+}
+
+static void test_credentials_cross(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = iso_ctx();
+    vp_field f1[] = {{"user", "alice"}, {"password", "s3cret-canary"}};
+    vp_cred_spec c1 = {"prod", "basic", f1, 2};
+    vp_error err;
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &c1, &err), 0);
+    fetch_ok(ctx, "ltgood://prod@whoami", "user=alice cred=prod");
+    fetch_ok(ctx, "ltgood://prod@whoami", "user=alice cred=prod");
+    /* prod's instance once (not per fetch: the credential is sent once), plus the default's. */
+    fetch_ok(ctx, "ltgood://stats", "configures=2");
+    vp_field f2[] = {{"user", "bob"}, {"password", "other-canary"}};
+    vp_cred_spec c2 = {"prod", "basic", f2, 2};
+    assert_int_equal(vp_cred_set(ctx, "ltgood", &c2, &err), 0);
+    fetch_ok(ctx, "ltgood://prod@whoami", "user=bob cred=prod");
+    fetch_ok(ctx, "ltgood://stats", "configures=3");
+    /* The helper's messages are redacted by its own library, which knows the password. */
+    fetch_err(ctx, "ltgood://prod@leak", VP_EAUTH, "password [REDACTED] rejected");
+    fetch_err(ctx, "ltgood://nobody@whoami", VP_ENOTFOUND, "no credential named nobody");
+    assert_int_equal(vp_validate(ctx, "ltgood", "prod", 0, &err), 0);
+    vp_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crash_restart),
+        cmocka_unit_test(test_deadline_kills_helper),
+        cmocka_unit_test(test_credentials_cross),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
