@@ -2,7 +2,7 @@
  * vaultplug-provider-host DIR NAME TIMEOUT_MS - the helper process of isolate_providers
  * (docs/design.md, "Isolated providers"). It loads the one provider NAME from DIR with its own
  * copy of the library, which serves the provider's host services (HTTP, logging, environment,
- * files, clocks) in this process, and answers the host's requests on fd 0/1 (one socket; the
+ * files, clocks) in this process, and answers the host's requests on fd 3 (a socket; the
  * protocol is core/src/plugin/isoproto.h) until the host closes it. A crash in the provider
  * ends this process only; the host reports it and starts a new one.
  */
@@ -137,8 +137,8 @@ int main(int argc, char **argv)
     vp_ctx *ctx = NULL;
     vp_error err;
     int rc = vp_ctx_new(&o, &ctx, &err);
-    vpi_io io = {0, -1, 0, 0};
-    vpi_io out = {1, -1, 0, 0};
+    vpi_io io = {VPI_HELPER_FD, -1, 0, 0};
+    vpi_io out = {VPI_HELPER_FD, -1, 0, 0};
     if (rc != 0) {
         /* Answer the host's init with the reason, then stop. */
         char op;

@@ -4,12 +4,15 @@
  * with the signal and is restarted for the next one; a fetch that ignores its deadline has its
  * helper killed; credentials reach the helper and a replaced one is sent again.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -23,7 +26,14 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static vp_ctx *iso_ctx_opt(int isolate);
+
 static vp_ctx *iso_ctx(void)
+{
+    return iso_ctx_opt(1);
+}
+
+static vp_ctx *iso_ctx_opt(int isolate)
 {
     static const char *const dirs[] = {LT_MODS_DIR, LT_BROKEN_DIR, NULL};
     static const char *const enabled[] = {"ltgood", "ltfetchsegv", "ltfetchhang", "ltinitsegv",
@@ -36,7 +46,7 @@ static vp_ctx *iso_ctx(void)
     o.no_default_plugin_dir = 1;
     o.http_timeout_ms = 400;
     o.retry_attempts = 1;
-    o.isolate_providers = 1;
+    o.isolate_providers = isolate;
     vp_ctx *ctx = NULL;
     vp_error err;
     if (vp_ctx_new(&o, &ctx, &err) != 0)
@@ -129,12 +139,92 @@ static void test_credentials_cross(void **state)
     vp_ctx_free(ctx);
 }
 
+typedef struct racer {
+    vp_ctx *ctx;
+    const char *uri;
+    uint32_t timeout_ms;
+    int rc;
+    int64_t ms;
+    int busy; /* the message says it waited behind another reference */
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    vp_buf out = VP_BUF_INIT;
+    vp_error err;
+    int64_t t0 = now_ms();
+    r->rc = vp_resolve(r->ctx, r->uri, r->timeout_ms, &out, &err);
+    r->ms = now_ms() - t0;
+    r->busy = strstr(err.message, "busy with another reference") != NULL;
+    vp_buf_free(&out);
+    return NULL;
+}
+
+/* The helper serves one reference at a time: a reference waiting behind a stuck one still
+ * returns by its own deadline, and does not start (and kill) a helper for nothing. */
+static void test_busy_helper_keeps_deadlines(void **state)
+{
+    (void)state;
+    vp_ctx *ctx = iso_ctx();
+    racer r[3] = {{ctx, "ltfetchhang://a", 400, 0, 0, 0},
+                  {ctx, "ltfetchhang://b", 200, 0, 0, 0},
+                  {ctx, "ltfetchhang://c", 200, 0, 0, 0}};
+    pthread_t th[3];
+    /* a first; b and c, with earlier deadlines, queue behind it. */
+    assert_int_equal(pthread_create(&th[0], NULL, race, &r[0]), 0);
+    nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    int busy = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(r[i].rc, VP_ETIMEDOUT);
+        assert_true(r[i].ms < 2000);
+        busy += r[i].busy;
+    }
+    assert_int_equal(busy, 2); /* a ran (and had its helper killed), b and c waited */
+    assert_false(r[0].busy);
+    fetch_ok(ctx, "ltfetchhang://ok", "ok");
+    vp_ctx_free(ctx);
+}
+
+/* The administrator's isolate_providers, and a host's -1 under allow_host_override or not:
+ * a hanging fetch says which way it ran (killed helper, or abandoned in-process call). */
+static void admin_case(const char *json, int host, const char *needle)
+{
+    char path[] = "/tmp/vp-isolate-admin-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", path, 1);
+    vp_ctx *ctx = iso_ctx_opt(host);
+    fetch_err(ctx, "ltfetchhang://x", VP_ETIMEDOUT, needle);
+    vp_ctx_free(ctx);
+    unlink(path);
+    setenv("VAULTPLUG_SYSTEM_CONFIG", "/nonexistent/vaultplug-config.json", 1);
+}
+
+static void test_admin_policy(void **state)
+{
+    (void)state;
+    admin_case("{\"isolate_providers\": true}", 0, "helper process was stopped");
+    admin_case("{\"isolate_providers\": true}", -1, "helper process was stopped");
+    admin_case("{\"isolate_providers\": true, \"allow_host_override\": true}", -1,
+               "ignored cancellation");
+    admin_case("{}", 1, "helper process was stopped");
+    admin_case("{}", 0, "ignored cancellation");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_restart),
         cmocka_unit_test(test_deadline_kills_helper),
         cmocka_unit_test(test_credentials_cross),
+        cmocka_unit_test(test_busy_helper_keeps_deadlines),
+        cmocka_unit_test(test_admin_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

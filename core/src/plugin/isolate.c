@@ -193,6 +193,15 @@ static int start(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vp_error *err)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return vp__err_set(err, NULL, VP_EINTERNAL, "%s: cannot create a socket pair: %s", p->name,
                            strerror(errno));
+    if (sv[1] == VPI_HELPER_FD) { /* dup2 onto itself would keep FD_CLOEXEC */
+        int d = fcntl(sv[1], F_DUPFD_CLOEXEC, VPI_HELPER_FD + 1);
+        close(sv[1]);
+        if (d < 0) {
+            close(sv[0]);
+            return vp__err_set(err, NULL, VP_EINTERNAL, "%s: cannot create a socket pair", p->name);
+        }
+        sv[1] = d;
+    }
     char dir[PATH_MAX], tmo[32];
     snprintf(dir, sizeof(dir), "%s", p->path);
     char *slash = strrchr(dir, '/');
@@ -202,8 +211,11 @@ static int start(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vp_error *err)
     char *argv[] = {(char *)VPI_HELPER_NAME, dir, p->name, tmo, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 1);
+    /* The socket is fd 3; stdin is /dev/null and stdout goes to stderr, so that a provider
+     * that prints cannot corrupt the protocol. */
+    posix_spawn_file_actions_adddup2(&fa, sv[1], VPI_HELPER_FD);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);
     const char *path = vp__iso_helper_path();
     pid_t pid = 0;
     int rc = posix_spawn(&pid, path, &fa, NULL, argv, environ);
@@ -280,11 +292,40 @@ static int send_cred(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vpi_io *io,
     return status;
 }
 
-/* Lock h and make sure its helper runs. */
-static vp__iso *acquire(vp_ctx *ctx, const vp__provider *p, int *rc, vp_error *err)
+/* Lock h, waiting at most until `until` (CLOCK_MONOTONIC ms, -1 = no limit) while another
+ * reference uses the helper, and make sure its helper runs. */
+static vp__iso *acquire(vp_ctx *ctx, const vp__provider *p, int64_t until, int *rc, vp_error *err)
 {
     vp__iso *h = &ctx->iso[p - ctx->providers];
-    pthread_mutex_lock(&h->mu);
+    if (until < 0) {
+        pthread_mutex_lock(&h->mu);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t left = until - vpi_now_ms();
+        left = left > 0 ? left : 0;
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&h->mu, &ts) != 0) {
+            *rc = vp__err_set(err, ctx->log, VP_ETIMEDOUT,
+                              "%s: its helper process was busy with another reference until "
+                              "this one's deadline",
+                              p->name);
+            return NULL;
+        }
+        if (vpi_now_ms() >= until) { /* do not start (and kill) a helper for nothing */
+            pthread_mutex_unlock(&h->mu);
+            *rc = vp__err_set(err, ctx->log, VP_ETIMEDOUT,
+                              "%s: its helper process was busy with another reference until "
+                              "this one's deadline",
+                              p->name);
+            return NULL;
+        }
+    }
     *rc = h->pid > 0 ? 0 : start(ctx, p, h, err);
     if (*rc != 0) {
         pthread_mutex_unlock(&h->mu);
@@ -296,7 +337,7 @@ static vp__iso *acquire(vp_ctx *ctx, const vp__provider *p, int *rc, vp_error *e
 int vp__iso_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err)
 {
     int rc = 0;
-    vp__iso *h = acquire(ctx, p, &rc, err);
+    vp__iso *h = acquire(ctx, p, -1, &rc, err);
     if (h != NULL)
         pthread_mutex_unlock(&h->mu);
     return rc;
@@ -317,10 +358,11 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                            "three-argument form",
                            p->name);
     int rc = 0;
-    vp__iso *h = acquire(ctx, p, &rc, err);
+    int64_t until = io_deadline(p, deadline_ms);
+    vp__iso *h = acquire(ctx, p, until, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {h->fd, io_deadline(p, deadline_ms), 0, 0};
+    vpi_io io = {h->fd, until, 0, 0};
     rc = send_cred(ctx, p, h, &io, cred_name, err);
     if (rc != 0) {
         pthread_mutex_unlock(&h->mu);
@@ -365,10 +407,11 @@ int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, 
                      vp_error *err)
 {
     int rc = 0;
-    vp__iso *h = acquire(ctx, p, &rc, err);
+    int64_t until = io_deadline(p, deadline_ms);
+    vp__iso *h = acquire(ctx, p, until, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {h->fd, io_deadline(p, deadline_ms), 0, 0};
+    vpi_io io = {h->fd, until, 0, 0};
     rc = send_cred(ctx, p, h, &io, cred_name, err);
     if (rc != 0) {
         pthread_mutex_unlock(&h->mu);

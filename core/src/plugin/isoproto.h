@@ -37,6 +37,8 @@
 
 /* The helper's executable name, installed in ${libdir}/vaultplug/ next to providers-1. */
 #define VPI_HELPER_NAME "vaultplug-provider-host"
+/* The helper's end of the socket pair (stdin is /dev/null, stdout is stderr). */
+#define VPI_HELPER_FD 3
 
 /* Read/write side of one connection. deadline: CLOCK_MONOTONIC ms, -1 = none. */
 typedef struct vpi_io {
