@@ -53,8 +53,9 @@ providers)
     [ "$ms" -lt 5000 ] || fail "providers took $ms ms"
     grep -Eq '^echo +loaded' "$out" || fail "echo not loaded"
     grep -Eq '^ltinitsegv +failed' "$out" || fail "ltinitsegv not failed"
-    # (SIGSEGV; under AddressSanitizer, which catches it, SIGABRT)
-    grep -Eq 'reason: init crashed \(signal (11, Segmentation fault|6, Aborted)\)' "$out" ||
+    # (SIGSEGV; under AddressSanitizer, which catches it, SIGABRT; under ThreadSanitizer an
+    # exit with status 66)
+    grep -Eq 'reason: init (crashed \(signal (11, Segmentation fault|6, Aborted)\)|exited the process \(status 66\))' "$out" ||
         fail "no crash reason"
     grep -Eq '^ltinithang +failed' "$out" || fail "ltinithang not failed"
     grep -q 'reason: init did not finish within 0.5 s (VP_ETIMEDOUT)' "$out" ||
@@ -93,7 +94,7 @@ isolated)
     grep -q "unknown setting" "$err" && fail "the command does not know isolate_providers"
     run get ltfetchsegv://boom
     expect 6 "a fetch that crashes, isolated"
-    grep -Eq 'ltfetchsegv: the provider crashed during fetch \(signal (11|6), ' "$err" ||
+    grep -Eq 'ltfetchsegv: (the provider crashed during fetch \(signal (11|6), |its helper process exited \(status 66\) during fetch)' "$err" ||
         fail "no message naming the provider and the signal"
     run get ltfetchsegv://ok
     expect 0 "the same provider again"

@@ -106,7 +106,7 @@ static void forget_sent(vp__iso *h)
     h->n_sent = 0;
 }
 
-/* Stop the helper (kill it when `kill_it`); returns the signal that ended it, or 0. */
+/* Stop the helper (kill it when `kill_it`); returns its wait status (0 if none). */
 static int stop(vp__iso *h, int kill_it)
 {
     if (h->pid <= 0)
@@ -115,14 +115,12 @@ static int stop(vp__iso *h, int kill_it)
         kill(h->pid, SIGKILL);
     close(h->fd);
     h->fd = -1;
-    int ws = 0, sig = 0;
+    int ws = 0;
     while (waitpid(h->pid, &ws, 0) < 0 && errno == EINTR)
         ;
-    if (WIFSIGNALED(ws))
-        sig = WTERMSIG(ws);
     h->pid = 0;
     forget_sent(h);
-    return sig;
+    return ws;
 }
 
 void vp__iso_free(vp_ctx *ctx)
@@ -139,26 +137,56 @@ void vp__iso_free(vp_ctx *ctx)
 
 /* ---- talking to it ----------------------------------------------------------------------- */
 
+/* The helper ended during `what` with wait status ws: say how. */
+static int report(vp_ctx *ctx, const vp__provider *p, const char *what, int ws, vp_error *err)
+{
+    if (WIFSIGNALED(ws) && WTERMSIG(ws) != SIGKILL)
+        return vp__err_set(err, ctx->log, VP_EUNAVAIL,
+                           "%s: the provider crashed during %s (signal %d, %s) in its helper "
+                           "process; it restarts for the next reference",
+                           p->name, what, WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+    if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
+        return vp__err_set(err, ctx->log, VP_EUNAVAIL,
+                           "%s: its helper process exited (status %d) during %s; it restarts "
+                           "for the next reference",
+                           p->name, WEXITSTATUS(ws), what);
+    return vp__err_set(err, ctx->log, VP_EUNAVAIL,
+                       "%s: its helper process ended during %s; it restarts for the next "
+                       "reference",
+                       p->name, what);
+}
+
 /* The exchange failed: say why (crash with its signal, deadline, protocol), stop the helper. */
 static int lost(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vpi_io *io, const char *what,
                 vp_error *err)
 {
     int timed_out = io->timed_out;
-    int sig = stop(h, 1);
+    /* A helper that dies closes the socket: give it a moment to be reaped with its own
+     * status before the kill. */
+    if (!timed_out && h->pid > 0) {
+        for (int i = 0; i < 100; i++) {
+            int ws = 0;
+            pid_t w = waitpid(h->pid, &ws, WNOHANG);
+            if (w == h->pid) {
+                close(h->fd);
+                h->fd = -1;
+                h->pid = 0;
+                forget_sent(h);
+                return report(ctx, p, what, ws, err);
+            }
+            if (w < 0)
+                break;
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    int ws = stop(h, 1);
     if (timed_out)
         return vp__err_set(err, ctx->log, VP_ETIMEDOUT,
                            "%s: %s did not finish by its deadline; its helper process was "
                            "stopped and restarts for the next reference",
                            p->name, what);
-    if (sig != 0 && sig != SIGKILL)
-        return vp__err_set(err, ctx->log, VP_EUNAVAIL,
-                           "%s: the provider crashed during %s (signal %d, %s) in its helper "
-                           "process; it restarts for the next reference",
-                           p->name, what, sig, strsignal(sig));
-    return vp__err_set(err, ctx->log, VP_EUNAVAIL,
-                       "%s: its helper process ended during %s; it restarts for the next "
-                       "reference",
-                       p->name, what);
+    return report(ctx, p, what, ws, err);
 }
 
 static void *plain_alloc(size_t n)
