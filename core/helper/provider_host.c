@@ -134,29 +134,41 @@ int main(int argc, char **argv)
     o.retry_attempts = 1;             /* the host retries */
     o.http_timeout_ms = (uint32_t)strtoul(argv[3], NULL, 10);
     o.log_fn = log_stderr;
+    vpi_io io = {VPI_HELPER_FD, -1, 0, 0};
+    vpi_io out = {VPI_HELPER_FD, -1, 0, 0};
+    /* The first request is init, with the host's HTTP options (the proxy URL may hold a
+     * password: secure memory). */
+    char op = 0, *ca_file = NULL, *ca_path = NULL, *proxy = NULL;
+    if (vpi_read(&io, &op, 1) != 0 || op != VPI_INIT ||
+        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &ca_file, NULL) != 0 ||
+        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &ca_path, NULL) != 0 ||
+        vpi_get_str(&io, VPI_STR_MAX, secure_alloc, &proxy, NULL) != 0)
+        return 1;
+    o.ca_file = ca_file[0] ? ca_file : NULL;
+    o.ca_path = ca_path[0] ? ca_path : NULL;
+    o.proxy = proxy[0] ? proxy : NULL;
     vp_ctx *ctx = NULL;
     vp_error err;
     int rc = vp_ctx_new(&o, &ctx, &err);
-    vpi_io io = {VPI_HELPER_FD, -1, 0, 0};
-    vpi_io out = {VPI_HELPER_FD, -1, 0, 0};
+    vp__secmem_free(proxy); /* wiped; the library keeps its own copy */
+    free(ca_file);
+    free(ca_path);
     if (rc != 0) {
-        /* Answer the host's init with the reason, then stop. */
-        char op;
-        if (vpi_read(&io, &op, 1) == 0)
-            (void)reply_status(&out, rc, &err);
+        (void)reply_status(&out, rc, &err); /* the host's init gets the reason */
         return 1;
     }
     ctx->isolate = 0; /* this process is the isolation, whatever the administrator's file says */
     ctx->in_helper = 1;
+    rc = vp_provider_check(ctx, argv[2], &err);
+    if (reply_status(&out, rc, &err) != 0 || rc != 0) {
+        vp_ctx_free(ctx);
+        return 1;
+    }
     for (;;) {
-        char op;
         if (vpi_read(&io, &op, 1) != 0)
             break; /* the host closed the connection */
         int bad;
-        if (op == VPI_INIT) {
-            rc = vp_provider_check(ctx, argv[2], &err);
-            bad = reply_status(&out, rc, &err);
-        } else if (op == VPI_CRED) {
+        if (op == VPI_CRED) {
             bad = do_cred(ctx, argv[2], &io);
         } else if (op == VPI_FETCH) {
             bad = do_fetch(ctx, &io);

@@ -19,6 +19,8 @@
 
 #include <vaultplug/vaultplug.h>
 
+#include "mockcloud.h"
+
 /* What a crash in the provider looks like: SIGSEGV, or SIGABRT under AddressSanitizer; under
  * ThreadSanitizer the helper exits with status 66 instead. */
 #if defined(__SANITIZE_THREAD__)
@@ -223,6 +225,61 @@ static void test_admin_policy(void **state)
     admin_case("{}", 0, "ignored cancellation");
 }
 
+static void h_secret(void *ud, const mc_request *req, mc_response *resp)
+{
+    (void)ud;
+    resp->status = 200;
+    mc_resp_bodyf(resp, "tls-%s", req->path);
+}
+
+/* The host's HTTP options reach the helper: rtmock over HTTPS trusts the mock's CA only
+ * through vp_options.ca_file. */
+static void test_http_options_reach_helper(void **state)
+{
+    (void)state;
+    if (!mc_tls_supported())
+        skip();
+    char ca[] = "/tmp/vp-isolate-ca-XXXXXX";
+    int fd = mkstemp(ca);
+    assert_true(fd >= 0);
+    close(fd);
+    mc_options mo = {.tls = 1, .ca_out = ca};
+    mc_server *srv = mc_start(&mo);
+    assert_non_null(srv);
+    mc_route(srv, "GET", "/secret/", h_secret, NULL);
+    setenv("RT_MOCK_BASE", mc_url(srv), 1);
+    static const char *const dirs[] = {RT_MODS_DIR, NULL};
+    static const char *const enabled[] = {"rtmock", NULL};
+    for (int with_ca = 0; with_ca < 2; with_ca++) {
+        vp_options o;
+        vp_options_init(&o);
+        o.plugin_dirs = dirs;
+        o.enabled_providers = enabled;
+        o.ignore_env_plugin_path = 1;
+        o.no_default_plugin_dir = 1;
+        o.isolate_providers = 1;
+        o.retry_attempts = 1;
+        o.ca_file = with_ca ? ca : NULL;
+        vp_ctx *ctx = NULL;
+        vp_error err;
+        assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+        vp_buf out = VP_BUF_INIT;
+        int rc = vp_fetch(ctx, "rtmock://x", 5000, &out, NULL, &err);
+        if (with_ca) {
+            if (rc != 0)
+                fail_msg("fetch with the CA: %s", err.message);
+            assert_string_equal(out.data, "tls-/secret/x");
+        } else {
+            assert_int_not_equal(rc, 0); /* the system store does not know the mock's CA */
+        }
+        vp_buf_free(&out);
+        vp_ctx_free(ctx);
+    }
+    unsetenv("RT_MOCK_BASE");
+    mc_stop(srv);
+    unlink(ca);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_credentials_cross),
         cmocka_unit_test(test_busy_helper_keeps_deadlines),
         cmocka_unit_test(test_admin_policy),
+        cmocka_unit_test(test_http_options_reach_helper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

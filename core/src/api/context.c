@@ -238,7 +238,8 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
                           pol.path);
     }
     vp__policy_free(&pol);
-    if (rc == 0 && ctx->isolate && (rc = vp__iso_init(ctx)) != 0) {
+    if (rc == 0 && ctx->isolate &&
+        (rc = vp__iso_init(ctx, opts->ca_file, opts->ca_path, opts->proxy)) != 0) {
         vp__err_set(err, NULL, rc, NULL);
         goto fail;
     }

@@ -82,6 +82,8 @@ struct vp_ctx {
      * (iso[i] for providers[i]); NULL when isolation is off. */
     int isolate;
     struct vp__iso *iso;
+    char *iso_ca_file, *iso_ca_path; /* HTTP options for the helpers ("" = none) */
+    char *iso_proxy;                 /* secure memory: a proxy URL may hold a password */
     /* This context is the one inside vaultplug-provider-host: the host kills the process
      * when a call misses its deadline, so calls are never abandoned here. */
     int in_helper;
@@ -118,7 +120,7 @@ int vp__provider_ready_local(vp_ctx *ctx, const vp__provider *p, vp_error *err);
  * loaded; vp__iso_free stops every helper. The calls start p's helper if it is not running
  * (and restart it after a crash); they fail with VP_EUNAVAIL naming the signal when the helper
  * dies, VP_ETIMEDOUT when it misses the deadline (it is killed). */
-int vp__iso_init(vp_ctx *ctx);
+int vp__iso_init(vp_ctx *ctx, const char *ca_file, const char *ca_path, const char *proxy);
 void vp__iso_free(vp_ctx *ctx);
 const char *vp__iso_helper_path(void);
 int vp__iso_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err);

@@ -87,11 +87,16 @@ const char *vp__iso_helper_path(void)
 
 /* ---- per-context state ------------------------------------------------------------------- */
 
-int vp__iso_init(vp_ctx *ctx)
+int vp__iso_init(vp_ctx *ctx, const char *ca_file, const char *ca_path, const char *proxy)
 {
     ctx->iso = calloc(ctx->n_providers ? ctx->n_providers : 1, sizeof(*ctx->iso));
     if (ctx->iso == NULL)
         return VP_ENOMEM;
+    ctx->iso_ca_file = strdup(ca_file ? ca_file : "");
+    ctx->iso_ca_path = strdup(ca_path ? ca_path : "");
+    ctx->iso_proxy = vp__secmem_strdup(proxy ? proxy : "");
+    if (ctx->iso_ca_file == NULL || ctx->iso_ca_path == NULL || ctx->iso_proxy == NULL)
+        return VP_ENOMEM; /* vp__iso_free releases them */
     for (size_t i = 0; i < ctx->n_providers; i++)
         pthread_mutex_init(&ctx->iso[i].mu, NULL);
     return 0;
@@ -125,14 +130,16 @@ static int stop(vp__iso *h, int kill_it)
 
 void vp__iso_free(vp_ctx *ctx)
 {
-    if (ctx->iso == NULL)
-        return;
-    for (size_t i = 0; i < ctx->n_providers; i++) {
+    for (size_t i = 0; ctx->iso != NULL && i < ctx->n_providers; i++) {
         stop(&ctx->iso[i], 0); /* EOF on its input ends it */
         pthread_mutex_destroy(&ctx->iso[i].mu);
     }
     free(ctx->iso);
     ctx->iso = NULL;
+    free(ctx->iso_ca_file);
+    free(ctx->iso_ca_path);
+    vp__secmem_free(ctx->iso_proxy);
+    ctx->iso_ca_file = ctx->iso_ca_path = ctx->iso_proxy = NULL;
 }
 
 /* ---- talking to it ----------------------------------------------------------------------- */
@@ -261,7 +268,11 @@ static int start(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vp_error *err)
     vpi_io io = {h->fd, vpi_now_ms() + ctx->default_timeout_ms + 1000, 0, 0};
     char op = VPI_INIT;
     int status = 0;
-    if (vpi_write(&io, &op, 1) != 0 || read_status(ctx, &io, &status, err) != 0)
+    if (vpi_write(&io, &op, 1) != 0 ||
+        vpi_put_str(&io, ctx->iso_ca_file, strlen(ctx->iso_ca_file)) != 0 ||
+        vpi_put_str(&io, ctx->iso_ca_path, strlen(ctx->iso_ca_path)) != 0 ||
+        vpi_put_str(&io, ctx->iso_proxy, strlen(ctx->iso_proxy)) != 0 ||
+        read_status(ctx, &io, &status, err) != 0)
         return lost(ctx, p, h, &io, "init", err);
     if (status != 0) {
         stop(h, 1);

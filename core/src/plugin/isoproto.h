@@ -8,7 +8,8 @@
  * the bytes (no NUL). Secret strings (credential values, fetched values) are read straight
  * into secure memory and written straight from it: they are never in a plain buffer.
  *
- *   'I' init                                      -> i32 status, str message
+ *   'I' str ca_file, str ca_path, secret proxy   -> i32 status, str message
+ *       (first, once: the helper makes its context with these HTTP options, then inits)
  *   'C' str name, str type, u32 n, n x (str key, secret value)
  *                                                 -> i32 status, str message
  *   'F' str uri (no #key), u32 timeout_ms         -> i32 status, str message, secret value,
