@@ -41,7 +41,8 @@ extern char **environ;
 
 typedef struct sent_cred {
     char *name;
-    const void *cred; /* the context credential last sent under that name (identity only) */
+    const void *cred; /* the context credential last sent under that name */
+    void *ref;        /* a reference on it, so that its address cannot be reused meanwhile */
 } sent_cred;
 
 typedef struct vp__iso {
@@ -102,17 +103,19 @@ int vp__iso_init(vp_ctx *ctx, const char *ca_file, const char *ca_path, const ch
     return 0;
 }
 
-static void forget_sent(vp__iso *h)
+static void forget_sent(vp_ctx *ctx, vp__iso *h)
 {
-    for (size_t i = 0; i < h->n_sent; i++)
+    for (size_t i = 0; i < h->n_sent; i++) {
         free(h->sent[i].name);
+        vp__cred_unref(ctx, h->sent[i].ref);
+    }
     free(h->sent);
     h->sent = NULL;
     h->n_sent = 0;
 }
 
 /* Stop the helper (kill it when `kill_it`); returns its wait status (0 if none). */
-static int stop(vp__iso *h, int kill_it)
+static int stop(vp_ctx *ctx, vp__iso *h, int kill_it)
 {
     if (h->pid <= 0)
         return 0;
@@ -124,14 +127,14 @@ static int stop(vp__iso *h, int kill_it)
     while (waitpid(h->pid, &ws, 0) < 0 && errno == EINTR)
         ;
     h->pid = 0;
-    forget_sent(h);
+    forget_sent(ctx, h);
     return ws;
 }
 
 void vp__iso_free(vp_ctx *ctx)
 {
     for (size_t i = 0; ctx->iso != NULL && i < ctx->n_providers; i++) {
-        stop(&ctx->iso[i], 0); /* EOF on its input ends it */
+        stop(ctx, &ctx->iso[i], 0); /* EOF on its input ends it */
         pthread_mutex_destroy(&ctx->iso[i].mu);
     }
     free(ctx->iso);
@@ -178,7 +181,7 @@ static int lost(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vpi_io *io, cons
                 close(h->fd);
                 h->fd = -1;
                 h->pid = 0;
-                forget_sent(h);
+                forget_sent(ctx, h);
                 return report(ctx, p, what, ws, err);
             }
             if (w < 0)
@@ -187,7 +190,7 @@ static int lost(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vpi_io *io, cons
             nanosleep(&ts, NULL);
         }
     }
-    int ws = stop(h, 1);
+    int ws = stop(ctx, h, 1);
     if (timed_out)
         return vp__err_set(err, ctx->log, VP_ETIMEDOUT,
                            "%s: %s did not finish by its deadline; its helper process was "
@@ -275,7 +278,7 @@ static int start(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vp_error *err)
         read_status(ctx, &io, &status, err) != 0)
         return lost(ctx, p, h, &io, "init", err);
     if (status != 0) {
-        stop(h, 1);
+        stop(ctx, h, 1);
         return status;
     }
     return 0;
@@ -321,9 +324,12 @@ static int send_cred(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vpi_io *io,
                 vp__cred_unref(ctx, ref);
                 return vp__err_set(err, NULL, VP_ENOMEM, NULL);
             }
-            h->sent[h->n_sent++] = (sent_cred){nm, NULL};
+            h->sent[h->n_sent++] = (sent_cred){nm, NULL, NULL};
         }
+        vp__cred_unref(ctx, h->sent[i].ref); /* the one it replaces */
         h->sent[i].cred = c;
+        h->sent[i].ref = ref; /* kept */
+        ref = NULL;
     }
     vp__cred_unref(ctx, ref);
     if (bad)
