@@ -957,6 +957,35 @@ static void test_hard_deadlines(void **state)
     assert_true(now_ms() - t0 < 1000);
 }
 
+static int open_url_ok(void *ud, const char *url)
+{
+    (void)ud, (void)url;
+    return 0;
+}
+
+/* A sign-in that never returns: vp_login returns by its timeout. */
+static void test_login_deadline(void **state)
+{
+    (void)state;
+    const char *const dirs[] = {LT_BROKEN_DIR, NULL};
+    const char *const enabled[] = {"ltloginhang", NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.open_url = open_url_ok;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    int64_t t0 = now_ms();
+    assert_int_equal(vp_login(ctx, "ltloginhang", "me", NULL, 0, 300, NULL, &err), VP_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 2000);
+    assert_non_null(strstr(err.message, "ltloginhang: login did not finish by its deadline"));
+    vp_ctx_free(ctx);
+}
+
 int main(void)
 {
     save_system_config();
@@ -975,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_serialised_provider),
         cmocka_unit_test(test_alloc_failures_in_provider_paths),
         cmocka_unit_test(test_hard_deadlines),
+        cmocka_unit_test(test_login_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

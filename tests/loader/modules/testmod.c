@@ -37,6 +37,7 @@
 #define V_INITHANG  17 /* init() never returns */
 #define V_FETCHHANG 18 /* fetch() of any path but "ok" never returns and ignores cancellation */
 #define V_FETCHSEGV 19 /* fetch() of any path but "ok" crashes (SIGSEGV) */
+#define V_LOGINHANG 20 /* interactive sign-in that never returns */
 
 #ifndef LT_VARIANT
 #define LT_VARIANT V_GOOD
@@ -185,6 +186,14 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
     return rc;
 }
 
+__attribute__((unused)) static int tm_login(void *modp, const vp_kv *options, size_t n_options,
+                                            vp_call *call, vp_cred_out *out)
+{
+    (void)modp, (void)options, (void)n_options, (void)call, (void)out;
+    hang_forever();
+    return VP_EINTERNAL;
+}
+
 __attribute__((unused)) static int tm_validate(void *instp, vp_call *call)
 {
     inst *in = instp;
@@ -255,6 +264,9 @@ static const vp_provider table = {
     .caps = VP_CAP_THREADSAFE | VP_CAP_BATCH,
 #elif LT_VARIANT == V_SERIAL
     .caps = 0,
+#elif LT_VARIANT == V_LOGINHANG
+    .caps = VP_CAP_THREADSAFE | VP_CAP_INTERACTIVE_LOGIN,
+    .login = tm_login,
 #else
     .caps = VP_CAP_THREADSAFE,
 #endif
