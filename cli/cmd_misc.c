@@ -59,6 +59,8 @@ static const char config_help[] =
     "                                     may replace the built-in providers\n"
     "  allow_host_override      false    (administrator's file only) applications may\n"
     "                                     ignore its enabled_providers\n"
+    "  isolate_providers        false    (administrator's file only) run each provider in\n"
+    "                                     a helper process: a crash fails its references\n"
     "  cache_ttl_minutes  30             0 disables the cache, at most 720\n"
     "  cache_max_entries  1000\n"
     "  cache_max_bytes    67108864\n"

@@ -2,9 +2,14 @@
  * cmd_providers.c - `vaultplug providers`: list the provider plugins found, their identity and
  * load state, and why a failed one failed.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -17,10 +22,15 @@ static const char providers_help[] =
     "\n"
     "List the provider plugins vaultplug finds, with their version, plugin ABI, URI schemes,\n"
     "capabilities and load state:\n"
-    "  loaded    ready to serve references\n"
+    "  loaded    initialised and ready to serve references\n"
     "  failed    found but refused or broken; the reason says why (permissions, ABI,\n"
-    "            name mismatch, load error...) and references to it fail with exit 6\n"
+    "            name mismatch, load error, an init that failed, crashed or did not finish\n"
+    "            within http_timeout_ms...) and references to it fail with exit 6\n"
     "  disabled  found but not enabled by the configuration; never opened\n"
+    "\n"
+    "Other commands initialise a provider only when a reference needs it. This one\n"
+    "initialises every enabled provider, each first in a child process, so that one whose\n"
+    "init crashes or hangs is listed as failed instead of stopping the listing.\n"
     "\n"
     "Search path, first match of a name wins: each --plugin-dir DIR in order, the plugin_dirs\n"
     "of the configuration, the build tree's provider directory when vaultplug runs from its\n"
@@ -107,7 +117,151 @@ static json_object *jstr(const char *s)
     return o;
 }
 
-static int print_json(vp_ctx *ctx, int available)
+/* What initialising a provider in a child process showed (probe_all). */
+typedef struct probe {
+    int failed;
+    int status;
+    char reason[512];
+} probe;
+
+/* The info of provider i, with a failed probe's verdict in place of the library's. */
+static const vp_provider_info *info_at(vp_ctx *ctx, size_t i, const probe *pr,
+                                       vp_provider_info *tmp)
+{
+    const vp_provider_info *p = vp_providers_get(ctx, i);
+    if (p == NULL || pr == NULL || !pr[i].failed)
+        return p;
+    *tmp = *p;
+    tmp->state = VP_PROVIDER_FAILED;
+    tmp->status = pr[i].status;
+    tmp->reason = pr[i].reason;
+    return tmp;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Child: initialise provider `name` in a context of its own; report through fd. */
+static void probe_child(cli_global *g, const char *name, int fd)
+{
+    cli_session s;
+    vp_error err;
+    int rc = cli_session_open(g, CLI_VAULT_NONE, VP_LEVEL_ERROR - 1, &s);
+    if (rc != CLI_EXIT_OK)
+        _exit(0); /* the parent's own session worked: let it report */
+    rc = vp_provider_check(s.ctx, name, &err);
+    if (rc != 0) {
+        char msg[600];
+        int n = snprintf(msg, sizeof(msg), "%d %s", rc, err.message);
+        if (n > 0 && write(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+            _exit(3);
+        _exit(2);
+    }
+    _exit(0);
+}
+
+/* Initialise every loaded provider in a child process of its own (all at once), then in this
+ * process those whose child succeeded. A crash or a hang costs the child only. */
+static int probe_all(cli_global *g, vp_ctx *ctx, probe *pr)
+{
+    int st = CLI_EXIT_OK;
+    cli_config *c = cli_config_get(g, &st);
+    if (c == NULL)
+        return st;
+    /* The library gives up on an init after http_timeout_ms; the child gets a little more. */
+    int64_t limit = (c->http_timeout_ms.set ? (int64_t)c->http_timeout_ms.v : 30000) + 2000;
+    size_t n = vp_providers_count(ctx);
+    pid_t *pid = calloc(n ? n : 1, sizeof(*pid));
+    int *fd = calloc(n ? n : 1, sizeof(*fd));
+    if (pid == NULL || fd == NULL) {
+        free(pid);
+        free(fd);
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    fflush(NULL);
+    for (size_t i = 0; i < n; i++) {
+        const vp_provider_info *p = vp_providers_get(ctx, i);
+        fd[i] = -1;
+        if (p == NULL || p->state != VP_PROVIDER_LOADED)
+            continue;
+        int pp[2];
+        if (pipe(pp) != 0)
+            continue;
+        pid[i] = fork();
+        if (pid[i] == 0) {
+            close(pp[0]);
+            probe_child(g, p->name, pp[1]);
+        }
+        close(pp[1]);
+        if (pid[i] < 0) {
+            close(pp[0]);
+            pid[i] = 0;
+            continue;
+        }
+        fd[i] = pp[0];
+    }
+    int64_t until = mono_ms() + limit;
+    for (size_t i = 0; i < n; i++) {
+        if (pid[i] <= 0)
+            continue;
+        int ws = 0;
+        pid_t w;
+        while ((w = waitpid(pid[i], &ws, WNOHANG)) == 0 && mono_ms() < until) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        const char *name = vp_providers_get(ctx, i)->name;
+        if (w == 0) {
+            kill(pid[i], SIGKILL);
+            waitpid(pid[i], &ws, 0);
+            pr[i] = (probe){1, VP_ETIMEDOUT, ""};
+            snprintf(pr[i].reason, sizeof(pr[i].reason), "init did not finish within %lld ms",
+                     (long long)limit);
+        } else if (w > 0 && WIFSIGNALED(ws)) {
+            pr[i] = (probe){1, VP_EINTERNAL, ""};
+            snprintf(pr[i].reason, sizeof(pr[i].reason), "init crashed (signal %d, %s)",
+                     WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+        } else if (w > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 2) {
+            char msg[600];
+            ssize_t got = read(fd[i], msg, sizeof(msg) - 1);
+            msg[got > 0 ? got : 0] = '\0';
+            int code = 0, off = 0;
+            if (sscanf(msg, "%d %n", &code, &off) < 1)
+                code = VP_EINTERNAL;
+            pr[i] = (probe){1, code, ""};
+            /* The library's message names the provider already: keep the reason part. */
+            const char *why = msg + off;
+            const char *pfx = strstr(why, "is unavailable: ");
+            if (pfx != NULL)
+                why = pfx + strlen("is unavailable: ");
+            else if (strncmp(why, name, strlen(name)) == 0 && why[strlen(name)] == ':')
+                why += strlen(name) + 2;
+            snprintf(pr[i].reason, sizeof(pr[i].reason), "%s", why);
+        } else if (w > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) != 0) {
+            pr[i] = (probe){1, VP_EINTERNAL, ""};
+            snprintf(pr[i].reason, sizeof(pr[i].reason), "init exited the process (status %d)",
+                     WEXITSTATUS(ws));
+        }
+        close(fd[i]);
+        if (!pr[i].failed) {
+            vp_error err;
+            if (vp_provider_check(ctx, name, &err) != 0) {
+                pr[i] = (probe){1, err.code, ""};
+                snprintf(pr[i].reason, sizeof(pr[i].reason), "%s", err.message);
+            }
+        }
+    }
+    free(pid);
+    free(fd);
+    return CLI_EXIT_OK;
+}
+
+static int print_json(vp_ctx *ctx, const probe *pr, int available)
 {
     json_object *root = json_object_new_object(), *arr = json_object_new_array();
     if (root == NULL || arr == NULL) {
@@ -118,7 +272,8 @@ static int print_json(vp_ctx *ctx, int available)
     }
     json_object_object_add(root, "providers", arr);
     for (size_t i = 0; i < vp_providers_count(ctx); i++) {
-        const vp_provider_info *p = vp_providers_get(ctx, i);
+        vp_provider_info tmp;
+        const vp_provider_info *p = info_at(ctx, i, pr, &tmp);
         if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
             continue;
         json_object *o = json_object_new_object();
@@ -165,12 +320,13 @@ static int width_of(const char *s, int w)
     return n > w ? n : w;
 }
 
-static int print_table(vp_ctx *ctx, int available)
+static int print_table(vp_ctx *ctx, const probe *pr, int available)
 {
     size_t count = vp_providers_count(ctx), shown = 0;
     int wn = 4, wv = 7, ws = 7; /* header widths: NAME VERSION SCHEMES */
     for (size_t i = 0; i < count; i++) {
-        const vp_provider_info *p = vp_providers_get(ctx, i);
+        vp_provider_info tmp;
+        const vp_provider_info *p = info_at(ctx, i, pr, &tmp);
         if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
             continue;
         wn = width_of(p->name, wn);
@@ -194,7 +350,8 @@ static int print_table(vp_ctx *ctx, int available)
     cli_paint(stdout, color, CLI_BOLD, "CAPS", 0);
     fputc('\n', stdout);
     for (size_t i = 0; i < count; i++) {
-        const vp_provider_info *p = vp_providers_get(ctx, i);
+        vp_provider_info tmp;
+        const vp_provider_info *p = info_at(ctx, i, pr, &tmp);
         if (p == NULL || (available && p->state != VP_PROVIDER_LOADED))
             continue;
         char abi[16], caps[128];
@@ -264,7 +421,17 @@ static int providers_run(cli_global *g, int argc, char **argv)
     rc = cli_session_open(g, CLI_VAULT_NONE, VP_LEVEL_ERROR, &s);
     if (rc != CLI_EXIT_OK)
         return rc;
-    rc = o.json ? print_json(s.ctx, o.available) : print_table(s.ctx, o.available);
+    size_t n = vp_providers_count(s.ctx);
+    probe *pr = calloc(n ? n : 1, sizeof(*pr));
+    if (pr == NULL) {
+        cli_session_close(&s);
+        cli_error("out of memory");
+        return CLI_EXIT_INTERNAL;
+    }
+    rc = probe_all(g, s.ctx, pr);
+    if (rc == CLI_EXIT_OK)
+        rc = o.json ? print_json(s.ctx, pr, o.available) : print_table(s.ctx, pr, o.available);
+    free(pr);
     cli_session_close(&s);
     int frc = cli_flush_stdout();
     return rc != CLI_EXIT_OK ? rc : frc;

@@ -248,7 +248,8 @@ static int apply_file(cli_config *c, const char *path, int is_admin, int *seen_a
                 list_free(&tmp);
             }
         } else if (strcmp(key, "allow_host_override") == 0 ||
-                   strcmp(key, "allow_provider_override") == 0) {
+                   strcmp(key, "allow_provider_override") == 0 ||
+                   strcmp(key, "isolate_providers") == 0) {
             /* The library reads these from the administrator's file (policy.c). */
             if (!is_admin)
                 fprintf(stderr,

@@ -829,6 +829,20 @@ static int check_deadline(vp_ctx *ctx, const tk_config *cfg)
         return -1;
     }
     pthread_join(tid, NULL);
+    /* The host stops waiting at the deadline even when the provider does not (it abandons the
+     * call and marks the provider failed for the rest of the context): that is the provider
+     * ignoring cancellation, only caught by the host. */
+    for (size_t i = 0; i < vp_providers_count(ctx); i++) {
+        const vp_provider_info *pi = vp_providers_get(ctx, i);
+        if (pi != NULL && pi->state == VP_PROVIDER_FAILED && pi->status == VP_ETIMEDOUT) {
+            check(0, label,
+                  "the host had to abandon the call after %lld ms: the provider ignores its "
+                  "call's deadline and cancellation (poll host->call_canceled() and bound waits "
+                  "by host->call_remaining_ms())",
+                  (long long)took);
+            return -1; /* the abandoned call may still be running inside the provider */
+        }
+    }
     int leaked = s.rc != 0 && scan_message(&s.err);
     check((s.rc == VP_ETIMEDOUT || s.rc == VP_ECANCELED) && !leaked, label,
           "got %s after %lld ms: %s", vp_err_name(s.rc), (long long)took,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -153,6 +154,11 @@ static void test_broken_modules_refused(void **state)
     expect_failed(ctx, "ltcaps", "unknown capability bits 0x100");
     expect_failed(ctx, "ltnullfn", "required function validate is NULL");
     expect_failed(ctx, "ltbatch", "capability BATCH set but fetch_batch is NULL");
+    /* init runs when a call first needs the provider (issue 18, item 6). */
+    assert_int_equal(info_of(ctx, "ltinitfail")->state, VP_PROVIDER_LOADED);
+    vp_error ierr;
+    assert_int_equal(vp_provider_check(ctx, "ltinitfail", &ierr), VP_EUNAVAIL);
+    assert_non_null(strstr(ierr.message, "init failed: authentication failed"));
     expect_failed(ctx, "ltinitfail", "init failed: ");
     expect_failed(ctx, "ltinitfail", "authentication failed");
     assert_int_equal(info_of(ctx, "ltinitfail")->status, VP_EAUTH);
@@ -248,7 +254,10 @@ static void test_enabled_list(void **state)
     assert_int_equal(info_of(ctx, "ltbadmajor")->state, VP_PROVIDER_DISABLED);
     assert_string_equal(info_of(ctx, "ltserial")->reason, "");
     expect_failed(ctx, "ltmissing", "enabled but not found in " LT_MODS_DIR);
-    /* init of a disabled provider never ran. */
+    /* init runs only when a call first needs the provider; never for a disabled one. */
+    assert_false(exists(marks, "ltgood.init"));
+    vp_error cerr;
+    assert_int_equal(vp_provider_check(ctx, "ltgood", &cerr), 0);
     assert_true(exists(marks, "ltgood.init"));
     assert_false(exists(marks, "ltserial.init"));
     assert_false(exists(marks, "ltinitfail.init"));
@@ -959,6 +968,102 @@ static void test_plain_dlopen_reasons(void **state)
     free(dir);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Issue 18, item 6: providers whose init or fetch never returns (and ignores cancellation)
+ * fail their own references within the deadline; the other providers keep working. */
+static void test_hard_deadlines(void **state)
+{
+    (void)state;
+    const char *const dirs[] = {LT_MODS_DIR, LT_BROKEN_DIR, NULL};
+    const char *const enabled[] = {"ltgood", "ltinithang", "ltfetchhang", NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.http_timeout_ms = 300; /* the default deadline, init's too */
+    o.retry_attempts = 1;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    /* Nothing initialised yet: the broken ones do not stop the good one. */
+    fetch_ok(ctx, "ltgood://x", "x");
+
+    int64_t t0 = now_ms();
+    fetch_err(ctx, "ltinithang://x", VP_ETIMEDOUT, "ltinithang: init did not finish within 0.3 s");
+    assert_true(now_ms() - t0 < 2000);
+    /* It stays unavailable, with the reason, and answers at once. */
+    t0 = now_ms();
+    fetch_err(ctx, "ltinithang://x", VP_EUNAVAIL, "init did not finish within 0.3 s");
+    assert_true(now_ms() - t0 < 200);
+    assert_int_equal(vp_provider_check(ctx, "ltinithang", &err), VP_EUNAVAIL);
+    expect_failed(ctx, "ltinithang", "init did not finish");
+    assert_int_equal(info_of(ctx, "ltinithang")->status, VP_ETIMEDOUT);
+
+    /* A fetch that ignores its deadline: vp_fetch, then vp_resolve, return in time. */
+    fetch_ok(ctx, "ltfetchhang://ok", "ok");
+    t0 = now_ms();
+    fetch_err(ctx, "ltfetchhang://stuck", VP_ETIMEDOUT,
+              "ltfetchhang: fetch did not finish by its deadline and ignored cancellation");
+    assert_true(now_ms() - t0 < 2000);
+    fetch_err(ctx, "ltfetchhang://ok", VP_EUNAVAIL, "ignored its deadline");
+    expect_failed(ctx, "ltfetchhang", "ignored its deadline");
+    fetch_ok(ctx, "ltgood://still-works", "still-works");
+
+    vp_ctx *rctx = NULL;
+    assert_int_equal(vp_ctx_new(&o, &rctx, &err), 0);
+    vp_buf out = VP_BUF_INIT;
+    t0 = now_ms();
+    assert_int_equal(vp_resolve(rctx, "ltfetchhang://stuck2", 300, &out, &err), VP_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 2000);
+    assert_non_null(strstr(err.message, "ignored cancellation"));
+    assert_int_equal(vp_resolve(rctx, "ltgood://y", 300, &out, &err), 0);
+    assert_string_equal(out.data, "y");
+    vp_buf_free(&out);
+
+    /* Freeing a context with a stuck call returns at once (the call's memory is kept). */
+    t0 = now_ms();
+    vp_ctx_free(rctx);
+    vp_ctx_free(ctx);
+    assert_true(now_ms() - t0 < 1000);
+}
+
+static int open_url_ok(void *ud, const char *url)
+{
+    (void)ud, (void)url;
+    return 0;
+}
+
+/* A sign-in that never returns: vp_login returns by its timeout. */
+static void test_login_deadline(void **state)
+{
+    (void)state;
+    const char *const dirs[] = {LT_BROKEN_DIR, NULL};
+    const char *const enabled[] = {"ltloginhang", NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    o.open_url = open_url_ok;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    int64_t t0 = now_ms();
+    assert_int_equal(vp_login(ctx, "ltloginhang", "me", NULL, 0, 300, NULL, &err), VP_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 2000);
+    assert_non_null(strstr(err.message, "ltloginhang: login did not finish by its deadline"));
+    vp_ctx_free(ctx);
+}
+
 int main(void)
 {
     save_system_config();
@@ -978,6 +1083,8 @@ int main(void)
         cmocka_unit_test(test_alloc_failures_in_provider_paths),
         cmocka_unit_test(test_plain_dlopen_reasons),
         cmocka_unit_test(test_fail_alloc_after_is_per_context),
+        cmocka_unit_test(test_hard_deadlines),
+        cmocka_unit_test(test_login_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

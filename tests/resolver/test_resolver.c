@@ -810,6 +810,12 @@ static void test_fork(void **state)
         vp_ctx *mine = NULL;
         if (vp_ctx_new(&co, &mine, &err) != 0)
             _exit(5);
+#if defined(__SANITIZE_THREAD__)
+        /* Every provider call runs on a runner thread (docs/design.md, "Provider deadlines"),
+         * which TSan cannot start either: the child's own context is as far as it goes. */
+        vp_ctx_free(mine);
+        _exit(0);
+#endif
         const char *t2 = "{% vault 'rtmock://c1' %};{% vault 'rtmock://c2' %};{% vault "
                          "'rtmock://c3' %}";
         if (child_render(mine, t2, ":c3", msg, sizeof(msg)) != 0)
@@ -824,15 +830,20 @@ static void test_fork(void **state)
                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
+#if defined(__SANITIZE_THREAD__)
+    const int child = 0; /* the child stops before it fetches (above) */
+#else
+    const int child = 3;
+#endif
     /* only the child's own context reached the server */
-    assert_int_equal(upstream(), 6);
+    assert_int_equal(upstream(), 3 + child);
     /* the parent's cache and pool still work */
     assert_int_equal(child_render(ctx, t1, ":f3", msg, sizeof(msg)), 0);
-    assert_int_equal(upstream(), 6);
+    assert_int_equal(upstream(), 3 + child);
     const char *t3 =
         "{% vault 'rtmock://p1' %};{% vault 'rtmock://p2' %};{% vault 'rtmock://p3' %}";
     assert_int_equal(child_render(ctx, t3, ":p3", msg, sizeof(msg)), 0);
-    assert_int_equal(upstream(), 9);
+    assert_int_equal(upstream(), 6 + child);
     vp_ctx_free(ctx);
 }
 

@@ -127,6 +127,13 @@ typedef struct vp_options {
      * administrator's configuration allows it with "allow_host_override": true; otherwise the
      * ceiling applies and a warning is logged. */
     int ignore_admin_policy;
+    /* 1.1: run each provider in a helper process (vaultplug-provider-host, installed in
+     * ${libdir}/vaultplug/), so that a provider that crashes fails its references instead of
+     * the application, and is restarted for the next reference. 0 = as the administrator's
+     * configuration says ("isolate_providers", default false); 1 = on; -1 = off, honoured
+     * against the administrator's true only with "allow_host_override". Interactive sign-in
+     * (vp_login) always runs in this process. */
+    int isolate_providers;
 } vp_options;
 
 /* The size of version 1.0's vp_options: the smallest `size` any 1.x library accepts. */
@@ -150,7 +157,7 @@ VP_EXPORT void vp_ctx_free(vp_ctx *ctx);
 
 /* Load state of a provider. */
 typedef enum vp_provider_state {
-    VP_PROVIDER_LOADED = 0,  /* ready */
+    VP_PROVIDER_LOADED = 0,  /* ready; initialised when a call first needs it */
     VP_PROVIDER_FAILED = 1,  /* found and enabled, but refused or broken: see reason */
     VP_PROVIDER_DISABLED = 2 /* found, not in the enabled list: not loaded */
 } vp_provider_state;
@@ -172,13 +179,18 @@ typedef struct vp_provider_info {
 /* Number of providers the context knows (loaded, failed or disabled). */
 VP_EXPORT size_t vp_providers_count(const vp_ctx *ctx) VP_NONNULL(1);
 /* Info of provider i (0 <= i < count), sorted by name; NULL if out of range. Valid until
- * vp_ctx_free. */
+ * vp_ctx_free. A provider is initialised only when a call first needs one of its schemes; one
+ * whose init fails or times out, or that ignores a call's deadline, turns FAILED with the
+ * reason (for the rest of the context). Each call refreshes the struct it returns: do not read
+ * it while another thread calls vp_providers_get for the same provider. */
 VP_EXPORT const vp_provider_info *vp_providers_get(const vp_ctx *ctx, size_t i) VP_NONNULL(1);
 
 /*
- * Check that `scheme` (e.g. "aws") is served by a loaded provider. Returns 0, VP_ENOTFOUND (no
- * provider has that scheme; the message lists the known ones) or VP_EUNAVAIL (the provider
- * failed to load; the message carries the load error).
+ * Check that `scheme` (e.g. "aws") is served by a loaded provider, initialising the provider
+ * if no call has yet. Returns 0, VP_ENOTFOUND (no provider has that scheme; the message lists
+ * the known ones), VP_EUNAVAIL (the provider failed to load or to initialise; the message
+ * carries the reason) or VP_ETIMEDOUT (its init did not finish within the context's timeout,
+ * vp_options.http_timeout_ms; the provider is then unavailable for the rest of the context).
  */
 VP_EXPORT VP_NODISCARD int vp_provider_check(vp_ctx *ctx, const char *scheme, vp_error *err)
     VP_NONNULL(1, 2);

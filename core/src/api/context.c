@@ -161,6 +161,10 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
     pthread_mutex_init(&ctx->lock, NULL);
     pthread_mutex_init(&ctx->create_lock, NULL);
     vp__ctx_vault_init(ctx);
+    if (vp__provcalls_init(ctx) != 0) {
+        rc = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        goto fail;
+    }
     ctx->default_timeout_ms = opts->http_timeout_ms ? opts->http_timeout_ms : DEFAULT_TIMEOUT_MS;
 
     /* log_level 0 is "the default" like every zero field: WARN. */
@@ -222,7 +226,23 @@ int vp_ctx_new(const vp_options *opts, vp_ctx **out, vp_error *err)
     };
     rc = vp__loader_load(&lc, &ctx->providers, &ctx->n_providers);
     free(owned);
+    ctx->isolate =
+        opts->isolate_providers > 0 || (pol.isolate_providers && opts->isolate_providers == 0);
+    if (pol.isolate_providers && opts->isolate_providers < 0) {
+        ctx->isolate = !pol.allow_host_override;
+        if (ctx->isolate)
+            vp__log_write(ctx->log, VP_LEVEL_WARN, "core",
+                          "the application asks not to isolate providers, but the "
+                          "administrator's configuration %s requires it (isolate_providers) "
+                          "and does not allow hosts to override it (allow_host_override)",
+                          pol.path);
+    }
     vp__policy_free(&pol);
+    if (rc == 0 && ctx->isolate &&
+        (rc = vp__iso_init(ctx, opts->ca_file, opts->ca_path, opts->proxy)) != 0) {
+        vp__err_set(err, NULL, rc, NULL);
+        goto fail;
+    }
     if (rc != 0) {
         vp__err_set(err, NULL, rc, "cannot load providers: %s", vp_strerror(rc));
         goto fail;
@@ -245,6 +265,18 @@ void vp_ctx_free(vp_ctx *ctx)
         return;
     vp__resolver_free(ctx->resolver); /* wipes the cache */
     ctx->resolver = NULL;
+    vp__iso_free(ctx); /* ends the helper processes */
+    if (ctx->runners != NULL && vp__provcalls_fini(ctx) != 0) {
+        /* A provider call that ignored its deadline is still running and may use anything
+         * the context holds (instances, credentials, the provider, the log, HTTP): keep all
+         * of it. docs/design.md, "Provider deadlines". */
+        vp__log_write(ctx->log, VP_LEVEL_DEBUG, "core",
+                      "vp_ctx_free: keeping the context's providers for abandoned calls");
+        pthread_mutex_lock(&ctx->vault_lock); /* the vault handle is the caller's again */
+        ctx->vault = NULL;
+        pthread_mutex_unlock(&ctx->vault_lock);
+        return;
+    }
     vp__fetch_release_all(ctx);
     vp__ctx_vault_fini(ctx);
     vp__loader_unload(ctx->providers, ctx->n_providers);

@@ -10,7 +10,10 @@
 #include "credstore_int.h"
 #include "ctx.h"
 #include "errint.h"
+#include "fault.h"
+#include "guard.h"
 #include "ref.h"
+#include "secmem.h"
 #include "secret.h"
 
 #define LOGIN_DEFAULT_MS  (10u * 60 * 1000)
@@ -42,6 +45,42 @@ static int fill_result(vp_login_result *res, const char *provider, const char *n
         return VP_ENOMEM;
     }
     return 0;
+}
+
+/* login() on a runner (guard.h): the job owns copies of the options, so a sign-in its caller
+ * gave up on reads nothing of the caller's. */
+typedef struct login_job {
+    vp__guarded g;
+    const vp__provider *p;
+    vp_kv *kv;
+    size_t n;
+    vp_call call;
+    vp_cred_out co;
+    int rc;
+} login_job;
+
+static void login_job_free(login_job *j)
+{
+    for (size_t i = 0; j->kv && i < j->n; i++) {
+        free((char *)j->kv[i].key);
+        vp__secmem_free((char *)j->kv[i].value);
+    }
+    free(j->kv);
+    vp__cred_out_clear(&j->co);
+    free(j);
+}
+
+static void login_run(vp__guarded *g)
+{
+    login_job *j = (login_job *)g;
+    vp__fault *fs = vp__fault_enter(j->p->hc.fault);
+    j->rc = j->p->table->login(j->p->mod, j->kv, j->n, &j->call, &j->co);
+    vp__fault_leave(fs);
+}
+
+static void login_orphan(vp__guarded *g)
+{
+    login_job_free((login_job *)g);
 }
 
 int vp_login(vp_ctx *ctx, const char *provider, const char *name, const vp_field *options,
@@ -78,25 +117,50 @@ int vp_login(vp_ctx *ctx, const char *provider, const char *name, const vp_field
                            "sign-in needs a way to show the user a URL or code: set "
                            "vp_options.open_url or vp_options.notify");
 
-    vp_kv *kv = calloc(n_options ? n_options : 1, sizeof(*kv));
-    if (kv == NULL)
+    int rc = vp__provider_ready_local(ctx, p, err); /* sign-in runs in this process */
+    if (rc != 0)
+        return rc;
+    login_job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
         return vp__err_set(err, NULL, VP_ENOMEM, NULL);
-    for (size_t i = 0; i < n_options; i++)
-        kv[i] = (vp_kv){options[i].key, options[i].value, strlen(options[i].value)};
+    j->g.run = login_run;
+    j->g.orphan = login_orphan;
+    j->p = p;
+    j->n = n_options;
+    vp__cred_out_init(&j->co);
+    j->kv = calloc(n_options ? n_options : 1, sizeof(*j->kv));
+    rc = j->kv != NULL ? 0 : VP_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n_options; i++) {
+        size_t len = strlen(options[i].value);
+        char *k = strdup(options[i].key);
+        char *v = vp__secmem_strndup(options[i].value, len);
+        j->kv[i] = (vp_kv){k, v, len};
+        if (k == NULL || v == NULL)
+            rc = VP_ENOMEM;
+    }
+    if (rc != 0) {
+        login_job_free(j);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
 
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
-    vp_call call;
-    vp__call_init(&call, hc, timeout_ms ? timeout_ms : LOGIN_DEFAULT_MS);
-    vp_cred_out co;
-    vp__cred_out_init(&co);
-    vp__fault *fs = vp__fault_enter(hc->fault);
-    int rc = vp_status_normalize(p->table->login(p->mod, kv, n_options, &call, &co));
-    vp__fault_leave(fs);
-    free(kv);
+    vp__call_init(&j->call, hc, timeout_ms ? timeout_ms : LOGIN_DEFAULT_MS);
+    rc = vp__guard_call(ctx->runners, &j->g, vp__provider_wait_ms(p, j->call.deadline_ms));
+    if (rc == VP_ETIMEDOUT)
+        return vp__provider_gave_up(ctx, p, "login", err); /* j is the runner's now */
     if (rc != 0) {
-        vp__cred_out_clear(&co);
-        return vp__provider_error(ctx, p, &call, rc, err);
+        login_job_free(j);
+        return vp__err_set(err, NULL, rc, "%s: cannot start a thread for the sign-in", p->name);
     }
+    rc = vp_status_normalize(j->rc);
+    if (rc != 0) {
+        rc = vp__provider_error(ctx, p, &j->call, rc, err);
+        login_job_free(j);
+        return rc;
+    }
+    vp_cred_out co = j->co; /* moved out of the job */
+    vp__cred_out_init(&j->co);
+    login_job_free(j);
 
     vp_field *fl = calloc(co.n ? co.n : 1, sizeof(*fl));
     if (fl == NULL) {

@@ -72,11 +72,70 @@ struct vp_ctx {
 
     struct vp__resolver *resolver; /* cache + resolver (resolver.c) */
 
+    /* Provider calls (provinit.c, guard.c): every call into a provider runs on a runner so
+     * that its caller can stop waiting at the deadline. init_lock guards each provider's
+     * run-time state (vp__provider.run...) and is never held while a provider runs;
+     * init_cv wakes the threads waiting for another thread's init(). */
+    pthread_mutex_t init_lock;
+    pthread_cond_t init_cv; /* CLOCK_MONOTONIC */
+    struct vp__runners *runners;
+
+    /* isolate_providers (isolate.c): providers run in helper processes, one per provider
+     * (iso[i] for providers[i]); NULL when isolation is off. */
+    int isolate;
+    struct vp__iso *iso;
+    char *iso_ca_file, *iso_ca_path; /* HTTP options for the helpers ("" = none) */
+    char *iso_proxy;                 /* secure memory: a proxy URL may hold a password */
+    /* This context is the one inside vaultplug-provider-host: the host kills the process
+     * when a call misses its deadline, so calls are never abandoned here. */
+    int in_helper;
+
     /* The host table's cred_update() writes a credential back to where it came from, which
      * only the api layer knows (the attached vault's credential store): set by vp_ctx_new to
      * vp__credstore_cred_update (api/credstore.c). NULL: VP_ENOTSUP. */
     int (*cred_update)(vp_call *call, const char *key, const char *value, size_t len);
 };
+
+/* provinit.c: set up and release the provider-call state of a new context. vp__provcalls_fini
+ * returns non-zero when provider calls that were given up on are still running: the caller
+ * must then keep the context and everything it points to allocated (docs/design.md,
+ * "Provider deadlines"). */
+int vp__provcalls_init(vp_ctx *ctx);
+int vp__provcalls_fini(vp_ctx *ctx);
+/* Make p (LOADED) ready for calls: initialise it on first use (once, whichever thread comes
+ * first; the others wait), within the context's default timeout. Returns 0; VP_EUNAVAIL when
+ * its init failed or it was given up on earlier (with its reason); VP_ETIMEDOUT when init did
+ * not finish in time. */
+int vp__provider_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err);
+/* Mark p unavailable for the rest of the context: a call of kind `what` ("fetch", ...) did
+ * not return by its deadline (plus grace) and was abandoned. Sets err to VP_ETIMEDOUT with a
+ * message that says so and returns VP_ETIMEDOUT. */
+int vp__provider_gave_up(vp_ctx *ctx, const vp__provider *p, const char *what, vp_error *err);
+/* Milliseconds a caller waits for a provider call with this deadline (on p's clock): until
+ * the deadline plus VP__GUARD_GRACE_MS; -1 when there is none. */
+int64_t vp__provider_wait_ms(const vp__provider *p, int64_t deadline_ms);
+
+/* In-process init only (login, which always runs in this process). */
+int vp__provider_ready_local(vp_ctx *ctx, const vp__provider *p, vp_error *err);
+
+/* isolate.c: the helper processes of isolate_providers. vp__iso_init after the providers are
+ * loaded; vp__iso_free stops every helper. The calls start p's helper if it is not running
+ * (and restart it after a crash); they fail with VP_EUNAVAIL naming the signal when the helper
+ * dies, VP_ETIMEDOUT when it misses the deadline (it is killed). */
+int vp__iso_init(vp_ctx *ctx, const char *ca_file, const char *ca_path, const char *proxy);
+void vp__iso_free(vp_ctx *ctx);
+const char *vp__iso_helper_path(void);
+int vp__iso_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err);
+struct vp_secret_out;
+int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
+                  int64_t deadline_ms, struct vp_secret_out *so, vp_error *err);
+int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, int64_t deadline_ms,
+                     vp_error *err);
+/* fetch.c, for isolate.c: a reference on p's credential `name` (*c NULL and 0 when none is
+ * set and name is ""; VP_ENOTFOUND when a named one is not set). Release with vp__cred_unref. */
+int vp__cred_ref(vp_ctx *ctx, const vp__provider *p, const char *name, const vp__cred **c,
+                 void **ref);
+void vp__cred_unref(vp_ctx *ctx, void *ref);
 
 /* Provider for a scheme: LOADED ones first; else a FAILED one that claims it (by its name or
  * its declared schemes). NULL if none. */

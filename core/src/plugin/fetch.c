@@ -20,6 +20,7 @@
 #include "call.h"
 #include "ctx.h"
 #include "errint.h"
+#include "guard.h"
 #include "jsonh.h"
 #include "ref.h"
 #include "secmem.h"
@@ -311,6 +312,29 @@ void vp__cred_digest(vp_ctx *ctx, const vp__provider *p, const char *name,
     pthread_mutex_unlock(&ctx->lock);
 }
 
+int vp__cred_ref(vp_ctx *ctx, const vp__provider *p, const char *name, const vp__cred **c,
+                 void **ref)
+{
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *f = cred_find_locked(ctx, p, name);
+    if (f != NULL)
+        box_of(f)->refs++;
+    pthread_mutex_unlock(&ctx->lock);
+    *c = f;
+    *ref = f;
+    return f == NULL && name[0] != '\0' ? VP_ENOTFOUND : 0;
+}
+
+void vp__cred_unref(vp_ctx *ctx, void *ref)
+{
+    if (ref == NULL)
+        return;
+    pthread_mutex_lock(&ctx->lock);
+    vp__cred *dead = cred_unref_locked(ref);
+    pthread_mutex_unlock(&ctx->lock);
+    cred_free(ctx, dead);
+}
+
 void vp__fetch_release_all(vp_ctx *ctx)
 {
     /* No other thread uses the context any more (vp_ctx_free's contract). */
@@ -359,6 +383,212 @@ int vp__provider_error(vp_ctx *ctx, const vp__provider *p, const vp_call *call, 
     return vp__err_set(err, ctx->log, rc, "%s: %s", p->name, msg);
 }
 
+/* ---- guarded provider calls (guard.h) ----------------------------------------------------- */
+
+/* A copy of a reference view that the job owns, so that a call its caller gave up on never
+ * reads the caller's memory. */
+typedef struct refcopy {
+    vp_ref v;
+    char *uri, *scheme, *credential, *path, *json_key;
+    vp_kv *params;
+    vp_json *config;
+} refcopy;
+
+static void refcopy_free(refcopy *r)
+{
+    free(r->uri);
+    free(r->scheme);
+    free(r->credential);
+    free(r->path);
+    free(r->json_key);
+    for (size_t i = 0; r->params && i < r->v.n_params; i++) {
+        free((char *)r->params[i].key);
+        free((char *)r->params[i].value);
+    }
+    free(r->params);
+    vp__json_free(r->config);
+    memset(r, 0, sizeof(*r));
+}
+
+static char *dup_or_null(const char *s, int *bad)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = strdup(s);
+    if (d == NULL)
+        *bad = 1;
+    return d;
+}
+
+static int refcopy_set(refcopy *r, const vp_ref *src)
+{
+    memset(r, 0, sizeof(*r));
+    int bad = 0;
+    r->v = *src;
+    r->v.uri = r->uri = dup_or_null(src->uri, &bad);
+    r->v.scheme = r->scheme = dup_or_null(src->scheme, &bad);
+    r->v.credential = r->credential = dup_or_null(src->credential, &bad);
+    r->v.path = r->path = dup_or_null(src->path, &bad);
+    r->v.json_key = r->json_key = dup_or_null(src->json_key, &bad);
+    r->v.params = NULL;
+    r->v.config = NULL;
+    if (src->n_params > 0) {
+        r->params = calloc(src->n_params, sizeof(*r->params));
+        if (r->params == NULL) {
+            r->v.n_params = 0;
+            bad = 1;
+        }
+        for (size_t i = 0; r->params && i < src->n_params; i++) {
+            char *k = dup_or_null(src->params[i].key, &bad);
+            char *v = malloc(src->params[i].value_len + 1);
+            if (v != NULL) {
+                memcpy(v, src->params[i].value, src->params[i].value_len);
+                v[src->params[i].value_len] = '\0';
+            } else {
+                bad = 1;
+            }
+            r->params[i] = (vp_kv){k, v, src->params[i].value_len};
+        }
+        r->v.params = r->params;
+    }
+    if (src->config != NULL) {
+        size_t len = 0;
+        char *text = vp__json_dump(src->config, &len);
+        if (text == NULL || vp__json_parse(text, len, &r->config) != 0)
+            bad = 1;
+        vp__secmem_free(text);
+        r->v.config = r->config;
+    }
+    if (bad) {
+        refcopy_free(r);
+        return VP_ENOMEM;
+    }
+    return 0;
+}
+
+enum { PC_CONFIGURE, PC_FETCH, PC_BATCH, PC_VALIDATE };
+
+/* One provider call, owned by its caller until the caller gives up, then by the runner. */
+typedef struct pcall {
+    vp__guarded g;
+    int kind;
+    vp_ctx *ctx;
+    const vp__provider *p;
+    vp__inst *in; /* a reference (PC_CONFIGURE: the instance being created, owned) */
+    vp_call call;
+    int rc;
+    vp_cred cred;     /* PC_CONFIGURE */
+    refcopy view;     /* PC_FETCH */
+    vp_secret_out so; /* PC_FETCH */
+    size_t n;         /* PC_BATCH */
+    refcopy *views;
+    const vp_ref **viewp;
+    vp_secret_out *outs;
+    vp_secret_out **outp;
+} pcall;
+
+static void pcall_run(vp__guarded *g)
+{
+    pcall *c = (pcall *)g;
+    const vp_provider *t = c->p->table;
+    vp__inst *in = c->in;
+    /* The host services' allocations on this (runner) thread count against the context. */
+    vp__fault *fs = vp__fault_enter(c->p->hc.fault);
+    if (c->kind == PC_CONFIGURE) {
+        c->rc = t->configure(c->p->mod, &c->cred, &c->call, &in->inst);
+        vp__fault_leave(fs);
+        return;
+    }
+    if (in->serialize)
+        pthread_mutex_lock(&in->call_lock);
+    if (c->kind == PC_FETCH)
+        c->rc = t->fetch(in->inst, &c->view.v, &c->call, &c->so);
+    else if (c->kind == PC_BATCH)
+        c->rc = t->fetch_batch(in->inst, &c->call, c->n, c->viewp, c->outp);
+    else
+        c->rc = t->validate(in->inst, &c->call);
+    if (in->serialize)
+        pthread_mutex_unlock(&in->call_lock);
+    vp__fault_leave(fs);
+}
+
+static void inst_destroy(vp_ctx *ctx, vp__inst *in);
+static void inst_release(vp_ctx *ctx, vp__inst *in);
+
+static void pcall_free(pcall *c)
+{
+    vp__secret_out_clear(&c->so);
+    refcopy_free(&c->view);
+    for (size_t i = 0; c->outs && i < c->n; i++)
+        vp__secret_out_clear(&c->outs[i]);
+    for (size_t i = 0; c->views && i < c->n; i++)
+        refcopy_free(&c->views[i]);
+    free(c->outs);
+    free(c->outp);
+    free(c->views);
+    free(c->viewp);
+    free(c);
+}
+
+/* The call returned after its caller gave up: release what the caller would have. */
+static void pcall_orphan(vp__guarded *g)
+{
+    pcall *c = (pcall *)g;
+    if (c->kind == PC_CONFIGURE) {
+        if (c->rc != 0)
+            c->in->inst = NULL;
+        inst_destroy(c->ctx, c->in);
+    } else {
+        inst_release(c->ctx, c->in);
+    }
+    pcall_free(c);
+}
+
+static pcall *pcall_new(vp_ctx *ctx, const vp__provider *p, int kind, vp__inst *in,
+                        int64_t deadline_ms)
+{
+    pcall *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->g.run = pcall_run;
+    c->g.orphan = pcall_orphan;
+    c->kind = kind;
+    c->ctx = ctx;
+    c->p = p;
+    c->in = in;
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp__call_init(&c->call, hc, 0);
+    c->call.deadline_ms = deadline_ms;
+    c->call.cred_slot = in->cred;
+    vp__secret_out_init(&c->so, hc);
+    return c;
+}
+
+static const char *pcall_what(int kind)
+{
+    return kind == PC_CONFIGURE ? "configure"
+           : kind == PC_FETCH   ? "fetch"
+           : kind == PC_BATCH   ? "fetch_batch"
+                                : "validate";
+}
+
+/* Run c and wait until its deadline (plus grace). Returns 0 when the provider returned
+ * (status in c->rc; c is still the caller's), else the status with err set: VP_ETIMEDOUT
+ * when the caller gave up (c and the instance reference are the runner's now; the provider
+ * is marked unavailable), VP_ENOMEM when no runner could start (c is still the caller's). */
+static int pcall_go(pcall *c, vp_error *err)
+{
+    int64_t wait = c->ctx->in_helper ? -1 : vp__provider_wait_ms(c->p, c->call.deadline_ms);
+    int rc = vp__guard_call(c->ctx->runners, &c->g, wait);
+    if (rc == VP_ETIMEDOUT)
+        return vp__provider_gave_up(c->ctx, c->p, pcall_what(c->kind), err);
+    if (rc != 0)
+        return vp__err_set(err, NULL, rc, "%s: cannot start a thread for the provider call",
+                           c->p->name);
+    c->rc = vp_status_normalize(c->rc);
+    return 0;
+}
+
 /* Get a referenced instance for (p, cred_name), creating it with configure() if needed. */
 static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
                     vp__inst **out, vp_error *err)
@@ -402,14 +632,26 @@ static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, v
         in->cred = c;
         in->serialize = !(p->table->caps & VP_CAP_THREADSAFE);
         pthread_mutex_init(&in->call_lock, NULL);
-        vp_cred view = {VP_ABI_HDR(vp_cred), cred_name, c ? c->type : "", c ? c->fields : NULL,
-                        c ? c->n_fields : 0};
-        call->cred_slot = c;
-        vp__fault *fs = vp__fault_enter(p->hc.fault);
-        rc = vp_status_normalize(p->table->configure(p->mod, &view, call, &in->inst));
-        vp__fault_leave(fs);
+        pcall *pc = pcall_new(ctx, p, PC_CONFIGURE, in, call->deadline_ms);
+        if (pc != NULL) {
+            /* The credential's strings are the instance's (in->cred), which the job owns
+             * until configure() returns. */
+            pc->cred = (vp_cred){VP_ABI_HDR(vp_cred), in->cred_name, c ? c->type : "",
+                                 c ? c->fields : NULL, c ? c->n_fields : 0};
+            rc = pcall_go(pc, err);
+            if (rc == VP_ETIMEDOUT) {
+                /* The runner owns the new instance (and its credential reference) now. */
+                pthread_mutex_unlock(&ctx->create_lock);
+                return rc;
+            }
+            if (rc == 0 && (rc = pc->rc) != 0)
+                vp__provider_error(ctx, p, &pc->call, rc, err);
+            call->retry_after_ms = pc->call.retry_after_ms;
+            pcall_free(pc);
+        } else {
+            vp__err_set(err, NULL, VP_ENOMEM, NULL);
+        }
         if (rc != 0) {
-            vp__provider_error(ctx, p, call, rc, err);
             in->inst = NULL;
             pthread_mutex_destroy(&in->call_lock);
         }
@@ -499,6 +741,49 @@ static int extract_key(vp_ctx *ctx, const vp__ref *ref, const vp_secret_out *so,
     return rc;
 }
 
+/* One guarded fetch with a referenced instance (released here, or by the runner when the
+ * call was given up on). On 0, *so (initialised by the caller) holds the value. */
+static int fetch_one(vp_ctx *ctx, const vp__provider *p, vp__inst *in, const vp_ref *view,
+                     int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms,
+                     vp_error *err)
+{
+    pcall *c = pcall_new(ctx, p, PC_FETCH, in, deadline_ms);
+    int rc = c ? refcopy_set(&c->view, view) : VP_ENOMEM;
+    if (rc != 0) {
+        if (c != NULL)
+            pcall_free(c);
+        inst_release(ctx, in);
+        return vp__err_set(err, NULL, rc, NULL);
+    }
+    rc = pcall_go(c, err);
+    if (rc == VP_ETIMEDOUT)
+        return rc; /* c and the instance reference are the runner's */
+    if (rc != 0) {
+        pcall_free(c);
+        inst_release(ctx, in);
+        return rc;
+    }
+    rc = c->rc;
+    if (rc != 0) {
+        note_limit(&c->call, rc, &c->so);
+        vp__provider_error(ctx, p, &c->call, rc, err);
+    } else if (c->so.value == NULL) {
+        rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
+    } else {
+        /* Move the value and its metadata to the caller's object. */
+        vp_host_ctx *hc = so->hc;
+        vp__secret_out_clear(so);
+        *so = c->so;
+        so->hc = hc;
+        vp__secret_out_init(&c->so, c->so.hc);
+    }
+    if (retry_after_ms != NULL)
+        *retry_after_ms = c->call.retry_after_ms;
+    pcall_free(c);
+    inst_release(ctx, in);
+    return rc;
+}
+
 int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_fetch_meta *meta,
              vp_error *err)
 {
@@ -522,42 +807,31 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
-    vp__inst *in = NULL;
-    rc = inst_get(ctx, p, ref.credential, &call, &in, err);
-    if (rc != 0) {
-        vp__ref_free(&ref);
-        return rc;
-    }
-    /* Same deadline, fresh message slot. */
-    int64_t deadline = call.deadline_ms;
-    vp__call_init(&call, hc, 0);
-    call.deadline_ms = deadline;
-    call.cred_slot = in->cred;
-
     vp_ref view;
     vp__ref_view(&ref, &view);
     vp_secret_out so;
     vp__secret_out_init(&so, hc);
-    if (in->serialize)
-        pthread_mutex_lock(&in->call_lock);
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    rc = vp_status_normalize(p->table->fetch(in->inst, &view, &call, &so));
-    vp__fault_leave(fs);
-    if (in->serialize)
-        pthread_mutex_unlock(&in->call_lock);
-
-    if (rc != 0) {
-        note_limit(&call, rc, &so);
-        vp__provider_error(ctx, p, &call, rc, err);
-    } else if (so.value == NULL) {
-        rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value for %s",
-                         p->name, ref.uri);
-    } else if (ref.json_key != NULL) {
-        rc = extract_key(ctx, &ref, &so, out, err);
+    if (ctx->isolate) {
+        rc = vp__iso_fetch(ctx, p, ref.credential, &view, call.deadline_ms, &so, err);
+        if (rc == 0 && so.value == NULL)
+            rc =
+                vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
     } else {
-        rc = vp__buf_set_secure(out, so.value, so.len);
-        if (rc != 0)
-            vp__err_set(err, NULL, rc, NULL);
+        vp__inst *in = NULL;
+        rc = vp__provider_ready(ctx, p, err);
+        if (rc == 0)
+            rc = inst_get(ctx, p, ref.credential, &call, &in, err);
+        if (rc == 0)
+            rc = fetch_one(ctx, p, in, &view, call.deadline_ms, &so, NULL, err);
+    }
+    if (rc == 0) {
+        if (ref.json_key != NULL) {
+            rc = extract_key(ctx, &ref, &so, out, err);
+        } else {
+            rc = vp__buf_set_secure(out, so.value, so.len);
+            if (rc != 0)
+                vp__err_set(err, NULL, rc, NULL);
+        }
     }
     if (rc == 0 && meta != NULL) {
         meta->ttl_s = so.ttl_s;
@@ -565,7 +839,6 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
         memcpy(meta->version, so.version, sizeof(meta->version));
     }
     vp__secret_out_clear(&so);
-    inst_release(ctx, in);
     vp__ref_free(&ref);
     return rc;
 }
@@ -577,34 +850,27 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                   int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
 {
     *retry_after_ms = 0;
+    if (ctx->isolate) {
+        int rc = vp__iso_fetch(ctx, p, cred_name, view, deadline_ms, so, err);
+        if (rc == 0 && so->value == NULL)
+            rc =
+                vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
+        return rc;
+    }
+    int rc = vp__provider_ready(ctx, p, err);
+    if (rc != 0)
+        return rc;
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, 0);
     call.deadline_ms = deadline_ms;
     vp__inst *in = NULL;
-    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    rc = inst_get(ctx, p, cred_name, &call, &in, err);
     if (rc != 0) {
         *retry_after_ms = call.retry_after_ms;
         return rc;
     }
-    vp__call_init(&call, hc, 0);
-    call.deadline_ms = deadline_ms;
-    call.cred_slot = in->cred;
-    if (in->serialize)
-        pthread_mutex_lock(&in->call_lock);
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    rc = vp_status_normalize(p->table->fetch(in->inst, view, &call, so));
-    vp__fault_leave(fs);
-    if (in->serialize)
-        pthread_mutex_unlock(&in->call_lock);
-    if (rc != 0) {
-        note_limit(&call, rc, so);
-        vp__provider_error(ctx, p, &call, rc, err);
-    } else if (so->value == NULL)
-        rc = vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
-    *retry_after_ms = call.retry_after_ms;
-    inst_release(ctx, in);
-    return rc;
+    return fetch_one(ctx, p, in, view, deadline_ms, so, retry_after_ms, err);
 }
 
 /* Batch variant (VP_CAP_BATCH): one fetch_batch call for n views of one credential. Returns the
@@ -615,29 +881,73 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
                         uint32_t *retry_after_ms, vp_error *err)
 {
     *retry_after_ms = 0;
+    if (ctx->isolate) { /* one request per item: the helper serves one reference at a time */
+        for (size_t i = 0; i < n; i++) {
+            vp_error e = {0, {0}};
+            int st = vp__iso_fetch(ctx, p, cred_name, views[i], deadline_ms, outs[i], &e);
+            if (st == 0 && outs[i]->value == NULL) {
+                st = VP_EINTERNAL;
+                snprintf(e.message, sizeof(e.message), "%s: provider returned no value", p->name);
+            }
+            if (st != 0) {
+                outs[i]->status = st;
+                snprintf(outs[i]->message, sizeof(outs[i]->message), "%s", e.message);
+            }
+        }
+        return 0;
+    }
+    int rc = vp__provider_ready(ctx, p, err);
+    if (rc != 0)
+        return rc;
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, 0);
     call.deadline_ms = deadline_ms;
     vp__inst *in = NULL;
-    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    rc = inst_get(ctx, p, cred_name, &call, &in, err);
     if (rc != 0)
         return rc;
-    vp__call_init(&call, hc, 0);
-    call.deadline_ms = deadline_ms;
-    call.cred_slot = in->cred;
-    if (in->serialize)
-        pthread_mutex_lock(&in->call_lock);
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    rc = vp_status_normalize(p->table->fetch_batch(in->inst, &call, n, views, outs));
-    vp__fault_leave(fs);
-    if (in->serialize)
-        pthread_mutex_unlock(&in->call_lock);
+    pcall *c = pcall_new(ctx, p, PC_BATCH, in, deadline_ms);
+    rc = VP_ENOMEM;
+    if (c != NULL) {
+        c->n = n;
+        c->views = calloc(n ? n : 1, sizeof(*c->views));
+        c->viewp = calloc(n ? n : 1, sizeof(*c->viewp));
+        c->outs = calloc(n ? n : 1, sizeof(*c->outs));
+        c->outp = calloc(n ? n : 1, sizeof(*c->outp));
+        rc = c->views && c->viewp && c->outs && c->outp ? 0 : VP_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            vp__secret_out_init(&c->outs[i], hc);
+            c->outp[i] = &c->outs[i];
+            rc = refcopy_set(&c->views[i], views[i]);
+            c->viewp[i] = &c->views[i].v;
+        }
+        if (rc != 0)
+            c->n = 0; /* nothing to clear beyond what was set */
+    }
     if (rc != 0) {
-        vp__provider_error(ctx, p, &call, rc, err);
+        if (c != NULL) {
+            for (size_t i = 0; c->views && i < n; i++)
+                refcopy_free(&c->views[i]);
+            pcall_free(c);
+        }
+        inst_release(ctx, in);
+        return vp__err_set(err, NULL, rc, NULL);
+    }
+    rc = pcall_go(c, err);
+    if (rc == VP_ETIMEDOUT)
+        return rc; /* c and the instance reference are the runner's */
+    if (rc != 0) {
+        pcall_free(c);
+        inst_release(ctx, in);
+        return rc;
+    }
+    rc = c->rc;
+    if (rc != 0) {
+        vp__provider_error(ctx, p, &c->call, rc, err);
     } else {
         for (size_t i = 0; i < n; i++) {
-            vp_secret_out *o = outs[i];
+            vp_secret_out *o = &c->outs[i];
             if (o->failed) {
                 o->status = vp_status_normalize(o->status ? o->status : VP_EINTERNAL);
                 vp__secmem_free(o->value);
@@ -654,9 +964,16 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
                 o->status = VP_EINTERNAL;
                 snprintf(o->message, sizeof(o->message), "%s: provider returned no value", p->name);
             }
+            /* Move the item to the caller's object. */
+            vp_host_ctx *ohc = outs[i]->hc;
+            vp__secret_out_clear(outs[i]);
+            *outs[i] = *o;
+            outs[i]->hc = ohc;
+            vp__secret_out_init(o, hc);
         }
     }
-    *retry_after_ms = call.retry_after_ms;
+    *retry_after_ms = c->call.retry_after_ms;
+    pcall_free(c);
     inst_release(ctx, in);
     return rc;
 }
@@ -692,23 +1009,26 @@ int vp_validate(vp_ctx *ctx, const char *provider, const char *cred_name, uint32
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
-    vp__inst *in = NULL;
-    int rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    if (ctx->isolate)
+        return vp__iso_validate(ctx, p, cred_name, call.deadline_ms, err);
+    int rc = vp__provider_ready(ctx, p, err);
     if (rc != 0)
         return rc;
-    int64_t deadline = call.deadline_ms;
-    vp__call_init(&call, hc, 0);
-    call.deadline_ms = deadline;
-    call.cred_slot = in->cred;
-    if (in->serialize)
-        pthread_mutex_lock(&in->call_lock);
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    rc = vp_status_normalize(p->table->validate(in->inst, &call));
-    vp__fault_leave(fs);
-    if (in->serialize)
-        pthread_mutex_unlock(&in->call_lock);
+    vp__inst *in = NULL;
+    rc = inst_get(ctx, p, cred_name, &call, &in, err);
     if (rc != 0)
-        vp__provider_error(ctx, p, &call, rc, err);
+        return rc;
+    pcall *c = pcall_new(ctx, p, PC_VALIDATE, in, call.deadline_ms);
+    if (c == NULL) {
+        inst_release(ctx, in);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    rc = pcall_go(c, err);
+    if (rc == VP_ETIMEDOUT)
+        return rc; /* c and the instance reference are the runner's */
+    if (rc == 0 && (rc = c->rc) != 0)
+        vp__provider_error(ctx, p, &c->call, rc, err);
+    pcall_free(c);
     inst_release(ctx, in);
     return rc;
 }

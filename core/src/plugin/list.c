@@ -124,11 +124,24 @@ int vp_list(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, char ***names, si
                            p->name);
     }
 
+    /* Providers are initialised on first use; listing runs in this process, so an isolated
+     * context (isolate_providers) does not list: the helper protocol has no list request. */
+    if (ctx->isolate) {
+        free(prefix);
+        return vp__err_set(err, NULL, VP_ENOTSUP,
+                           "listing is not available when providers are isolated "
+                           "(isolate_providers); fetch secrets by name instead");
+    }
+    int rc = vp__provider_ready(ctx, p, err);
+    if (rc != 0) {
+        free(prefix);
+        return rc;
+    }
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
     vp__inst *in = NULL;
-    int rc = vp__inst_acquire(ctx, p, cred, &call, &in, err);
+    rc = vp__inst_acquire(ctx, p, cred, &call, &in, err);
     if (rc != 0) {
         free(prefix);
         return rc;

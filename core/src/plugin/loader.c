@@ -621,25 +621,27 @@ static int open_one(const vp__loader_cfg *cfg, vp__provider *p)
     return 0;
 }
 
-static int init_one(const vp__loader_cfg *cfg, vp__provider *p)
+/* Ready for init(), which runs when a call first needs the provider (provinit.c). */
+static void prepare_one(const vp__loader_cfg *cfg, vp__provider *p)
 {
-    const vp_provider *t = p->table;
     p->hc = *cfg->hc_template;
     p->hc.source = p->name;
     p->hc.inputs = vp__inputs_new(); /* NULL: its values are simply never persisted */
     p->mod = NULL;
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    int rc = t->init(vp__host_table(), &p->hc, &p->mod);
-    vp__fault_leave(fs);
-    if (rc != 0) {
-        rc = vp_status_normalize(rc);
-        return fail(p, rc, "init failed: %s", vp_strerror(rc));
-    }
-    p->inited = 1;
     p->info.state = VP_PROVIDER_LOADED;
     p->info.status = 0;
-    log_at(cfg, VP_LEVEL_DEBUG, "provider %s %s loaded from %s", p->name, p->version, p->path);
-    return 0;
+    log_at(cfg, VP_LEVEL_DEBUG, "provider %s %s loaded from %s (initialised on first use)", p->name,
+           p->version, p->path);
+}
+
+int vp__loader_init(const vp__provider *p, void **mod)
+{
+    *mod = NULL;
+    /* The host context is the provider's for life; init() may keep the pointer. */
+    vp__fault *fs = vp__fault_enter(p->hc.fault);
+    int rc = vp_status_normalize(p->table->init(vp__host_table(), (vp_host_ctx *)&p->hc, mod));
+    vp__fault_leave(fs);
+    return rc;
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -756,8 +758,8 @@ int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out
         goto out;
     for (size_t i = 0; i < n; i++) {
         vp__provider *p = &ps[i];
-        if (p->checked && (rc = init_one(cfg, p)) != 0)
-            goto out;
+        if (p->checked)
+            prepare_one(cfg, p);
         if (p->info.state == VP_PROVIDER_FAILED)
             log_at(cfg, VP_LEVEL_WARN, "provider %s not loaded: %s", p->name, p->reason);
     }

@@ -29,7 +29,21 @@ typedef struct vp__provider {
     int builtin_refused;      /* refused for claiming an installed built-in provider's scheme */
     void *mod;                /* the provider's module context */
     vp_host_ctx hc;           /* this provider's host context (source = name) */
+    /* Run-time state (provinit.c), under the context's init_lock: a LOADED provider is
+     * initialised when a call first needs it, and may fail or be given up on later. */
+    int run;               /* VP__RUN_* */
+    int run_status;        /* why it is VP__RUN_FAILED */
+    int64_t init_until_ms; /* VP__RUN_INITIALISING: real monotonic ms when init is given up */
+    char run_reason[VP__LOAD_REASON_MAX];
+    vp_provider_info pub; /* what vp_providers_get returns: info with the run-time state */
 } vp__provider;
+
+#define VP__RUN_IDLE  0 /* not initialised yet */
+#define VP__RUN_INIT  1 /* init() running */
+#define VP__RUN_READY 2 /* init() succeeded */
+#define VP__RUN_FAILED                                                         \
+    3 /* init() failed or timed out, or a call was given up on: see run_reason \
+       */
 
 /* Where a provider directory came from (its trust, for the built-in names). */
 #define VP__DIR_HOST      0 /* the application's plugin_dirs */
@@ -52,9 +66,13 @@ typedef struct vp__loader_cfg {
     const char *ceiling_src;
 } vp__loader_cfg;
 
-/* Scan, check and load. Individual provider failures are recorded in the array, not returned.
- * Returns 0 or VP_ENOMEM / VP_ELIMIT (more than VP__MAX_PROVIDERS files). */
+/* Scan, check and load (without init(): see vp__loader_init). Individual provider failures are
+ * recorded in the array, not returned. Returns 0 or VP_ENOMEM / VP_ELIMIT (more than
+ * VP__MAX_PROVIDERS files). */
 int vp__loader_load(const vp__loader_cfg *cfg, vp__provider **out, size_t *n_out);
+/* Call p's init() (p LOADED, not initialised). Returns its normalised status; on 0, *mod is
+ * the module context to store in p->mod (p->inited is the caller's to set). */
+int vp__loader_init(const vp__provider *p, void **mod);
 /* teardown() every initialised provider in reverse order and free the array. Modules stay
  * resident (never dlclosed): a provider's threads or atexit handlers may still point into it. */
 void vp__loader_unload(vp__provider *p, size_t n);

@@ -111,6 +111,8 @@ static int parse(vp__policy *pol, const char *path, const char *text, size_t len
             rc = get_bool(v, path, key, &pol->allow_host_override, err);
         else if (strcmp(key, "allow_provider_override") == 0)
             rc = get_bool(v, path, key, &pol->allow_provider_override, err);
+        else if (strcmp(key, "isolate_providers") == 0)
+            rc = get_bool(v, path, key, &pol->isolate_providers, err);
     }
     json_object_put(root);
     return rc;

@@ -6,6 +6,8 @@
  *   enabled_providers        ceiling: only these providers can load, whatever the host enables
  *   allow_host_override      a host may ignore the ceiling (vp_options.ignore_admin_policy)
  *   allow_provider_override  VAULTPLUG_PLUGIN_PATH may replace the built-in providers
+ *   isolate_providers        run providers in helper processes (a host may turn it off
+ *                            only under allow_host_override)
  * Every other member belongs to the vaultplug command and is ignored here.
  */
 #ifndef VP_POLICY_H
@@ -22,6 +24,7 @@ typedef struct vp__policy {
     char **enabled; /* NULL-terminated ceiling; NULL: the file has no enabled_providers */
     int allow_host_override;
     int allow_provider_override;
+    int isolate_providers;
 } vp__policy;
 
 /* Read the administrator's file into *pol (zeroed first). An absent file is no policy (0). An

@@ -1,6 +1,7 @@
 /*
  * registry - the context's providers as the loader left them: lookup by name and by scheme,
- * and the error for a scheme nobody serves. Read-only after vp_ctx_new, so no lock.
+ * and the error for a scheme nobody serves. The array and each provider's `info` are read-only
+ * after vp_ctx_new, so no lock; the run-time state is provinit.c's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,10 +16,7 @@ size_t vp_providers_count(const vp_ctx *ctx)
     return ctx->n_providers;
 }
 
-const vp_provider_info *vp_providers_get(const vp_ctx *ctx, size_t i)
-{
-    return i < ctx->n_providers ? &ctx->providers[i].info : NULL;
-}
+/* vp_providers_get is in provinit.c: it adds the run-time state. */
 
 const vp__provider *vp__ctx_find_provider(const vp_ctx *ctx, const char *name)
 {
@@ -89,6 +87,6 @@ int vp_provider_check(vp_ctx *ctx, const char *scheme, vp_error *err)
     vp_error_clear(err);
     const vp__provider *p = vp__ctx_find_scheme(ctx, scheme);
     if (p != NULL && p->info.state == VP_PROVIDER_LOADED)
-        return 0;
+        return vp__provider_ready(ctx, p, err); /* initialises it if needed */
     return vp__ctx_scheme_error(ctx, scheme, p, err);
 }

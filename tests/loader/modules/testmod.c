@@ -6,6 +6,7 @@
  * host's behaviour from outside (instance caching, serialisation, message redaction).
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,25 @@
 #define V_ALIAS     13 /* good, schemes {LT_NAME, LT_ALIAS} */
 #define V_FIRST     14 /* good, but its first scheme is not its name: {"zz" LT_NAME, LT_NAME} */
 #define V_PLAIN     15 /* good, schemes {LT_NAME} only */
+/* Misbehaving providers (issue 18, item 6), each good apart from its defect: */
+#define V_INITSEGV  16 /* init() crashes (SIGSEGV) */
+#define V_INITHANG  17 /* init() never returns */
+#define V_FETCHHANG 18 /* fetch() of any path but "ok" never returns and ignores cancellation */
+#define V_FETCHSEGV 19 /* fetch() of any path but "ok" crashes (SIGSEGV) */
+#define V_LOGINHANG 20 /* interactive sign-in that never returns */
 
 #ifndef LT_VARIANT
 #define LT_VARIANT V_GOOD
 #endif
 
 static const vp_host *H;
+
+/* Block this thread for good, whatever the host asks (no call_canceled polling). */
+__attribute__((unused)) static void hang_forever(void)
+{
+    for (;;)
+        pause();
+}
 
 typedef struct mod {
     vp_host_ctx *hc;
@@ -68,6 +82,11 @@ static void touch_marker(void)
 __attribute__((unused)) static int tm_init(const vp_host *host, vp_host_ctx *hc, void **out)
 {
     touch_marker();
+#if LT_VARIANT == V_INITSEGV
+    raise(SIGSEGV);
+#elif LT_VARIANT == V_INITHANG
+    hang_forever();
+#endif
 #if LT_VARIANT == V_INITFAIL
     (void)host, (void)hc, (void)out;
     return VP_EAUTH;
@@ -115,6 +134,13 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
     mod *m = in->m;
     char buf[256];
     int rc = 0;
+#if LT_VARIANT == V_FETCHHANG
+    if (strcmp(ref->path, "ok") != 0)
+        hang_forever();
+#elif LT_VARIANT == V_FETCHSEGV
+    if (strcmp(ref->path, "ok") != 0)
+        raise(SIGSEGV);
+#endif
     if (atomic_fetch_add(&m->inflight, 1) != 0)
         atomic_fetch_add(&m->violations, 1); /* only counts for serialised providers */
     if (strcmp(ref->path, "notfound") == 0) {
@@ -158,6 +184,14 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
     }
     atomic_fetch_sub(&m->inflight, 1);
     return rc;
+}
+
+__attribute__((unused)) static int tm_login(void *modp, const vp_kv *options, size_t n_options,
+                                            vp_call *call, vp_cred_out *out)
+{
+    (void)modp, (void)options, (void)n_options, (void)call, (void)out;
+    hang_forever();
+    return VP_EINTERNAL;
 }
 
 __attribute__((unused)) static int tm_validate(void *instp, vp_call *call)
@@ -230,6 +264,9 @@ static const vp_provider table = {
     .caps = VP_CAP_THREADSAFE | VP_CAP_BATCH,
 #elif LT_VARIANT == V_SERIAL
     .caps = 0,
+#elif LT_VARIANT == V_LOGINHANG
+    .caps = VP_CAP_THREADSAFE | VP_CAP_INTERACTIVE_LOGIN,
+    .login = tm_login,
 #else
     .caps = VP_CAP_THREADSAFE,
 #endif

@@ -1,0 +1,185 @@
+/*
+ * vaultplug-provider-host DIR NAME TIMEOUT_MS - the helper process of isolate_providers
+ * (docs/design.md, "Isolated providers"). It loads the one provider NAME from DIR with its own
+ * copy of the library, which serves the provider's host services (HTTP, logging, environment,
+ * files, clocks) in this process, and answers the host's requests on fd 3 (a socket; the
+ * protocol is core/src/plugin/isoproto.h) until the host closes it. A crash in the provider
+ * ends this process only; the host reports it and starts a new one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <vaultplug/vaultplug.h>
+
+#include "ctx.h"
+#include "isoproto.h"
+#include "secmem.h"
+
+static void *plain_alloc(size_t n)
+{
+    return malloc(n);
+}
+
+static void *secure_alloc(size_t n)
+{
+    return vp__secmem_alloc(n);
+}
+
+static int reply_status(vpi_io *io, int rc, const vp_error *err)
+{
+    const char *msg = rc != 0 ? err->message : "";
+    return vpi_put_u32(io, (uint32_t)(int32_t)rc) || vpi_put_str(io, msg, strlen(msg));
+}
+
+static void log_stderr(void *ud, int level, const char *source, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    fprintf(stderr, "vaultplug: %s: %s\n", source, msg);
+}
+
+static int do_cred(vp_ctx *ctx, const char *name, vpi_io *io)
+{
+    char *cname = NULL, *type = NULL;
+    uint32_t n = 0;
+    vp_field *f = NULL;
+    int rc = -1;
+    if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &cname, NULL) != 0 ||
+        vpi_get_str(io, VPI_STR_MAX, plain_alloc, &type, NULL) != 0 || vpi_get_u32(io, &n) != 0 ||
+        n > 64 || (f = calloc(n ? n : 1, sizeof(*f))) == NULL)
+        goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        char *k = NULL, *v = NULL;
+        int a = vpi_get_str(io, VPI_STR_MAX, plain_alloc, &k, NULL);
+        f[i].key = k;
+        if (a != 0)
+            goto out;
+        a = vpi_get_str(io, VPI_STR_MAX, secure_alloc, &v, NULL);
+        f[i].value = v;
+        if (a != 0)
+            goto out;
+    }
+    vp_cred_spec spec = {cname, type, f, n};
+    vp_error err;
+    int st = vp_cred_set(ctx, name, &spec, &err);
+    rc = reply_status(io, st, &err);
+out:
+    for (uint32_t i = 0; f && i < n; i++) {
+        free((char *)f[i].key);
+        vp__secmem_free((char *)f[i].value); /* wiped */
+    }
+    free(f);
+    free(cname);
+    free(type);
+    return rc;
+}
+
+static int do_fetch(vp_ctx *ctx, vpi_io *io)
+{
+    char *uri = NULL;
+    uint32_t tmo = 0;
+    if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &uri, NULL) != 0 || vpi_get_u32(io, &tmo) != 0) {
+        free(uri);
+        return -1;
+    }
+    vp_buf out = VP_BUF_INIT;
+    vp_fetch_meta meta;
+    vp_error err;
+    int st = vp_fetch(ctx, uri, tmo, &out, &meta, &err);
+    free(uri);
+    const char *version = st == 0 ? meta.version : "";
+    int rc = reply_status(io, st, &err) ||
+             vpi_put_str(io, st == 0 ? out.data : "", st == 0 ? out.len : 0) ||
+             vpi_put_u32(io, st == 0 ? meta.ttl_s : 0) ||
+             vpi_put_i64(io, st == 0 ? meta.expiry_unix_ms : 0) ||
+             vpi_put_str(io, version, strlen(version));
+    vp_buf_free(&out); /* wiped */
+    return rc;
+}
+
+static int do_validate(vp_ctx *ctx, const char *name, vpi_io *io)
+{
+    char *cred = NULL;
+    uint32_t tmo = 0;
+    if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &cred, NULL) != 0 || vpi_get_u32(io, &tmo) != 0) {
+        free(cred);
+        return -1;
+    }
+    vp_error err;
+    int st = vp_validate(ctx, name, cred, tmo, &err);
+    free(cred);
+    return reply_status(io, st, &err);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s DIR NAME TIMEOUT_MS (started by libvaultplug, not by hand)\n",
+                argv[0]);
+        return 2;
+    }
+    /* Secrets pass through here: no core file, no ptrace by the user's other processes. */
+    prctl(PR_SET_DUMPABLE, 0);
+    const char *dirs[] = {argv[1], NULL};
+    const char *enabled[] = {argv[2], NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.enabled_providers = enabled;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.cache_ttl_s = VP_CACHE_TTL_OFF; /* the host caches */
+    o.retry_attempts = 1;             /* the host retries */
+    o.http_timeout_ms = (uint32_t)strtoul(argv[3], NULL, 10);
+    o.log_fn = log_stderr;
+    vpi_io io = {VPI_HELPER_FD, -1, 0, 0};
+    vpi_io out = {VPI_HELPER_FD, -1, 0, 0};
+    /* The first request is init, with the host's HTTP options (the proxy URL may hold a
+     * password: secure memory). */
+    char op = 0, *ca_file = NULL, *ca_path = NULL, *proxy = NULL;
+    if (vpi_read(&io, &op, 1) != 0 || op != VPI_INIT ||
+        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &ca_file, NULL) != 0 ||
+        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &ca_path, NULL) != 0 ||
+        vpi_get_str(&io, VPI_STR_MAX, secure_alloc, &proxy, NULL) != 0)
+        return 1;
+    o.ca_file = ca_file[0] ? ca_file : NULL;
+    o.ca_path = ca_path[0] ? ca_path : NULL;
+    o.proxy = proxy[0] ? proxy : NULL;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    int rc = vp_ctx_new(&o, &ctx, &err);
+    vp__secmem_free(proxy); /* wiped; the library keeps its own copy */
+    free(ca_file);
+    free(ca_path);
+    if (rc != 0) {
+        (void)reply_status(&out, rc, &err); /* the host's init gets the reason */
+        return 1;
+    }
+    ctx->isolate = 0; /* this process is the isolation, whatever the administrator's file says */
+    ctx->in_helper = 1;
+    rc = vp_provider_check(ctx, argv[2], &err);
+    if (reply_status(&out, rc, &err) != 0 || rc != 0) {
+        vp_ctx_free(ctx);
+        return 1;
+    }
+    for (;;) {
+        if (vpi_read(&io, &op, 1) != 0)
+            break; /* the host closed the connection */
+        int bad;
+        if (op == VPI_CRED) {
+            bad = do_cred(ctx, argv[2], &io);
+        } else if (op == VPI_FETCH) {
+            bad = do_fetch(ctx, &io);
+        } else if (op == VPI_VALIDATE) {
+            bad = do_validate(ctx, argv[2], &io);
+        } else {
+            bad = 1;
+        }
+        if (bad)
+            break;
+    }
+    vp_ctx_free(ctx);
+    return 0;
+}
