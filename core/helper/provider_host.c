@@ -14,8 +14,12 @@
 #include <vaultplug/vaultplug.h>
 
 #include "ctx.h"
+#include "errint.h"
+#include "hostctx.h"
 #include "isoproto.h"
+#include "jsonh.h"
 #include "secmem.h"
+#include "secret.h"
 
 static void *plain_alloc(size_t n)
 {
@@ -76,26 +80,107 @@ out:
     return rc;
 }
 
-static int do_fetch(vp_ctx *ctx, vpi_io *io)
+/* A fetch request's reference view (isoproto.h), rebuilt as the host's provider call has it. */
+typedef struct view_in {
+    vp_ref v;
+    char *s[5]; /* uri, scheme, credential, path, json_key */
+    vp_kv *params;
+    uint32_t n;
+    vp_json *config;
+} view_in;
+
+static void view_free(view_in *w)
 {
-    char *uri = NULL;
-    uint32_t tmo = 0;
-    if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &uri, NULL) != 0 || vpi_get_u32(io, &tmo) != 0) {
-        free(uri);
+    for (int i = 0; i < 5; i++)
+        free(w->s[i]);
+    for (uint32_t i = 0; w->params && i < w->n; i++) {
+        free((char *)w->params[i].key);
+        free((char *)w->params[i].value);
+    }
+    free(w->params);
+    vp__json_free(w->config);
+}
+
+/* -1: the stream is broken; VP_EINVAL / VP_ENOMEM: the view is not usable (stream intact). */
+static int get_view(vpi_io *io, view_in *w)
+{
+    memset(w, 0, sizeof(*w));
+    uint8_t present = 0;
+    if (vpi_read(io, &present, 1) != 0)
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &w->s[i], NULL) != 0)
+            return -1;
+    if (vpi_get_u32(io, &w->n) != 0 || w->n > VPI_REF_PARAMS_MAX)
+        return -1;
+    w->params = calloc(w->n ? w->n : 1, sizeof(*w->params));
+    if (w->params == NULL)
+        return -1;
+    for (uint32_t i = 0; i < w->n; i++) {
+        char *k = NULL, *v = NULL;
+        size_t vlen = 0;
+        int a = vpi_get_str(io, VPI_STR_MAX, plain_alloc, &k, NULL);
+        w->params[i].key = k;
+        if (a != 0)
+            return -1;
+        a = vpi_get_str(io, VPI_STR_MAX, plain_alloc, &v, &vlen);
+        w->params[i] = (vp_kv){k, v, vlen};
+        if (a != 0)
+            return -1;
+    }
+    char *cfg = NULL;
+    size_t clen = 0;
+    if (vpi_get_str(io, VPI_SECRET_MAX, plain_alloc, &cfg, &clen) != 0) {
+        free(cfg);
         return -1;
     }
-    vp_buf out = VP_BUF_INIT;
-    vp_fetch_meta meta;
+    int rc = 0;
+    if ((present & VPI_REF_CONFIG) && vp__json_parse(cfg, clen, &w->config) != 0)
+        rc = VP_EINVAL;
+    free(cfg);
+    const char **dst[5] = {&w->v.uri, &w->v.scheme, &w->v.credential, &w->v.path, &w->v.json_key};
+    w->v.hdr = (vp_abi_hdr)VP_ABI_HDR(vp_ref);
+    for (int i = 0; i < 5; i++)
+        *dst[i] = (present & (1u << i)) ? w->s[i] : NULL;
+    w->v.params = w->params;
+    w->v.n_params = w->n;
+    w->v.config = w->config;
+    return rc;
+}
+
+static int do_fetch(vp_ctx *ctx, const vp__provider *p, vpi_io *io)
+{
+    uint32_t tmo = 0;
+    view_in w;
+    if (vpi_get_u32(io, &tmo) != 0)
+        return -1;
+    int st = get_view(io, &w);
+    if (st < 0) {
+        view_free(&w);
+        return -1;
+    }
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_secret_out so;
+    vp__secret_out_init(&so, hc);
     vp_error err;
-    int st = vp_fetch(ctx, uri, tmo, &out, &meta, &err);
-    free(uri);
-    const char *version = st == 0 ? meta.version : "";
-    int rc = reply_status(io, st, &err) ||
-             vpi_put_str(io, st == 0 ? out.data : "", st == 0 ? out.len : 0) ||
-             vpi_put_u32(io, st == 0 ? meta.ttl_s : 0) ||
-             vpi_put_i64(io, st == 0 ? meta.expiry_unix_ms : 0) ||
-             vpi_put_str(io, version, strlen(version));
-    vp_buf_free(&out); /* wiped */
+    vp_error_clear(&err);
+    uint32_t retry_after = 0;
+    if (st != 0) {
+        vp__err_set(&err, NULL, st, "%s: the host sent a reference this helper cannot read",
+                    p->name);
+    } else {
+        int64_t deadline = tmo ? vp__host_monotonic_ms(hc) + tmo : -1;
+        const char *cred = w.v.credential ? w.v.credential : "";
+        st = vp__fetch_raw(ctx, p, cred, &w.v, deadline, &so, &retry_after, &err);
+    }
+    view_free(&w);
+    int ok = st == 0;
+    const char *version = ok ? so.version : "";
+    int rc = reply_status(io, st, &err) || vpi_put_str(io, ok ? so.value : "", ok ? so.len : 0) ||
+             vpi_put_u32(io, ok ? so.ttl_s : 0) || vpi_put_i64(io, ok ? so.expiry_unix_ms : 0) ||
+             vpi_put_str(io, version, strnlen(version, sizeof(so.version))) ||
+             vpi_put_u32(io, retry_after);
+    vp__secret_out_clear(&so); /* wiped */
     return rc;
 }
 
@@ -134,8 +219,8 @@ int main(int argc, char **argv)
     o.retry_attempts = 1;             /* the host retries */
     o.http_timeout_ms = (uint32_t)strtoul(argv[3], NULL, 10);
     o.log_fn = log_stderr;
-    vpi_io io = {VPI_HELPER_FD, -1, 0, 0};
-    vpi_io out = {VPI_HELPER_FD, -1, 0, 0};
+    vpi_io io = {.fd = VPI_HELPER_FD, .deadline = -1};
+    vpi_io out = {.fd = VPI_HELPER_FD, .deadline = -1};
     /* The first request is init, with the host's HTTP options (the proxy URL may hold a
      * password: secure memory). */
     char op = 0, *ca_file = NULL, *ca_path = NULL, *proxy = NULL;
@@ -164,6 +249,7 @@ int main(int argc, char **argv)
         vp_ctx_free(ctx);
         return 1;
     }
+    const vp__provider *p = vp__ctx_find_provider(ctx, argv[2]);
     for (;;) {
         if (vpi_read(&io, &op, 1) != 0)
             break; /* the host closed the connection */
@@ -171,7 +257,7 @@ int main(int argc, char **argv)
         if (op == VPI_CRED) {
             bad = do_cred(ctx, argv[2], &io);
         } else if (op == VPI_FETCH) {
-            bad = do_fetch(ctx, &io);
+            bad = do_fetch(ctx, p, &io);
         } else if (op == VPI_VALIDATE) {
             bad = do_validate(ctx, argv[2], &io);
         } else {

@@ -128,7 +128,8 @@ const char *vp__iso_helper_path(void);
 int vp__iso_ready(vp_ctx *ctx, const vp__provider *p, vp_error *err);
 struct vp_secret_out;
 int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
-                  int64_t deadline_ms, struct vp_secret_out *so, vp_error *err);
+                  int64_t deadline_ms, struct vp_secret_out *so, uint32_t *retry_after_ms,
+                  vp_error *err);
 int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, int64_t deadline_ms,
                      vp_error *err);
 /* fetch.c, for isolate.c: a reference on p's credential `name` (*c NULL and 0 when none is

@@ -812,7 +812,7 @@ int vp_fetch(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, vp_buf *out, vp_
     vp_secret_out so;
     vp__secret_out_init(&so, hc);
     if (ctx->isolate) {
-        rc = vp__iso_fetch(ctx, p, ref.credential, &view, call.deadline_ms, &so, err);
+        rc = vp__iso_fetch(ctx, p, ref.credential, &view, call.deadline_ms, &so, NULL, err);
         if (rc == 0 && so.value == NULL)
             rc =
                 vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
@@ -851,7 +851,7 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
 {
     *retry_after_ms = 0;
     if (ctx->isolate) {
-        int rc = vp__iso_fetch(ctx, p, cred_name, view, deadline_ms, so, err);
+        int rc = vp__iso_fetch(ctx, p, cred_name, view, deadline_ms, so, retry_after_ms, err);
         if (rc == 0 && so->value == NULL)
             rc =
                 vp__err_set(err, ctx->log, VP_EINTERNAL, "%s: provider returned no value", p->name);
@@ -884,7 +884,7 @@ int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_nam
     if (ctx->isolate) { /* one request per item: the helper serves one reference at a time */
         for (size_t i = 0; i < n; i++) {
             vp_error e = {0, {0}};
-            int st = vp__iso_fetch(ctx, p, cred_name, views[i], deadline_ms, outs[i], &e);
+            int st = vp__iso_fetch(ctx, p, cred_name, views[i], deadline_ms, outs[i], NULL, &e);
             if (st == 0 && outs[i]->value == NULL) {
                 st = VP_EINTERNAL;
                 snprintf(e.message, sizeof(e.message), "%s: provider returned no value", p->name);

@@ -30,6 +30,7 @@
 #include "errint.h"
 #include "hostctx.h"
 #include "isoproto.h"
+#include "jsonh.h"
 #include "secmem.h"
 #include "secret.h"
 
@@ -268,7 +269,7 @@ static int start(vp_ctx *ctx, const vp__provider *p, vp__iso *h, vp_error *err)
     }
     h->pid = pid;
     h->fd = sv[0];
-    vpi_io io = {h->fd, vpi_now_ms() + ctx->default_timeout_ms + 1000, 0, 0};
+    vpi_io io = {.fd = h->fd, .deadline = vpi_now_ms() + ctx->default_timeout_ms + 1000};
     char op = VPI_INIT;
     int status = 0;
     if (vpi_write(&io, &op, 1) != 0 ||
@@ -394,39 +395,83 @@ static int64_t io_deadline(const vp__provider *p, int64_t deadline_ms)
     return w < 0 ? -1 : vpi_now_ms() + w;
 }
 
-int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
-                  int64_t deadline_ms, vp_secret_out *so, vp_error *err)
+/* Send the reference view of a fetch (isoproto.h, 'F'): what the provider reads of it in
+ * process, the three-argument form's config JSON included. */
+static int put_view(vpi_io *io, const vp_ref *v)
 {
-    if (view->config != NULL || view->uri == NULL)
-        return vp__err_set(err, NULL, VP_ENOTSUP,
-                           "%s: an isolated provider serves URI references only, not the "
-                           "three-argument form",
-                           p->name);
+    const char *s[5] = {v->uri, v->scheme, v->credential, v->path, v->json_key};
+    uint8_t present = 0;
+    for (int i = 0; i < 5; i++)
+        present |= s[i] != NULL ? (uint8_t)(1u << i) : 0;
+    present |= v->config != NULL ? VPI_REF_CONFIG : 0;
+    if (vpi_write(io, &present, 1) != 0)
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (vpi_put_str(io, s[i] ? s[i] : "", s[i] ? strlen(s[i]) : 0) != 0)
+            return -1;
+    if (vpi_put_u32(io, (uint32_t)v->n_params) != 0)
+        return -1;
+    for (size_t i = 0; i < v->n_params; i++) {
+        const char *k = v->params[i].key ? v->params[i].key : "";
+        const char *val = v->params[i].value ? v->params[i].value : "";
+        if (vpi_put_str(io, k, strlen(k)) != 0 ||
+            vpi_put_str(io, val, v->params[i].value ? v->params[i].value_len : 0) != 0)
+            return -1;
+    }
+    size_t clen = 0;
+    char *cfg = v->config != NULL ? vp__json_dump(v->config, &clen) : NULL;
+    if (v->config != NULL && cfg == NULL)
+        return -2;
+    int rc = vpi_put_str(io, cfg ? cfg : "", cfg ? clen : 0);
+    vp__secmem_free(cfg);
+    return rc;
+}
+
+int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
+                  int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
+{
+    if (retry_after_ms != NULL)
+        *retry_after_ms = 0;
+    if (view->n_params > VPI_REF_PARAMS_MAX)
+        return vp__err_set(err, NULL, VP_EINVAL, "%s: too many parameters (at most %u)", p->name,
+                           VPI_REF_PARAMS_MAX);
     int rc = 0;
     int64_t until = io_deadline(p, deadline_ms);
     vp__iso *h = acquire(ctx, p, until, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {h->fd, until, 0, 0};
+    vpi_io io = {.fd = h->fd, .deadline = until};
     rc = send_cred(ctx, p, h, &io, cred_name, err);
     if (rc != 0) {
         pthread_mutex_unlock(&h->mu);
         return rc;
     }
-    size_t ulen = strcspn(view->uri, "#");
     int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
     uint32_t tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
     char op = VPI_FETCH;
     int status = 0;
     char *value = NULL, *version = NULL;
     size_t vlen = 0;
-    uint32_t ttl = 0;
+    uint32_t ttl = 0, retry_after = 0;
     int64_t expiry = 0;
-    if (vpi_write(&io, &op, 1) != 0 || vpi_put_str(&io, view->uri, ulen) != 0 ||
-        vpi_put_u32(&io, tmo) != 0 || read_status(ctx, &io, &status, err) != 0 ||
+    vpi_buffer(&io); /* not secret: one send for the whole request */
+    int sent = vpi_write(&io, &op, 1) != 0 || vpi_put_u32(&io, tmo) != 0 ? -1 : put_view(&io, view);
+    if (sent == 0)
+        sent = vpi_flush(&io);
+    else {
+        free(io.wbuf);
+        io.wbuf = NULL;
+    }
+    if (sent == -2) { /* out of memory before the view was complete: the stream is unusable */
+        stop(ctx, h, 1);
+        pthread_mutex_unlock(&h->mu);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    if (sent != 0 || read_status(ctx, &io, &status, err) != 0 ||
         vpi_get_str(&io, VPI_SECRET_MAX, secure_alloc, &value, &vlen) != 0 ||
         vpi_get_u32(&io, &ttl) != 0 || vpi_get_i64(&io, &expiry) != 0 ||
-        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &version, NULL) != 0) {
+        vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &version, NULL) != 0 ||
+        vpi_get_u32(&io, &retry_after) != 0) {
         vp__secmem_free(value);
         free(version);
         rc = lost(ctx, p, h, &io, "fetch", err);
@@ -434,6 +479,8 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
         return rc;
     }
     pthread_mutex_unlock(&h->mu);
+    if (retry_after_ms != NULL)
+        *retry_after_ms = retry_after;
     if (status == 0) {
         vp__secret_out_clear(so);
         so->value = value;
@@ -456,7 +503,7 @@ int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, 
     vp__iso *h = acquire(ctx, p, until, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {h->fd, until, 0, 0};
+    vpi_io io = {.fd = h->fd, .deadline = until};
     rc = send_cred(ctx, p, h, &io, cred_name, err);
     if (rc != 0) {
         pthread_mutex_unlock(&h->mu);

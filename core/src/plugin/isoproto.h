@@ -12,8 +12,13 @@
  *       (first, once: the helper makes its context with these HTTP options, then inits)
  *   'C' str name, str type, u32 n, n x (str key, secret value)
  *                                                 -> i32 status, str message
- *   'F' str uri (no #key), u32 timeout_ms         -> i32 status, str message, secret value,
- *                                                    u32 ttl_s, i64 expiry_unix_ms, str version
+ *   'F' u32 timeout_ms, the reference view:       -> i32 status, str message, secret value,
+ *       u8 present (VPI_REF_* bits: which of the     u32 ttl_s, i64 expiry_unix_ms, str version,
+ *       strings are set), str uri, str scheme,       u32 retry_after_ms
+ *       str credential, str path, str json_key,
+ *       u32 n, n x (str key, str value), str config (the three-argument form's JSON)
+ *       (the provider sees the view it would see in process; #key extraction stays with the
+ *       host)
  *   'V' str credential, u32 timeout_ms            -> i32 status, str message
  */
 #ifndef VP_ISOPROTO_H
@@ -23,6 +28,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -32,6 +38,15 @@
 #define VPI_CRED     'C'
 #define VPI_FETCH    'F'
 #define VPI_VALIDATE 'V'
+
+/* Which strings of a fetch request's reference view are set (an unset one is sent as ""). */
+#define VPI_REF_URI        (1u << 0)
+#define VPI_REF_SCHEME     (1u << 1)
+#define VPI_REF_CRED       (1u << 2)
+#define VPI_REF_PATH       (1u << 3)
+#define VPI_REF_JSON_KEY   (1u << 4)
+#define VPI_REF_CONFIG     (1u << 5)
+#define VPI_REF_PARAMS_MAX 64u
 
 #define VPI_STR_MAX    (64u * 1024)        /* names, URIs, messages, versions */
 #define VPI_SECRET_MAX (16u * 1024 * 1024) /* = VP__SECRET_MAX */
@@ -47,6 +62,11 @@ typedef struct vpi_io {
     int64_t deadline;
     int eof; /* the peer closed or the deadline passed (timed_out says which) */
     int timed_out;
+    /* Between vpi_buffer and vpi_flush, writes of non-secret fields collect here and go out
+     * in one send (a request of many small fields costs one wake-up of the peer). Never for
+     * secrets. */
+    char *wbuf;
+    size_t wlen, wcap;
 } vpi_io;
 
 static inline int64_t vpi_now_ms(void)
@@ -56,7 +76,7 @@ static inline int64_t vpi_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline int vpi_write(vpi_io *io, const void *p, size_t n)
+static inline int vpi_send(vpi_io *io, const void *p, size_t n)
 {
     const char *b = p;
     while (n > 0) {
@@ -72,6 +92,46 @@ static inline int vpi_write(vpi_io *io, const void *p, size_t n)
         b += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+/* Send what vpi_buffer collected; writes go straight out again. */
+static inline int vpi_flush(vpi_io *io)
+{
+    char *b = io->wbuf;
+    size_t n = io->wlen;
+    io->wbuf = NULL;
+    io->wlen = io->wcap = 0;
+    int rc = n > 0 ? vpi_send(io, b, n) : 0;
+    free(b);
+    return rc;
+}
+
+/* Collect the following (non-secret) writes until vpi_flush. Without memory, they are sent as
+ * they come: slower, not wrong. */
+static inline void vpi_buffer(vpi_io *io)
+{
+    io->wbuf = malloc(512);
+    io->wlen = 0;
+    io->wcap = io->wbuf != NULL ? 512 : 0;
+}
+
+static inline int vpi_write(vpi_io *io, const void *p, size_t n)
+{
+    if (io->wbuf == NULL)
+        return vpi_send(io, p, n);
+    if (io->wcap - io->wlen < n) {
+        size_t cap = io->wcap;
+        while (cap - io->wlen < n && cap < ((size_t)1 << 30))
+            cap *= 2;
+        char *nb = cap - io->wlen >= n ? realloc(io->wbuf, cap) : NULL;
+        if (nb == NULL)
+            return vpi_flush(io) != 0 ? -1 : vpi_send(io, p, n);
+        io->wbuf = nb;
+        io->wcap = cap;
+    }
+    memcpy(io->wbuf + io->wlen, p, n);
+    io->wlen += n;
     return 0;
 }
 

@@ -1,0 +1,81 @@
+#!/bin/sh
+# isolated.sh CASE VAULTPLUG MOCKCLOUD SEED WORKDIR - isolate_providers through the command
+# against the mock cloud: what works in process works the same in a helper process.
+#   tag3  Insomnia's three-argument form (aws and azure tags as in examples/request.http)
+set -u
+case_=$1
+vp=$2
+mock=$3
+seed=$4
+work=$5
+rm -rf "$work"
+mkdir -p "$work"
+chmod 700 "$work"
+mock_pid=
+cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; }
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    [ -f "$work/out" ] && { echo "--- stdout"; cat "$work/out"; }
+    [ -f "$work/err" ] && { echo "--- stderr"; cat "$work/err"; }
+    exit 1
+}
+
+"$mock" --seed "$seed" --env-out "$work/mock.env" --trace "$work/mock.log" >"$work/mock.out" \
+    2>"$work/mock.err" &
+mock_pid=$!
+for _ in $(seq 100); do
+    grep -q '^ready$' "$work/mock.out" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q '^ready$' "$work/mock.out" || fail "mock cloud did not start: $(cat "$work/mock.err")"
+. "$work/mock.env"
+export VAULTPLUG_SYSTEM_CONFIG=$work/sys.json VAULTPLUG_HOME=$work/home HOME=$work/userhome
+export VAULTPLUG_CONFIG=$work/noconfig.json VAULTPLUG_CACHE_TTL=0
+unset VAULTPLUG_PLUGIN_PATH VAULTPLUG_ENABLED_PROVIDERS
+mkdir -p "$HOME"
+isolated() { printf '{"isolate_providers": true}\n' >"$VAULTPLUG_SYSTEM_CONFIG"; }
+in_process() { rm -f "$VAULTPLUG_SYSTEM_CONFIG"; }
+# run NAME CMD...: must exit 0; its stdout in $work/out
+run() {
+    name=$1
+    shift
+    "$vp" "$@" >"$work/out" 2>"$work/err" || fail "$name: vaultplug $* exited $?"
+}
+# same NAME CMD...: the same output isolated as in process
+same() {
+    what=$1
+    shift
+    in_process
+    run "$what in process" "$@"
+    cp "$work/out" "$work/want"
+    isolated
+    run "$what isolated" "$@"
+    cmp -s "$work/out" "$work/want" || {
+        diff "$work/want" "$work/out"
+        fail "$what: isolated output differs from in process"
+    }
+    in_process
+}
+
+case $case_ in
+tag3)
+    cat >"$work/t.tmpl" <<'T'
+db={% vault 'aws', '', '{"SecretId":"prod/db","SecretType":"kv","SecretKey":"password"}' %}
+whk={% vault 'azure', '', '{"secretIdentifier":"https://demo.vault.azure.net/secrets/webhook-token"}' %}
+T
+    same "three-argument tags" render "$work/t.tmpl"
+    printf 'db=aws-db-pw-7Hq2\nwhk=azure-whk-88c1\n' | cmp -s - "$work/out" ||
+        fail "three-argument tags: unexpected values"
+    # Bad input in the config JSON gets the provider's own message, isolated as in process.
+    printf "{%% vault 'aws', '', '{\"SecretId\":\"prod/db\",\"SecretType\":\"xml\"}' %%}\n" \
+        >"$work/bad.tmpl"
+    isolated
+    "$vp" render "$work/bad.tmpl" >"$work/out" 2>"$work/err" && fail "bad SecretType accepted"
+    grep -q 'SecretType must be "plaintext" or "kv"' "$work/err" ||
+        fail "bad SecretType: not the provider's message"
+    in_process
+    echo "ok: three-argument aws and azure tags isolated"
+    ;;
+*) fail "unknown case $case_" ;;
+esac
