@@ -198,6 +198,36 @@ static int do_validate(vp_ctx *ctx, const char *name, vpi_io *io)
     return reply_status(io, st, &err);
 }
 
+static int do_list(vp_ctx *ctx, const vp__provider *p, vpi_io *io)
+{
+    char *cred = NULL, *prefix = NULL;
+    uint32_t tmo = 0;
+    if (vpi_get_str(io, VPI_STR_MAX, plain_alloc, &cred, NULL) != 0 ||
+        vpi_get_str(io, VPI_STR_MAX, plain_alloc, &prefix, NULL) != 0 ||
+        vpi_get_u32(io, &tmo) != 0) {
+        free(cred);
+        free(prefix);
+        return -1;
+    }
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_list_out lo;
+    vp__list_out_init(&lo);
+    vp_error err;
+    vp_error_clear(&err);
+    int64_t deadline = tmo ? vp__host_monotonic_ms(hc) + tmo : -1;
+    int st = vp__list_raw(ctx, p, cred, prefix, deadline, &lo, &err);
+    free(cred);
+    free(prefix);
+    size_t n = st == 0 ? lo.n : 0;
+    vpi_buffer(io); /* names, never values: one send */
+    int rc = reply_status(io, st, &err) || vpi_put_u32(io, (uint32_t)n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = vpi_put_str(io, lo.names[i], strnlen(lo.names[i], VPI_STR_MAX));
+    rc = vpi_flush(io) || rc;
+    vp__list_out_clear(&lo);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -258,6 +288,8 @@ int main(int argc, char **argv)
             bad = do_cred(ctx, argv[2], &io);
         } else if (op == VPI_FETCH) {
             bad = do_fetch(ctx, p, &io);
+        } else if (op == VPI_LIST) {
+            bad = do_list(ctx, p, &io);
         } else if (op == VPI_VALIDATE) {
             bad = do_validate(ctx, argv[2], &io);
         } else {

@@ -2,6 +2,7 @@
 # isolated.sh CASE VAULTPLUG MOCKCLOUD SEED WORKDIR - isolate_providers through the command
 # against the mock cloud: what works in process works the same in a helper process.
 #   tag3  Insomnia's three-argument form (aws and azure tags as in examples/request.http)
+#   ls    listing (vaultplug ls)
 set -u
 case_=$1
 vp=$2
@@ -76,6 +77,18 @@ T
         fail "bad SecretType: not the provider's message"
     in_process
     echo "ok: three-argument aws and azure tags isolated"
+    ;;
+ls)
+    same "ls aws" ls aws://prod/
+    grep -qx 'prod/db' "$work/out" || fail "ls aws: prod/db not listed"
+    same "ls hashicorp" ls hashicorp://secret/orders/
+    grep -qx 'secret/orders/signing' "$work/out" || fail "ls hashicorp: signing not listed"
+    same "ls azure" ls --json azure://demo.vault.azure.net/
+    grep -q 'webhook-token' "$work/out" || fail "ls azure: webhook-token not listed"
+    # A prefix with nothing under it is an empty list, not an error, isolated too.
+    same "ls empty" ls aws://no/such/prefix/
+    [ ! -s "$work/out" ] || fail "ls empty: listed something"
+    echo "ok: ls isolated (aws, hashicorp, azure)"
     ;;
 *) fail "unknown case $case_" ;;
 esac

@@ -83,6 +83,11 @@ deadlines)
     [ "$ms" -lt 3000 ] || fail "took $ms ms"
     run get ltfetchhang://ok
     expect 0 "the same provider's cooperative path"
+    timed ls ltfetchhang://x/
+    expect 6 "a list that ignores cancellation"
+    [ "$ms" -lt 3000 ] || fail "ls took $ms ms"
+    grep -q 'ltfetchhang: list did not finish by its deadline and ignored cancellation' "$err" ||
+        fail "no clear message for ls"
     ;;
 isolated)
     # The administrator switches isolation on: a crash fails only its reference, with the
@@ -105,6 +110,14 @@ isolated)
     expect 6 "a fetch that hangs, isolated"
     [ "$ms" -lt 3000 ] || fail "took $ms ms"
     grep -q 'its helper process was stopped' "$err" || fail "no clear message"
+    run ls ltfetchhang://ok
+    expect 0 "ls, isolated"
+    [ "$(cat "$out")" = "$(printf 'ok/a\nok/b')" ] || fail "ls, isolated: wrong names"
+    timed ls ltfetchhang://x/
+    expect 6 "a list that hangs, isolated"
+    [ "$ms" -lt 3000 ] || fail "ls took $ms ms"
+    grep -q 'ltfetchhang: list did not finish by its deadline; its helper process was stopped' \
+        "$err" || fail "no clear message for ls"
     ;;
 *)
     echo "unknown test $t"

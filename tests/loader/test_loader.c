@@ -1035,6 +1035,44 @@ static void test_hard_deadlines(void **state)
     assert_true(now_ms() - t0 < 1000);
 }
 
+/* A list() that ignores its deadline: vp_list returns in time, on a runner thread like a
+ * fetch, and the provider is unavailable afterwards. */
+static void test_list_deadline(void **state)
+{
+    (void)state;
+    const char *const dirs[] = {LT_BROKEN_DIR, NULL};
+    const char *const enabled[] = {"ltfetchhang", NULL};
+    vp_options o;
+    vp_options_init(&o);
+    o.plugin_dirs = dirs;
+    o.ignore_env_plugin_path = 1;
+    o.no_default_plugin_dir = 1;
+    o.enabled_providers = enabled;
+    vp_ctx *ctx = NULL;
+    vp_error err;
+    assert_int_equal(vp_ctx_new(&o, &ctx, &err), 0);
+    char **names = NULL;
+    size_t n = 0;
+    assert_int_equal(vp_list(ctx, "ltfetchhang://ok", 300, &names, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "ok/a"); /* sorted by the host */
+    assert_string_equal(names[1], "ok/b");
+    vp_list_free(names, n);
+    int64_t t0 = now_ms();
+    assert_int_equal(vp_list(ctx, "ltfetchhang://stuck/", 300, &names, &n, &err), VP_ETIMEDOUT);
+    assert_true(now_ms() - t0 < 2000);
+    assert_null(names);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(err.message, "ltfetchhang: list did not finish by its deadline and "
+                                        "ignored cancellation"));
+    assert_int_equal(vp_list(ctx, "ltfetchhang://ok", 300, &names, &n, &err), VP_EUNAVAIL);
+    assert_non_null(strstr(err.message, "ignored its deadline"));
+    expect_failed(ctx, "ltfetchhang", "a list ignored its deadline");
+    t0 = now_ms();
+    vp_ctx_free(ctx); /* the abandoned call keeps its prefix and output */
+    assert_true(now_ms() - t0 < 1000);
+}
+
 static int open_url_ok(void *ud, const char *url)
 {
     (void)ud, (void)url;
@@ -1085,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_fail_alloc_after_is_per_context),
         cmocka_unit_test(test_hard_deadlines),
         cmocka_unit_test(test_login_deadline),
+        cmocka_unit_test(test_list_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,9 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                   vp_error *err);
 int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, int64_t deadline_ms,
                      vp_error *err);
+struct vp_list_out;
+int vp__iso_list(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const char *prefix,
+                 int64_t deadline_ms, struct vp_list_out *lo, vp_error *err);
 /* fetch.c, for isolate.c: a reference on p's credential `name` (*c NULL and 0 when none is
  * set and name is ""; VP_ENOTFOUND when a named one is not set). Release with vp__cred_unref. */
 int vp__cred_ref(vp_ctx *ctx, const vp__provider *p, const char *name, const vp__cred **c,
@@ -175,12 +178,12 @@ int vp__fetch_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
 int vp__fetch_raw_batch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, size_t n,
                         const vp_ref *const *views, int64_t deadline_ms,
                         struct vp_secret_out *const *outs, uint32_t *retry_after_ms, vp_error *err);
-/* fetch.c, for list.c: a referenced instance of (p, cred_name), configured on first use within
- * call's deadline (VP_ENOTFOUND for an unknown credential); give it back with
- * vp__inst_release. */
-int vp__inst_acquire(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
-                     vp__inst **out, vp_error *err);
-void vp__inst_release(vp_ctx *ctx, vp__inst *in);
+/* fetch.c, for list.c and the helper: one list() call of p with credential cred_name before
+ * deadline_ms (on p's monotonic clock), on a runner thread like a fetch, or in p's helper when
+ * the context is isolated. On 0, lo (initialised) holds the names, unsorted. */
+struct vp_list_out;
+int vp__list_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const char *prefix,
+                 int64_t deadline_ms, struct vp_list_out *lo, vp_error *err);
 int vp__fetch_extract_key(vp_ctx *ctx, const char *uri, const char *json_key, const char *value,
                           size_t len, vp_buf *out, vp_error *err);
 

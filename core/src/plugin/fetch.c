@@ -466,7 +466,7 @@ static int refcopy_set(refcopy *r, const vp_ref *src)
     return 0;
 }
 
-enum { PC_CONFIGURE, PC_FETCH, PC_BATCH, PC_VALIDATE };
+enum { PC_CONFIGURE, PC_FETCH, PC_BATCH, PC_VALIDATE, PC_LIST };
 
 /* One provider call, owned by its caller until the caller gives up, then by the runner. */
 typedef struct pcall {
@@ -485,6 +485,8 @@ typedef struct pcall {
     const vp_ref **viewp;
     vp_secret_out *outs;
     vp_secret_out **outp;
+    char *prefix;   /* PC_LIST */
+    vp_list_out lo; /* PC_LIST */
 } pcall;
 
 static void pcall_run(vp__guarded *g)
@@ -505,6 +507,8 @@ static void pcall_run(vp__guarded *g)
         c->rc = t->fetch(in->inst, &c->view.v, &c->call, &c->so);
     else if (c->kind == PC_BATCH)
         c->rc = t->fetch_batch(in->inst, &c->call, c->n, c->viewp, c->outp);
+    else if (c->kind == PC_LIST)
+        c->rc = t->list(in->inst, c->prefix, &c->call, &c->lo);
     else
         c->rc = t->validate(in->inst, &c->call);
     if (in->serialize)
@@ -527,6 +531,8 @@ static void pcall_free(pcall *c)
     free(c->outp);
     free(c->views);
     free(c->viewp);
+    free(c->prefix);
+    vp__list_out_clear(&c->lo);
     free(c);
 }
 
@@ -561,6 +567,7 @@ static pcall *pcall_new(vp_ctx *ctx, const vp__provider *p, int kind, vp__inst *
     c->call.deadline_ms = deadline_ms;
     c->call.cred_slot = in->cred;
     vp__secret_out_init(&c->so, hc);
+    vp__list_out_init(&c->lo);
     return c;
 }
 
@@ -569,6 +576,7 @@ static const char *pcall_what(int kind)
     return kind == PC_CONFIGURE ? "configure"
            : kind == PC_FETCH   ? "fetch"
            : kind == PC_BATCH   ? "fetch_batch"
+           : kind == PC_LIST    ? "list"
                                 : "validate";
 }
 
@@ -686,15 +694,45 @@ static int inst_get(vp_ctx *ctx, const vp__provider *p, const char *cred_name, v
     return 0;
 }
 
-int vp__inst_acquire(vp_ctx *ctx, const vp__provider *p, const char *cred_name, vp_call *call,
-                     vp__inst **out, vp_error *err)
+/* One guarded list() call: the job owns the prefix and the output, so a call given up on
+ * never touches the caller's memory. On 0, lo (initialised by the caller) holds the names as
+ * the provider gave them (unsorted). */
+int vp__list_raw(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const char *prefix,
+                 int64_t deadline_ms, vp_list_out *lo, vp_error *err)
 {
-    return inst_get(ctx, p, cred_name, call, out, err);
-}
-
-void vp__inst_release(vp_ctx *ctx, vp__inst *in)
-{
+    if (ctx->isolate)
+        return vp__iso_list(ctx, p, cred_name, prefix, deadline_ms, lo, err);
+    int rc = vp__provider_ready(ctx, p, err);
+    if (rc != 0)
+        return rc;
+    vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
+    vp_call call;
+    vp__call_init(&call, hc, 0);
+    call.deadline_ms = deadline_ms;
+    vp__inst *in = NULL;
+    rc = inst_get(ctx, p, cred_name, &call, &in, err);
+    if (rc != 0)
+        return rc;
+    pcall *c = pcall_new(ctx, p, PC_LIST, in, deadline_ms);
+    if (c == NULL || (c->prefix = strdup(prefix)) == NULL) {
+        if (c != NULL)
+            pcall_free(c);
+        inst_release(ctx, in);
+        return vp__err_set(err, NULL, VP_ENOMEM, NULL);
+    }
+    rc = pcall_go(c, err);
+    if (rc == VP_ETIMEDOUT)
+        return rc; /* c and the instance reference are the runner's */
+    if (rc == 0 && (rc = c->rc) != 0) {
+        vp__provider_error(ctx, p, &c->call, rc, err);
+    } else if (rc == 0) {
+        vp__list_out_clear(lo);
+        *lo = c->lo; /* the names move to the caller */
+        vp__list_out_init(&c->lo);
+    }
+    pcall_free(c);
     inst_release(ctx, in);
+    return rc;
 }
 
 /* ---- fetch and validate ------------------------------------------------------------------ */

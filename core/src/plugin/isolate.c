@@ -519,3 +519,63 @@ int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, 
     pthread_mutex_unlock(&h->mu);
     return status;
 }
+
+int vp__iso_list(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const char *prefix,
+                 int64_t deadline_ms, vp_list_out *lo, vp_error *err)
+{
+    int rc = 0;
+    int64_t until = io_deadline(p, deadline_ms);
+    vp__iso *h = acquire(ctx, p, until, &rc, err);
+    if (h == NULL)
+        return rc;
+    vpi_io io = {.fd = h->fd, .deadline = until};
+    rc = send_cred(ctx, p, h, &io, cred_name, err);
+    if (rc != 0) {
+        pthread_mutex_unlock(&h->mu);
+        return rc;
+    }
+    int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
+    uint32_t tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
+    char op = VPI_LIST;
+    int status = 0;
+    uint32_t n = 0;
+    vpi_buffer(&io); /* not secret: one send for the whole request */
+    int bad = vpi_write(&io, &op, 1) != 0 || vpi_put_str(&io, cred_name, strlen(cred_name)) != 0 ||
+              vpi_put_str(&io, prefix, strlen(prefix)) != 0 || vpi_put_u32(&io, tmo) != 0 ||
+              vpi_flush(&io) != 0 || read_status(ctx, &io, &status, err) != 0 ||
+              vpi_get_u32(&io, &n) != 0 || n > VP__LIST_MAX;
+    free(io.wbuf); /* only when a write failed before the flush */
+    io.wbuf = NULL;
+    vp_list_out got;
+    vp__list_out_init(&got);
+    if (!bad && n > 0) {
+        got.names = calloc(n, sizeof(*got.names));
+        if (got.names == NULL) {
+            status = vp__err_set(err, NULL, VP_ENOMEM, NULL);
+            stop(ctx, h, 1); /* the names are still on the way: the stream is unusable */
+            pthread_mutex_unlock(&h->mu);
+            return status;
+        }
+        got.cap = n;
+    }
+    for (uint32_t i = 0; !bad && i < n; i++) {
+        char *name = NULL;
+        bad = vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &name, NULL) != 0;
+        if (name != NULL)
+            got.names[got.n++] = name;
+    }
+    if (bad) {
+        vp__list_out_clear(&got);
+        status = lost(ctx, p, h, &io, "list", err);
+        pthread_mutex_unlock(&h->mu);
+        return status;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (status == 0) {
+        vp__list_out_clear(lo);
+        *lo = got;
+    } else {
+        vp__list_out_clear(&got);
+    }
+    return status;
+}

@@ -20,6 +20,9 @@
  *       (the provider sees the view it would see in process; #key extraction stays with the
  *       host)
  *   'V' str credential, u32 timeout_ms            -> i32 status, str message
+ *   'L' str credential, str prefix, u32 timeout_ms
+ *                                                 -> i32 status, str message, u32 n,
+ *                                                    n x str name (names only, never values)
  */
 #ifndef VP_ISOPROTO_H
 #define VP_ISOPROTO_H
@@ -38,6 +41,7 @@
 #define VPI_CRED     'C'
 #define VPI_FETCH    'F'
 #define VPI_VALIDATE 'V'
+#define VPI_LIST     'L'
 
 /* Which strings of a fetch request's reference view are set (an unset one is sent as ""). */
 #define VPI_REF_URI        (1u << 0)

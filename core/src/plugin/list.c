@@ -124,47 +124,18 @@ int vp_list(vp_ctx *ctx, const char *uri, uint32_t timeout_ms, char ***names, si
                            p->name);
     }
 
-    /* Providers are initialised on first use; listing runs in this process, so an isolated
-     * context (isolate_providers) does not list: the helper protocol has no list request. */
-    if (ctx->isolate) {
-        free(prefix);
-        return vp__err_set(err, NULL, VP_ENOTSUP,
-                           "listing is not available when providers are isolated "
-                           "(isolate_providers); fetch secrets by name instead");
-    }
-    int rc = vp__provider_ready(ctx, p, err);
-    if (rc != 0) {
-        free(prefix);
-        return rc;
-    }
+    /* On a runner thread with the call's deadline, like a fetch, or in the provider's helper
+     * process when providers are isolated (isolate_providers). */
     vp_host_ctx *hc = (vp_host_ctx *)&p->hc;
     vp_call call;
     vp__call_init(&call, hc, timeout_ms ? timeout_ms : ctx->default_timeout_ms);
-    vp__inst *in = NULL;
-    rc = vp__inst_acquire(ctx, p, cred, &call, &in, err);
-    if (rc != 0) {
-        free(prefix);
-        return rc;
-    }
-    int64_t deadline = call.deadline_ms;
-    vp__call_init(&call, hc, 0);
-    call.deadline_ms = deadline;
-    call.cred_slot = in->cred;
-
     vp_list_out lo;
     vp__list_out_init(&lo);
-    if (in->serialize)
-        pthread_mutex_lock(&in->call_lock);
-    vp__fault *fs = vp__fault_enter(p->hc.fault);
-    rc = vp_status_normalize(p->table->list(in->inst, prefix, &call, &lo));
-    vp__fault_leave(fs);
-    if (in->serialize)
-        pthread_mutex_unlock(&in->call_lock);
-    vp__inst_release(ctx, in);
+    int rc = vp__list_raw(ctx, p, cred, prefix, call.deadline_ms, &lo, err);
     free(prefix);
     if (rc != 0) {
         vp__list_out_clear(&lo);
-        return vp__provider_error(ctx, p, &call, rc, err);
+        return rc;
     }
 
     /* Sorted, without duplicates or empty names (a store paging under concurrent writes may

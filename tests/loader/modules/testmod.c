@@ -33,9 +33,11 @@
 #define V_FIRST     14 /* good, but its first scheme is not its name: {"zz" LT_NAME, LT_NAME} */
 #define V_PLAIN     15 /* good, schemes {LT_NAME} only */
 /* Misbehaving providers (issue 18, item 6), each good apart from its defect: */
-#define V_INITSEGV  16 /* init() crashes (SIGSEGV) */
-#define V_INITHANG  17 /* init() never returns */
-#define V_FETCHHANG 18 /* fetch() of any path but "ok" never returns and ignores cancellation */
+#define V_INITSEGV 16 /* init() crashes (SIGSEGV) */
+#define V_INITHANG 17 /* init() never returns */
+#define V_FETCHHANG                                                                          \
+    18                 /* fetch() of any path but "ok", list() of any prefix but "ok", never \
+                        * return and ignore cancellation */
 #define V_FETCHSEGV 19 /* fetch() of any path but "ok" crashes (SIGSEGV) */
 #define V_LOGINHANG 20 /* interactive sign-in that never returns */
 
@@ -194,6 +196,16 @@ __attribute__((unused)) static int tm_login(void *modp, const vp_kv *options, si
     return VP_EINTERNAL;
 }
 
+#if LT_VARIANT == V_FETCHHANG
+static int tm_list(void *instp, const char *prefix, vp_call *call, vp_list_out *out)
+{
+    (void)instp, (void)call;
+    if (strcmp(prefix, "ok") != 0)
+        hang_forever();
+    return H->list_add(out, "ok/b") || H->list_add(out, "ok/a");
+}
+#endif
+
 __attribute__((unused)) static int tm_validate(void *instp, vp_call *call)
 {
     inst *in = instp;
@@ -264,6 +276,9 @@ static const vp_provider table = {
     .caps = VP_CAP_THREADSAFE | VP_CAP_BATCH,
 #elif LT_VARIANT == V_SERIAL
     .caps = 0,
+#elif LT_VARIANT == V_FETCHHANG
+    .caps = VP_CAP_THREADSAFE | VP_CAP_LIST,
+    .list = tm_list,
 #elif LT_VARIANT == V_LOGINHANG
     .caps = VP_CAP_THREADSAFE | VP_CAP_INTERACTIVE_LOGIN,
     .login = tm_login,
