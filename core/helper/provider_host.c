@@ -16,6 +16,7 @@
 #include "ctx.h"
 #include "errint.h"
 #include "hostctx.h"
+#include "inputs.h"
 #include "isoproto.h"
 #include "jsonh.h"
 #include "secmem.h"
@@ -176,10 +177,19 @@ static int do_fetch(vp_ctx *ctx, const vp__provider *p, vpi_io *io)
     view_free(&w);
     int ok = st == 0;
     const char *version = ok ? so.version : "";
-    int rc = reply_status(io, st, &err) || vpi_put_str(io, ok ? so.value : "", ok ? so.len : 0) ||
-             vpi_put_u32(io, ok ? so.ttl_s : 0) || vpi_put_i64(io, ok ? so.expiry_unix_ms : 0) ||
-             vpi_put_str(io, version, strnlen(version, sizeof(so.version))) ||
-             vpi_put_u32(io, retry_after);
+    /* What the provider has read here so far (its init included), for the host's record. */
+    char **names = NULL;
+    size_t n = 0;
+    uint8_t known = vp__inputs_list(p->hc.inputs, &names, &n) == 0;
+    int rc = reply_status(io, st, &err) || vpi_put_str(io, ok ? so.value : "", ok ? so.len : 0);
+    vpi_buffer(io); /* the rest is not secret: one send */
+    rc = rc || vpi_put_u32(io, ok ? so.ttl_s : 0) || vpi_put_i64(io, ok ? so.expiry_unix_ms : 0) ||
+         vpi_put_str(io, version, strnlen(version, sizeof(so.version))) ||
+         vpi_put_u32(io, retry_after) || vpi_write(io, &known, 1) || vpi_put_u32(io, (uint32_t)n);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = vpi_put_str(io, names[i], strlen(names[i]));
+    rc = vpi_flush(io) || rc;
+    vp__inputs_list_free(names, n);
     vp__secret_out_clear(&so); /* wiped */
     return rc;
 }

@@ -73,6 +73,15 @@ void vp__inputs_add(vp__inputs *in, char kind, const char *name)
     pthread_mutex_unlock(&in->mu);
 }
 
+void vp__inputs_mark_unknown(vp__inputs *in)
+{
+    if (in == NULL)
+        return;
+    pthread_mutex_lock(&in->mu);
+    in->overflow = 1;
+    pthread_mutex_unlock(&in->mu);
+}
+
 void vp__inputs_list_free(char **list, size_t n)
 {
     for (size_t i = 0; list != NULL && i < n; i++)

@@ -22,6 +22,9 @@ void vp__inputs_free(vp__inputs *in);
 /* Record "e:NAME" (kind 'e') or "f:PATH" (kind 'f'); duplicates are kept once. Thread-safe.
  * NULL-safe. */
 void vp__inputs_add(vp__inputs *in, char kind, const char *name);
+/* What was read is no longer fully known (an isolated provider's helper could not say): from
+ * now on vp__inputs_list fails, as after an overflow. NULL-safe. */
+void vp__inputs_mark_unknown(vp__inputs *in);
 
 /* Snapshot of the recorded names, sorted: *out is a malloc'd array of malloc'd strings (free
  * with vp__inputs_list_free). Returns 0, -1 on out of memory or when more inputs were read than

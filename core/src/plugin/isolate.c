@@ -29,6 +29,7 @@
 #include "ctx.h"
 #include "errint.h"
 #include "hostctx.h"
+#include "inputs.h"
 #include "isoproto.h"
 #include "jsonh.h"
 #include "secmem.h"
@@ -427,6 +428,34 @@ static int put_view(vpi_io *io, const vp_ref *v)
     return rc;
 }
 
+/* The inputs the helper reports with a fetch reply (isoproto.h), added to p's record in this
+ * process before the caller captures the value's identity (resolver/identity.c): the names
+ * are what the provider read there, their values are the same here (the helper has this
+ * process's environment and file system). */
+static int read_inputs(const vp__provider *p, vpi_io *io)
+{
+    uint8_t known = 0;
+    uint32_t n = 0;
+    if (vpi_read(io, &known, 1) != 0 || vpi_get_u32(io, &n) != 0 || n > VP__INPUTS_MAX)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        char *name = NULL;
+        size_t len = 0;
+        if (vpi_get_str(io, VP__INPUT_NAME_MAX + 2, plain_alloc, &name, &len) != 0) {
+            free(name);
+            return -1;
+        }
+        if (len >= 2 && (name[0] == 'e' || name[0] == 'f') && name[1] == ':' && strlen(name) == len)
+            vp__inputs_add(p->hc.inputs, name[0], name + 2);
+        else
+            known = 0; /* not a name this build records: what was read is not known */
+        free(name);
+    }
+    if (!known)
+        vp__inputs_mark_unknown(p->hc.inputs);
+    return 0;
+}
+
 int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
                   int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
 {
@@ -471,7 +500,7 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
         vpi_get_str(&io, VPI_SECRET_MAX, secure_alloc, &value, &vlen) != 0 ||
         vpi_get_u32(&io, &ttl) != 0 || vpi_get_i64(&io, &expiry) != 0 ||
         vpi_get_str(&io, VPI_STR_MAX, plain_alloc, &version, NULL) != 0 ||
-        vpi_get_u32(&io, &retry_after) != 0) {
+        vpi_get_u32(&io, &retry_after) != 0 || read_inputs(p, &io) != 0) {
         vp__secmem_free(value);
         free(version);
         rc = lost(ctx, p, h, &io, "fetch", err);

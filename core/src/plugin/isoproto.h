@@ -14,11 +14,13 @@
  *                                                 -> i32 status, str message
  *   'F' u32 timeout_ms, the reference view:       -> i32 status, str message, secret value,
  *       u8 present (VPI_REF_* bits: which of the     u32 ttl_s, i64 expiry_unix_ms, str version,
- *       strings are set), str uri, str scheme,       u32 retry_after_ms
- *       str credential, str path, str json_key,
+ *       strings are set), str uri, str scheme,       u32 retry_after_ms, u8 inputs_known,
+ *       str credential, str path, str json_key,      u32 n, n x str input
  *       u32 n, n x (str key, str value), str config (the three-argument form's JSON)
  *       (the provider sees the view it would see in process; #key extraction stays with the
- *       host)
+ *       host. The inputs are what the provider has read in this helper through getenv and
+ *       read_file, "e:NAME" and "f:PATH" (inputs.h); inputs_known 0 when they are not all
+ *       known: the host then never persists the provider's values)
  *   'V' str credential, u32 timeout_ms            -> i32 status, str message
  *   'L' str credential, str prefix, u32 timeout_ms
  *                                                 -> i32 status, str message, u32 n,

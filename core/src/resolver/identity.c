@@ -109,10 +109,8 @@ int vp__ident_capture(vp_ctx *ctx, size_t prov, const char *key, size_t key_len,
     *out_len = 0;
     char **names = NULL;
     size_t n = 0;
-    /* An isolated provider reads its environment and files in its helper process, which does
-     * not report them back: what the value depends on is unknown, so it is never persisted. */
-    if (ctx != NULL && ctx->isolate)
-        return -1;
+    /* An isolated provider reads its environment and files in its helper process, which
+     * reports them with each fetch reply (isolate.c adds them to the same record). */
     if (ctx != NULL) {
         if (prov >= ctx->n_providers ||
             vp__inputs_list(ctx->providers[prov].hc.inputs, &names, &n) != 0)
