@@ -75,6 +75,13 @@ T
     "$vp" render "$work/bad.tmpl" >"$work/out" 2>"$work/err" && fail "bad SecretType accepted"
     grep -q 'SecretType must be "plaintext" or "kv"' "$work/err" ||
         fail "bad SecretType: not the provider's message"
+    # A field too long for the helper protocol is refused with the limit (exit 2), not sent.
+    long=$(head -c 70000 /dev/zero | tr '\0' x)
+    printf "{%% vault 'aws', '', '{\"SecretId\":\"%s\"}' %%}\n" "$long" >"$work/long.tmpl"
+    "$vp" render "$work/long.tmpl" >"$work/out" 2>"$work/err"
+    [ $? -eq 2 ] || fail "a 70000-byte SecretId isolated: not exit 2"
+    grep -q 'aws: a part of the reference is longer than 65536 bytes' "$work/err" ||
+        fail "a 70000-byte SecretId isolated: no clear message"
     in_process
     echo "ok: three-argument aws and azure tags isolated"
     ;;

@@ -428,6 +428,21 @@ static int put_view(vpi_io *io, const vp_ref *v)
     return rc;
 }
 
+/* Whether every string of the view fits in a request (VPI_STR_MAX; the config JSON, sent as a
+ * whole, is bounded by its fields). */
+static int view_fits(const vp_ref *v)
+{
+    const char *s[5] = {v->uri, v->scheme, v->credential, v->path, v->json_key};
+    for (int i = 0; i < 5; i++)
+        if (s[i] != NULL && strnlen(s[i], VPI_STR_MAX + 1) > VPI_STR_MAX)
+            return 0;
+    for (size_t i = 0; i < v->n_params; i++)
+        if ((v->params[i].key && strnlen(v->params[i].key, VPI_STR_MAX + 1) > VPI_STR_MAX) ||
+            (v->params[i].value && v->params[i].value_len > VPI_STR_MAX))
+            return 0;
+    return 1;
+}
+
 /* The inputs the helper reports with a fetch reply (isoproto.h), added to p's record in this
  * process before the caller captures the value's identity (resolver/identity.c): the names
  * are what the provider read there, their values are the same here (the helper has this
@@ -464,6 +479,11 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
     if (view->n_params > VPI_REF_PARAMS_MAX)
         return vp__err_set(err, NULL, VP_EINVAL, "%s: too many parameters (at most %u)", p->name,
                            VPI_REF_PARAMS_MAX);
+    if (!view_fits(view))
+        return vp__err_set(err, NULL, VP_ELIMIT,
+                           "%s: a part of the reference is longer than %u bytes, the limit for "
+                           "an isolated provider; shorten it",
+                           p->name, VPI_STR_MAX);
     int rc = 0;
     int64_t until = io_deadline(p, deadline_ms);
     vp__iso *h = acquire(ctx, p, until, &rc, err);
