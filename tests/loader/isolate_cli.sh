@@ -110,6 +110,22 @@ isolated)
     expect 6 "a fetch that hangs, isolated"
     [ "$ms" -lt 3000 ] || fail "took $ms ms"
     grep -q 'its helper process was stopped' "$err" || fail "no clear message"
+    # Values are kept between runs when the helper reports everything the provider read
+    # (the same process id twice: the second run did not fetch), never when it cannot.
+    run vault init
+    expect 0 "vault init"
+    VAULTPLUG_VAULT_KEY="$(cat "$out")"
+    export VAULTPLUG_VAULT_KEY
+    run get ltfetchsegv://pid
+    expect 0 "get, isolated"
+    first=$(cat "$out")
+    run get ltfetchsegv://pid
+    [ "$(cat "$out")" = "$first" ] || fail "an isolated value was not kept between runs"
+    run get ltfetchsegv://pid-many
+    expect 0 "get of a value with too many inputs, isolated"
+    first=$(cat "$out")
+    run get ltfetchsegv://pid-many
+    [ "$(cat "$out")" != "$first" ] || fail "a value of unknown inputs was kept between runs"
     run ls ltfetchhang://ok
     expect 0 "ls, isolated"
     [ "$(cat "$out")" = "$(printf 'ok/a\nok/b')" ] || fail "ls, isolated: wrong names"

@@ -35,10 +35,11 @@
 /* Misbehaving providers (issue 18, item 6), each good apart from its defect: */
 #define V_INITSEGV 16 /* init() crashes (SIGSEGV) */
 #define V_INITHANG 17 /* init() never returns */
-#define V_FETCHHANG                                                                          \
-    18                 /* fetch() of any path but "ok", list() of any prefix but "ok", never \
-                        * return and ignore cancellation */
-#define V_FETCHSEGV 19 /* fetch() of any path but "ok" crashes (SIGSEGV) */
+/* fetch() of any path but "ok" or "pid*", and list() of any prefix but "ok", never return
+ * and ignore cancellation */
+#define V_FETCHHANG 18
+/* fetch() of any path but "ok" or "pid*" crashes (SIGSEGV) */
+#define V_FETCHSEGV 19
 #define V_LOGINHANG 20 /* interactive sign-in that never returns */
 
 #ifndef LT_VARIANT
@@ -137,10 +138,10 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
     char buf[256];
     int rc = 0;
 #if LT_VARIANT == V_FETCHHANG
-    if (strcmp(ref->path, "ok") != 0)
+    if (strcmp(ref->path, "ok") != 0 && strncmp(ref->path, "pid", 3) != 0)
         hang_forever();
 #elif LT_VARIANT == V_FETCHSEGV
-    if (strcmp(ref->path, "ok") != 0)
+    if (strcmp(ref->path, "ok") != 0 && strncmp(ref->path, "pid", 3) != 0)
         raise(SIGSEGV);
 #endif
     if (atomic_fetch_add(&m->inflight, 1) != 0)
@@ -156,6 +157,16 @@ static int tm_fetch(void *instp, const vp_ref *ref, vp_call *call, vp_secret_out
         rc = set_str(out, buf);
     } else if (strcmp(ref->path, "violations") == 0) {
         snprintf(buf, sizeof(buf), "violations=%d", atomic_load(&m->violations));
+        rc = set_str(out, buf);
+    } else if (strcmp(ref->path, "pid") == 0 || strcmp(ref->path, "pid-many") == 0) {
+        /* Which process served it; "pid-many" first reads more variables than the host
+         * records (VP__INPUTS_MAX), so what the value depends on is not known. */
+        for (int i = 0; ref->path[3] != '\0' && i < 200; i++) {
+            char nm[32];
+            snprintf(nm, sizeof(nm), "LT_INPUT_%d", i);
+            H->secure_free(H->getenv(m->hc, nm));
+        }
+        snprintf(buf, sizeof(buf), "pid=%ld", (long)getpid());
         rc = set_str(out, buf);
     } else if (strcmp(ref->path, "name") == 0) { /* which module served the reference */
         rc = set_str(out, LT_NAME);
