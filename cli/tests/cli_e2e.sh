@@ -123,11 +123,15 @@ quiet" ] || fail "list output"
 vault_tampered)
     new_vault
     runin "value-1" vault set a
-    # Flip one byte inside the record area: the MAC no longer matches.
+    # Flip every bit of one byte inside the record area (writing a fixed value would change
+    # nothing when the byte already holds it, 1 time in 256): the MAC no longer matches.
     f="$VAULTPLUG_HOME/vault.vpv"
     size=$(stat -c %s "$f")
     off=$((size - 40))
-    printf '\377' | dd of="$f" bs=1 seek=$off conv=notrunc 2>/dev/null
+    cp "$f" "$work/before"
+    byte=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+    printf "\\$(printf '%03o' $((byte ^ 255)))" | dd of="$f" bs=1 seek=$off conv=notrunc 2>/dev/null
+    cmp -s "$f" "$work/before" && fail "the byte was not changed"
     run vault get a
     expect 8 "tampered vault"
     grep -qi "tamper\|corrupt\|damaged\|integrity\|MAC" "$err" || fail "message does not say why"
