@@ -471,6 +471,28 @@ static int read_inputs(const vp__provider *p, vpi_io *io)
     return 0;
 }
 
+/* Start a request to p's helper: acquire it (started if needed; returned locked), open the
+ * stream with the request's I/O deadline, send credential cred_name if the helper lacks it, and
+ * the time left for the provider (*tmo, 0 = none). NULL with *rc and err on failure. */
+static vp__iso *request_begin(vp_ctx *ctx, const vp__provider *p, const char *cred_name,
+                              int64_t deadline_ms, vpi_io *io, uint32_t *tmo, int *rc,
+                              vp_error *err)
+{
+    int64_t until = io_deadline(p, deadline_ms);
+    vp__iso *h = acquire(ctx, p, until, rc, err);
+    if (h == NULL)
+        return NULL;
+    *io = (vpi_io){.fd = h->fd, .deadline = until};
+    *rc = send_cred(ctx, p, h, io, cred_name, err);
+    if (*rc != 0) {
+        pthread_mutex_unlock(&h->mu);
+        return NULL;
+    }
+    int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
+    *tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
+    return h;
+}
+
 int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, const vp_ref *view,
                   int64_t deadline_ms, vp_secret_out *so, uint32_t *retry_after_ms, vp_error *err)
 {
@@ -485,18 +507,11 @@ int vp__iso_fetch(vp_ctx *ctx, const vp__provider *p, const char *cred_name, con
                            "an isolated provider; shorten it",
                            p->name, VPI_STR_MAX);
     int rc = 0;
-    int64_t until = io_deadline(p, deadline_ms);
-    vp__iso *h = acquire(ctx, p, until, &rc, err);
+    vpi_io io;
+    uint32_t tmo = 0;
+    vp__iso *h = request_begin(ctx, p, cred_name, deadline_ms, &io, &tmo, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {.fd = h->fd, .deadline = until};
-    rc = send_cred(ctx, p, h, &io, cred_name, err);
-    if (rc != 0) {
-        pthread_mutex_unlock(&h->mu);
-        return rc;
-    }
-    int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
-    uint32_t tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
     char op = VPI_FETCH;
     int status = 0;
     char *value = NULL, *version = NULL;
@@ -548,18 +563,11 @@ int vp__iso_validate(vp_ctx *ctx, const vp__provider *p, const char *cred_name, 
                      vp_error *err)
 {
     int rc = 0;
-    int64_t until = io_deadline(p, deadline_ms);
-    vp__iso *h = acquire(ctx, p, until, &rc, err);
+    vpi_io io;
+    uint32_t tmo = 0;
+    vp__iso *h = request_begin(ctx, p, cred_name, deadline_ms, &io, &tmo, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {.fd = h->fd, .deadline = until};
-    rc = send_cred(ctx, p, h, &io, cred_name, err);
-    if (rc != 0) {
-        pthread_mutex_unlock(&h->mu);
-        return rc;
-    }
-    int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
-    uint32_t tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
     char op = VPI_VALIDATE;
     int status = 0;
     if (vpi_write(&io, &op, 1) != 0 || vpi_put_str(&io, cred_name, strlen(cred_name)) != 0 ||
@@ -573,18 +581,11 @@ int vp__iso_list(vp_ctx *ctx, const vp__provider *p, const char *cred_name, cons
                  int64_t deadline_ms, vp_list_out *lo, vp_error *err)
 {
     int rc = 0;
-    int64_t until = io_deadline(p, deadline_ms);
-    vp__iso *h = acquire(ctx, p, until, &rc, err);
+    vpi_io io;
+    uint32_t tmo = 0;
+    vp__iso *h = request_begin(ctx, p, cred_name, deadline_ms, &io, &tmo, &rc, err);
     if (h == NULL)
         return rc;
-    vpi_io io = {.fd = h->fd, .deadline = until};
-    rc = send_cred(ctx, p, h, &io, cred_name, err);
-    if (rc != 0) {
-        pthread_mutex_unlock(&h->mu);
-        return rc;
-    }
-    int64_t left = deadline_ms < 0 ? 0 : deadline_ms - vp__host_monotonic_ms((vp_host_ctx *)&p->hc);
-    uint32_t tmo = deadline_ms < 0 ? 0 : (uint32_t)(left > 1 ? left : 1);
     char op = VPI_LIST;
     int status = 0;
     uint32_t n = 0;
