@@ -9,32 +9,8 @@ vp=$2
 mock=$3
 seed=$4
 work=$5
-rm -rf "$work"
-mkdir -p "$work"
-chmod 700 "$work"
-mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; }
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    [ -f "$work/out" ] && { echo "--- stdout"; cat "$work/out"; }
-    [ -f "$work/err" ] && { echo "--- stderr"; cat "$work/err"; }
-    exit 1
-}
-
-"$mock" --seed "$seed" --env-out "$work/mock.env" --trace "$work/mock.log" >"$work/mock.out" \
-    2>"$work/mock.err" &
-mock_pid=$!
-for _ in $(seq 100); do
-    grep -q '^ready$' "$work/mock.out" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q '^ready$' "$work/mock.out" || fail "mock cloud did not start: $(cat "$work/mock.err")"
-. "$work/mock.env"
-export VAULTPLUG_SYSTEM_CONFIG=$work/sys.json VAULTPLUG_HOME=$work/home HOME=$work/userhome
-export VAULTPLUG_CONFIG=$work/noconfig.json VAULTPLUG_CACHE_TTL=0
-unset VAULTPLUG_PLUGIN_PATH VAULTPLUG_ENABLED_PROVIDERS
-mkdir -p "$HOME"
+. "$(dirname "$0")/mockrun.sh"
+export VAULTPLUG_CACHE_TTL=0
 isolated() { printf '{"isolate_providers": true}\n' >"$VAULTPLUG_SYSTEM_CONFIG"; }
 in_process() { rm -f "$VAULTPLUG_SYSTEM_CONFIG"; }
 # run NAME CMD...: must exit 0; its stdout in $work/out
